@@ -1,0 +1,222 @@
+"""Configuration: the one table of defaults, and how overrides are layered.
+
+Precedence, lowest to highest: defaults < config file (YAML or JSON) <
+environment variables ``PERSONFRAMES_<SECTION>__<FIELD>`` < CLI flags.
+An override counts when it ``is not None``, so 0 and false are honoured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ConfigError
+
+ENV_PREFIX = "PERSONFRAMES_"
+Device = Literal["auto", "cpu", "gpu"]
+ImageFormat = Literal["jpg", "png"]
+CropRatio = Literal["1:1", "4:3", "16:9", "any"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelsConfig(_Section):
+    device: Device = Field("auto", description="auto uses a GPU when one works")
+    cache_dir: Path | None = Field(
+        None, description="model cache; default: the platform cache dir (PERSONFRAMES_CACHE_DIR)"
+    )
+    face_detector: str = Field("centerface+mediapipe", description="face detector id")
+    confidence: float = Field(0.4, ge=0.0, le=1.0, description="minimum face detection score")
+    detector_max_side: int = Field(
+        640, ge=128, le=4096, description="longest side the face detector sees (px)"
+    )
+
+
+class SamplingConfig(_Section):
+    sample_interval: float = Field(
+        0.25, gt=0.0, description="seconds between sampled frames (keyframes are always added)"
+    )
+    max_frames: int | None = Field(None, ge=1, description="cap on candidate frames")
+    dedup_distance: int = Field(
+        4, ge=0, le=64, description="max Hamming distance of 64-bit dHashes counted as duplicates"
+    )
+
+
+class PoseConfig(_Section):
+    standing_min_angle: float = Field(160.0, description="hip and knee angles above: standing")
+    sitting_min_angle: float = Field(80.0, description="hip angle range for sitting: lower bound")
+    sitting_max_angle: float = Field(120.0, description="hip angle range for sitting: upper bound")
+    squatting_max_angle: float = Field(90.0, description="knee angle below: squatting")
+    min_visibility: float = Field(0.5, ge=0.0, le=1.0, description="landmark visibility needed")
+
+
+class HeadAngleConfig(_Section):
+    yaw_looking: float = Field(22.5, description="|yaw| above this: looking left/right")
+    yaw_profile: float = Field(67.5, description="|yaw| above this: profile")
+    pitch_threshold: float = Field(22.5, description="|pitch| above this: looking up/down")
+    max_roll: float = Field(30.0, description="|roll| above this: head angle not classified")
+
+
+class QualityConfig(_Section):
+    threshold: float = Field(0.2, ge=0.0, le=1.0, description="frames scoring below are dropped")
+
+
+class SelectionConfig(_Section):
+    min_frames_per_category: int = Field(3, ge=0)
+    max_frames_per_category: int = Field(5, ge=1)
+    min_seconds_apart: float = Field(3.0, ge=0.0)
+
+
+class OutputConfig(_Section):
+    output_dir: Path | None = Field(None, description="default: the video's directory")
+    format: ImageFormat = "jpg"
+    jpg_quality: int = Field(95, ge=1, le=100)
+    face_crops: bool = True
+    face_crop_padding: float = Field(0.3, ge=0.0, le=5.0)
+    full_frames: bool = True
+    body_crops: bool = False
+    crop_ratio: CropRatio = "any"
+    crop_padding: float = Field(0.1, ge=0.0, le=5.0)
+    resize: int | None = Field(None, ge=256, le=4096, description="longest side of outputs")
+    caption: bool = False
+    trigger: str | None = None
+    bucket: int | None = Field(None, ge=8, le=512, description="snap output sizes to multiples")
+    face_restoration: bool = True
+    face_restoration_strength: float = Field(0.8, ge=0.0, le=1.0)
+    face_restoration_model: str = "realesrgan-x4plus"
+
+
+class PipelineConfig(_Section):
+    force: bool = False
+    keep_temp: bool = False
+    workers: int = Field(1, ge=1, le=64)
+    commit_every: int = Field(25, ge=1, description="frames between progress commits")
+
+
+class LoggingConfig(_Section):
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    verbose: bool = False
+    quiet: bool = False
+    log_file: Path | None = None
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Config(_Section):
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    pose: PoseConfig = Field(default_factory=PoseConfig)
+    head_angle: HeadAngleConfig = Field(default_factory=HeadAngleConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    selection: SelectionConfig = Field(default_factory=SelectionConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-safe dict (paths as strings)."""
+        data: dict[str, Any] = json.loads(self.model_dump_json())
+        return data
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def section_hash(self, *sections: str) -> str:
+        """Stable hash of the named sections, for knowing what a change affects."""
+        import hashlib
+
+        data = {name: self.to_dict()[name] for name in sections}
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read a YAML or JSON config file into a dict."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: cannot read config file: {first}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: config file must hold a mapping of sections")
+    return data
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``PERSONFRAMES_<SECTION>__<FIELD>=value`` as a nested dict of strings.
+
+    ``PERSONFRAMES_CACHE_DIR`` is a documented shortcut for models.cache_dir.
+    """
+    environ = os.environ if environ is None else environ
+    result: dict[str, Any] = {}
+    sections = set(Config.model_fields)
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        rest = key[len(ENV_PREFIX) :].lower()
+        if rest == "cache_dir":
+            result.setdefault("models", {}).setdefault("cache_dir", value)
+            continue
+        if "__" not in rest:
+            continue
+        section, name = rest.split("__", 1)
+        if section not in sections:
+            raise ConfigError(f"{key}: unknown section {section!r} (known: {', '.join(sorted(sections))})")
+        result.setdefault(section, {})[name] = value
+    return result
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            continue
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"invalid configuration {where} ({source}): {first['msg']}"
+
+
+def load_config(
+    config_file: Path | None = None,
+    cli: Mapping[str, Mapping[str, Any]] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Merge defaults < file < environment < CLI into a validated Config."""
+    layers: list[tuple[str, Mapping[str, Any]]] = []
+    if config_file is not None:
+        layers.append((str(config_file), read_config_file(config_file)))
+    layers.append(("environment", env_overrides(environ)))
+    layers.append(("command line", cli or {}))
+    merged: dict[str, Any] = {}
+    for source, layer in layers:
+        merged = _deep_merge(merged, layer)
+        try:  # validate each layer as it lands so the error names its source
+            Config.model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(_describe(exc, source)) from None
+    return Config.model_validate(merged)

@@ -1,0 +1,53 @@
+"""The project's exceptions. The CLI maps them to exit codes in one place."""
+
+from __future__ import annotations
+
+
+class PersonframesError(Exception):
+    """Base class. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class InputError(PersonframesError):
+    """Bad input or usage: a missing, empty or undecodable file, a bad option."""
+
+    exit_code = 2
+
+
+class ConfigError(InputError):
+    """An invalid configuration value or file."""
+
+
+class OutputError(PersonframesError):
+    """The output location cannot be written."""
+
+    exit_code = 2
+
+
+class ProcessingError(PersonframesError):
+    """Processing failed on valid input."""
+
+    exit_code = 1
+
+
+class ModelError(PersonframesError):
+    """A model file is missing, corrupt or cannot be loaded."""
+
+    exit_code = 1
+
+
+class DownloadError(ModelError):
+    """A model download failed or its checksum did not match."""
+
+
+class UnknownIdError(InputError):
+    """An id that no registry knows; the message lists the known ones."""
+
+
+class Interrupted(PersonframesError):
+    """Stopped by a signal; progress was saved. exit_code is 128 + signal number."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
