@@ -46,7 +46,7 @@ class SamplingConfig(_Section):
     )
     max_frames: int | None = Field(None, ge=1, description="cap on candidate frames")
     dedup_distance: int = Field(
-        4, ge=0, le=64, description="max Hamming distance of 64-bit dHashes counted as duplicates"
+        2, ge=0, le=64, description="max Hamming distance of 64-bit dHashes counted as duplicates"
     )
 
 

@@ -1,0 +1,81 @@
+"""Atomic file writes: write to a temporary name in the target folder, then rename."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from PIL import Image as PILImage
+
+from ..errors import OutputError
+from ..types import Image
+
+TEMP_PREFIX = ".pf-tmp-"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def encode_image(image: Image, fmt: str, jpg_quality: int) -> bytes:
+    buffer = io.BytesIO()
+    pil = PILImage.fromarray(image)
+    if fmt == "png":
+        pil.save(buffer, format="PNG", compress_level=6)
+    else:
+        pil.save(buffer, format="JPEG", quality=jpg_quality, subsampling=0 if jpg_quality >= 90 else 2)
+    return buffer.getvalue()
+
+
+def write_image(path: Path, image: Image, fmt: str, jpg_quality: int) -> None:
+    atomic_write_bytes(path, encode_image(image, fmt, jpg_quality))
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode())
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def ensure_output_dir(path: Path) -> None:
+    """Create ``path`` if needed and prove it is writable, or raise OutputError."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create output directory ({exc.strerror or exc})") from exc
+    if not path.is_dir():
+        raise OutputError(f"{path}: output path exists and is not a directory")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{path}: output directory is not writable ({exc.strerror or exc})") from exc
+
+
+def remove_stale_temp_files(path: Path) -> int:
+    """Delete temporary files a killed run left behind; return how many."""
+    removed = 0
+    for stale in path.glob(TEMP_PREFIX + "*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+            removed += 1
+    return removed

@@ -1,0 +1,95 @@
+"""What a step gets to work with: the video, the config, the store, sessions, counters."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..errors import Interrupted
+from .sessions import Sessions
+from .state import StateStore
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int | None], None]
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; steps check it between frames and stop cleanly."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.signum = 0
+
+    def set(self, signum: int) -> None:
+        self.signum = signum
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def check(self, where: str) -> None:
+        if self._event.is_set():
+            name = signal.Signals(self.signum).name if self.signum else "signal"
+            raise Interrupted(f"stopped by {name} {where}; progress saved", self.signum or 2)
+
+
+@dataclass
+class RunStats:
+    """Counters for the run summary; every fallback is counted here with its reason."""
+
+    frames_decoded: int = 0
+    candidates: int = 0
+    duplicates: int = 0
+    frames_with_faces: int = 0
+    faces: int = 0
+    files_written: int = 0
+    restorations: int = 0
+    fallbacks: Counter[str] = field(default_factory=Counter)
+    outputs_by_category: Counter[str] = field(default_factory=Counter)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def fallback(self, what: str, reason: str) -> None:
+        """Count a fallback; log a WARNING the first time this (what, reason) happens."""
+        key = f"{what}: {reason}"
+        if key not in self.fallbacks:
+            log.warning("fallback %s", key)
+        self.fallbacks[key] += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "frames_decoded": self.frames_decoded,
+            "candidates": self.candidates,
+            "duplicates_removed": self.duplicates,
+            "frames_with_faces": self.frames_with_faces,
+            "faces": self.faces,
+            "files_written": self.files_written,
+            "restorations": self.restorations,
+            "fallbacks": dict(self.fallbacks),
+            "outputs_by_category": dict(self.outputs_by_category),
+            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
+        }
+
+
+@dataclass
+class RunContext:
+    video_path: Path
+    video_key: str
+    output_dir: Path
+    config: Config
+    store: StateStore
+    sessions: Sessions
+    stop: StopFlag
+    stats: RunStats = field(default_factory=RunStats)
+    progress: ProgressFn = field(default=lambda step, done, total: None)
+
+    @property
+    def stem(self) -> str:
+        return self.video_path.stem

@@ -1,0 +1,112 @@
+"""Runs the steps of one video in order, resuming from the state store."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import Config
+from ..output.writer import ensure_output_dir, remove_stale_temp_files
+from ..video.decode import check_video_path
+from .context import ProgressFn, RunContext, StopFlag
+from .sessions import Sessions
+from .state import StateStore, content_hash
+from .steps import STEPS, Step, manifest_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VideoResult:
+    path: Path
+    status: str  # "done", "skipped" (already done), "failed"
+    summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+    manifest: Path | None = None
+
+
+def step_hashes(config: Config) -> dict[str, str]:
+    """Each step's config hash, chained so a change reruns that step and all after it."""
+    hashes: dict[str, str] = {}
+    upstream = ""
+    for step in STEPS:
+        blob = f"{upstream}|{step.NAME}|{step.VERSION}|{config.section_hash(*step.SECTIONS)}"
+        upstream = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        hashes[step.NAME] = upstream
+    return hashes
+
+
+def output_dir_for(video: Path, config: Config) -> Path:
+    return config.output.output_dir if config.output.output_dir is not None else video.parent
+
+
+def _needs_run(ctx: RunContext, step: Step, wanted: str) -> bool:
+    state = ctx.store.step(ctx.video_key, step.NAME)
+    if state is not None and state[0] == wanted and state[1] and step.still_valid(ctx):
+        return False
+    if state is None or state[0] != wanted or state[1]:
+        # New, reconfigured, or done-but-invalid: start this step afresh.
+        step.discard(ctx)
+        ctx.store.reset_step(ctx.video_key, step.NAME, wanted)
+    return True
+
+
+def process_video(
+    video: Path,
+    config: Config,
+    sessions: Sessions,
+    stop: StopFlag,
+    progress: ProgressFn | None = None,
+) -> VideoResult:
+    """Run (or resume) every step for one video. Raises PersonframesError on failure."""
+    started = time.perf_counter()
+    check_video_path(video)
+    out_dir = output_dir_for(video, config)
+    ensure_output_dir(out_dir)
+    remove_stale_temp_files(out_dir)
+    store = StateStore(out_dir)
+    try:
+        ctx = RunContext(
+            video_path=video,
+            video_key=content_hash(video),
+            output_dir=out_dir,
+            config=config,
+            store=store,
+            sessions=sessions,
+            stop=stop,
+        )
+        if progress is not None:
+            ctx.progress = progress
+        if config.pipeline.force:
+            for step in reversed(STEPS):
+                step.discard(ctx)
+            store.forget_video(ctx.video_key)
+        hashes = step_hashes(config)
+        ran = False
+        for step in STEPS:
+            if not _needs_run(ctx, step, hashes[step.NAME]):
+                log.debug("%s: step %s already done", video.name, step.NAME)
+                continue
+            ran = True
+            log.debug("%s: running step %s", video.name, step.NAME)
+            step.run(ctx)
+        summary = dict(store.records(ctx.video_key, "manifest")[0])
+        summary["stage_seconds"] = {
+            k: round(v, 3) for k, v in store.step_seconds(ctx.video_key).items()
+        }
+        status = "done" if ran else "skipped"
+        store.set_video(ctx.video_key, video, "done", summary)
+        return VideoResult(
+            path=video,
+            status=status,
+            summary=summary,
+            seconds=time.perf_counter() - started,
+            manifest=out_dir / manifest_name(ctx.stem),
+        )
+    finally:
+        store.close()

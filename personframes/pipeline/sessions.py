@@ -1,0 +1,38 @@
+"""Loaded models, created once per process and shared by every video of a run."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Sessions:
+    """A cache of expensive objects (model sessions), keyed by what configures them.
+
+    Passed to the steps explicitly rather than kept in a module global, so tests
+    and library callers control the lifetime.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, factory: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = factory()
+            item: T = self._items[key]
+            return item
+
+    def face_detector(self, name: str, confidence: float, max_side: int, device: str) -> Any:
+        from ..detect import create_face_detector
+
+        return self.get(
+            ("face_detector", name, confidence, max_side, device),
+            lambda: create_face_detector(
+                name, confidence=confidence, max_side=max_side, device=device
+            ),
+        )

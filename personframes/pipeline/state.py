@@ -1,0 +1,162 @@
+"""The pipeline's state store: one SQLite database (WAL mode) per output directory.
+
+Only the pipeline runner and its steps touch it. Rows are keyed by the
+video's content hash, so a renamed or moved video is still recognised and a
+changed file is treated as new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import OutputError
+
+STATE_DIRNAME = ".personframes"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS steps (
+    video_key TEXT NOT NULL,
+    step TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0,
+    progress INTEGER NOT NULL DEFAULT -1,
+    seconds REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (video_key, step)
+);
+CREATE TABLE IF NOT EXISTS records (
+    video_key TEXT NOT NULL,
+    step TEXT NOT NULL,
+    key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (video_key, step, key)
+);
+CREATE TABLE IF NOT EXISTS videos (
+    video_key TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    status TEXT NOT NULL,
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+
+def content_hash(path: Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of the file's bytes (first 32 hex digits)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()[:32]
+
+
+class StateStore:
+    """Progress and intermediate results of every video processed into one folder."""
+
+    def __init__(self, output_dir: Path) -> None:
+        folder = output_dir / STATE_DIRNAME
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(folder / "state.sqlite", timeout=60, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise OutputError(f"{folder}: cannot open the state database ({exc})") from exc
+        self.folder = folder
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- steps -------------------------------------------------------------
+    def step(self, video_key: str, step: str) -> tuple[str, bool, int] | None:
+        row = self._db.execute(
+            "SELECT config_hash, done, progress FROM steps WHERE video_key=? AND step=?",
+            (video_key, step),
+        ).fetchone()
+        return None if row is None else (row[0], bool(row[1]), int(row[2]))
+
+    def reset_step(self, video_key: str, step: str, config_hash: str) -> None:
+        """Forget a step's progress and records; start it under ``config_hash``."""
+        with self.transaction():
+            self._db.execute(
+                "DELETE FROM records WHERE video_key=? AND step=?", (video_key, step)
+            )
+            self._db.execute(
+                "INSERT OR REPLACE INTO steps (video_key, step, config_hash, done, progress)"
+                " VALUES (?, ?, ?, 0, -1)",
+                (video_key, step, config_hash),
+            )
+
+    def forget_video(self, video_key: str) -> None:
+        with self.transaction():
+            for table in ("records", "steps", "videos"):
+                self._db.execute(f"DELETE FROM {table} WHERE video_key=?", (video_key,))
+
+    def commit_progress(
+        self,
+        video_key: str,
+        step: str,
+        progress: int,
+        records: list[tuple[str, int, Any]],
+        done: bool = False,
+        seconds: float = 0.0,
+    ) -> None:
+        """Store ``records`` (key, seq, json data) and the step's progress atomically."""
+        with self.transaction():
+            self._db.executemany(
+                "INSERT OR REPLACE INTO records (video_key, step, key, seq, data)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(video_key, step, key, seq, json.dumps(data)) for key, seq, data in records],
+            )
+            self._db.execute(
+                "UPDATE steps SET progress=?, done=?, seconds=seconds+? WHERE video_key=? AND step=?",
+                (progress, int(done), seconds, video_key, step),
+            )
+
+    def records(self, video_key: str, step: str) -> list[Any]:
+        rows = self._db.execute(
+            "SELECT data FROM records WHERE video_key=? AND step=? ORDER BY seq, key",
+            (video_key, step),
+        ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def record_keys(self, video_key: str, step: str) -> set[str]:
+        rows = self._db.execute(
+            "SELECT key FROM records WHERE video_key=? AND step=?", (video_key, step)
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def step_seconds(self, video_key: str) -> dict[str, float]:
+        rows = self._db.execute(
+            "SELECT step, seconds FROM steps WHERE video_key=?", (video_key,)
+        ).fetchall()
+        return {row[0]: float(row[1]) for row in rows}
+
+    # -- videos ------------------------------------------------------------
+    def set_video(self, video_key: str, path: Path, status: str, summary: Any = None) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO videos (video_key, path, status, summary) VALUES (?,?,?,?)",
+                (video_key, str(path), status, json.dumps(summary or {})),
+            )
+
+    def video_status(self, video_key: str) -> str | None:
+        row = self._db.execute(
+            "SELECT status FROM videos WHERE video_key=?", (video_key,)
+        ).fetchone()
+        return None if row is None else str(row[0])

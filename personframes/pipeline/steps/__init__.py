@@ -1,0 +1,13 @@
+"""The per-video steps, defined once, in the order they run."""
+
+from __future__ import annotations
+
+from .base import Step
+from .manifest import ManifestStep, manifest_name
+from .plan import PlanStep
+from .scan import ScanStep
+from .write import WriteStep
+
+STEPS: tuple[Step, ...] = (ScanStep(), PlanStep(), WriteStep(), ManifestStep())
+
+__all__ = ["STEPS", "Step", "manifest_name"]

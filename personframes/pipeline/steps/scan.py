@@ -1,0 +1,85 @@
+"""Scan: decode the video, sample candidate frames, find faces in each."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ...video.decode import VideoReader
+from ...video.sampling import SamplingStats, sample_candidates
+from ..context import RunContext
+from ..records import face_to_dict
+from .base import Step
+
+INFO_KEY = "~info"
+
+
+class ScanStep(Step):
+    NAME = "scan"
+    SECTIONS = ("sampling", "models")
+
+    def run(self, ctx: RunContext) -> None:
+        cfg = ctx.config
+        state = ctx.store.step(ctx.video_key, self.NAME)
+        resume_after = state[2] if state else -1
+        detector = ctx.sessions.face_detector(
+            cfg.models.face_detector,
+            cfg.models.confidence,
+            cfg.models.detector_max_side,
+            cfg.models.device,
+        )
+        stats = SamplingStats()
+        pending: list[tuple[str, int, Any]] = []
+        started = time.perf_counter()
+        last_index = resume_after
+
+        def flush(done: bool = False, extra: list[tuple[str, int, Any]] | None = None) -> None:
+            nonlocal started
+            now = time.perf_counter()
+            ctx.store.commit_progress(
+                ctx.video_key, self.NAME, last_index, pending + (extra or []), done, now - started
+            )
+            started = now
+            pending.clear()
+
+        with VideoReader(ctx.video_path) as reader:
+            total = reader.info.frame_count or None
+            for candidate in sample_candidates(
+                reader,
+                cfg.sampling.sample_interval,
+                cfg.sampling.dedup_distance,
+                cfg.sampling.max_frames,
+                stats,
+                start_after=resume_after,
+            ):
+                if ctx.stop.is_set():
+                    flush()
+                    ctx.stop.check(f"while scanning {ctx.video_path.name}")
+                frame = candidate.frame
+                faces = detector.detect(frame.image)
+                pending.append(
+                    (
+                        f"{frame.index:09d}",
+                        frame.index,
+                        {
+                            "index": frame.index,
+                            "time_s": round(frame.time_s, 6),
+                            "keyframe": frame.is_keyframe,
+                            "dhash": f"{candidate.dhash:016x}",
+                            "reason": candidate.reason,
+                            "faces": [face_to_dict(f) for f in faces],
+                        },
+                    )
+                )
+                last_index = frame.index
+                ctx.progress(self.NAME, stats.frames_decoded, total)
+                if len(pending) >= cfg.pipeline.commit_every:
+                    flush()
+            info = {
+                "video": reader.info.to_dict(),
+                "frames_decoded": stats.frames_decoded,
+                "sampled": stats.sampled,
+                "duplicates_removed": stats.duplicates,
+                "candidates": stats.candidates,
+            }
+        flush(done=True, extra=[(INFO_KEY, -1, info)])

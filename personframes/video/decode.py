@@ -1,0 +1,193 @@
+"""Video decoding with PyAV: upright RGB frames, timestamps from pts.
+
+No ffmpeg binary is needed. Frames are streamed one at a time; only the
+frames a caller asks to convert are turned into RGB arrays (the conversion is
+the largest per-frame cost after decoding itself).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+import numpy as np
+
+from ..errors import InputError
+from ..types import Frame, Image
+
+log = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS: frozenset[str] = frozenset(
+    {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
+)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    width: int  # upright (after rotation)
+    height: int
+    rotation: int  # counter-clockwise degrees applied to decoded frames
+    duration_s: float
+    frame_rate: float
+    frame_count: int  # from the container; 0 when unknown
+    codec: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "path": str(self.path),
+            "width": self.width,
+            "height": self.height,
+            "rotation": self.rotation,
+            "duration_s": round(self.duration_s, 6),
+            "frame_rate": round(self.frame_rate, 6),
+            "frame_count": self.frame_count,
+            "codec": self.codec,
+        }
+
+
+def check_video_path(path: Path) -> None:
+    """Raise InputError with a one-line reason if ``path`` cannot be a video file."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a video file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty (0 bytes)")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    # PyAV messages end with ": '<path>'"; the caller names the file already.
+    text = text.split(": '", 1)[0] if ": '" in text else text
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _rotate(image: Image, rotation: int) -> Image:
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k=k)) if k else image
+
+
+class VideoReader:
+    """Open a video and stream its frames in decode order.
+
+    Use as a context manager. ``frames()`` yields (index, time_s, keyframe,
+    to_image) where ``to_image()`` converts that frame to an upright RGB array
+    only when called.
+    """
+
+    def __init__(self, path: Path) -> None:
+        check_video_path(path)
+        self.path = path
+        try:
+            self._container = av.open(str(path), mode="r")
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            raise InputError(f"{path}: not a readable video ({_first_line(exc)})") from exc
+        if not self._container.streams.video:
+            self._container.close()
+            kinds = sorted({s.type for s in self._container.streams}) or ["nothing"]
+            raise InputError(f"{path}: no video stream (contains {', '.join(kinds)})")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self.info = self._probe()
+
+    def _probe(self) -> VideoInfo:
+        rotation = self._stream_rotation()  # reopens the container: read the stream after
+        stream = self._stream
+        time_base = stream.time_base or Fraction(1, 1)
+        if stream.duration is not None:
+            duration = float(stream.duration * time_base)
+        elif self._container.duration is not None:
+            duration = self._container.duration / av.time_base
+        else:
+            duration = 0.0
+        rate = stream.average_rate or stream.guessed_rate or 0
+        width = stream.codec_context.width
+        height = stream.codec_context.height
+        if (rotation // 90) % 2:
+            width, height = height, width
+        return VideoInfo(
+            path=self.path,
+            width=width,
+            height=height,
+            rotation=rotation,
+            duration_s=duration,
+            frame_rate=float(rate),
+            frame_count=int(stream.frames or 0),
+            codec=stream.codec_context.name,
+        )
+
+    def _stream_rotation(self) -> int:
+        """Rotation from the first frame's display matrix (what decoding will apply)."""
+        try:
+            for frame in self._container.decode(self._stream):
+                rotation = int(round(frame.rotation / 90.0)) * 90
+                break
+            else:
+                raise InputError(f"{self.path}: video stream has no decodable frames")
+        except av.error.FFmpegError as exc:
+            raise InputError(f"{self.path}: video data is corrupt ({_first_line(exc)})") from exc
+        # Reopen rather than seek, so decode order restarts exactly at frame 0.
+        self._container.close()
+        self._container = av.open(str(self.path), mode="r")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        return rotation
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._container.close()
+
+    def frames(self) -> Iterator[tuple[int, float, bool, Callable[[], Image]]]:
+        """Yield every frame as (index, time_s, is_keyframe, to_image)."""
+        stream = self._stream
+        time_base = stream.time_base or Fraction(1, 1)
+        index = -1
+        last_time = float("-inf")
+        try:
+            for frame in self._container.decode(stream):
+                index += 1
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts is None:  # no timestamp: step from the previous one
+                    step = 1.0 / self.info.frame_rate if self.info.frame_rate else 0.0
+                    time_s = last_time + step if index else 0.0
+                else:
+                    time_s = float(pts * time_base)
+                last_time = time_s
+                rotation = self.info.rotation
+
+                def to_image(frame: av.VideoFrame = frame, rotation: int = rotation) -> Image:
+                    rgb: Image = frame.to_ndarray(format="rgb24")
+                    return _rotate(rgb, rotation)
+
+                yield index, time_s, bool(frame.key_frame), to_image
+        except av.error.FFmpegError as exc:
+            raise InputError(
+                f"{self.path}: video data is corrupt or truncated after frame {index} "
+                f"({_first_line(exc)})"
+            ) from exc
+        if index < 0:
+            raise InputError(f"{self.path}: video stream has no decodable frames")
+
+    def read(self, wanted: set[int]) -> Iterator[Frame]:
+        """Decode again and yield the frames whose index is in ``wanted``, in order."""
+        if not wanted:
+            return
+        last = max(wanted)
+        for index, time_s, key, to_image in self.frames():
+            if index in wanted:
+                yield Frame(index=index, time_s=time_s, image=to_image(), is_keyframe=key)
+            if index >= last:
+                break

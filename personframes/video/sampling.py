@@ -1,0 +1,87 @@
+"""Candidate frames: every keyframe plus one frame per interval, minus near-duplicates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..types import Frame, Image
+from .decode import VideoReader
+
+log = logging.getLogger(__name__)
+
+
+def dhash(image: Image) -> int:
+    """64-bit difference hash of an RGB image (9x8 grayscale gradient signs)."""
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    small = cv2.resize(gray, (9, 8), interpolation=cv2.INTER_AREA).astype(np.int16)
+    bits = (small[:, 1:] > small[:, :-1]).flatten()
+    return int(sum(1 << i for i, bit in enumerate(bits) if bit))
+
+
+def hamming(a: int, b: int) -> int:
+    return (a ^ b).bit_count()
+
+
+@dataclass
+class SamplingStats:
+    frames_decoded: int = 0
+    sampled: int = 0
+    duplicates: int = 0
+    candidates: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    frame: Frame
+    dhash: int
+    reason: str  # "keyframe" or "interval"
+
+
+def sample_candidates(
+    reader: VideoReader,
+    interval: float,
+    dedup_distance: int,
+    max_frames: int | None,
+    stats: SamplingStats,
+    start_after: int = -1,
+) -> Iterator[Candidate]:
+    """Stream candidate frames.
+
+    A frame is sampled if it is a keyframe or it is the first frame whose time
+    reaches the next multiple of ``interval`` seconds. A sampled frame whose
+    dHash lies within ``dedup_distance`` bits of the previous candidate is a
+    near-duplicate and is skipped. ``start_after`` resumes: frames up to that
+    index are decoded (to keep sampling and dedup decisions identical) but
+    not yielded.
+    """
+    next_target: float | None = None
+    last_hash: int | None = None
+    for index, time_s, key, to_image in reader.frames():
+        stats.frames_decoded += 1
+        if next_target is None:
+            next_target = (time_s // interval) * interval
+        on_grid = time_s >= next_target - 1e-9
+        if on_grid:
+            while next_target <= time_s + 1e-9:
+                next_target += interval
+        if not (key or on_grid):
+            continue
+        stats.sampled += 1
+        image = to_image()
+        frame_hash = dhash(image)
+        if last_hash is not None and hamming(frame_hash, last_hash) <= dedup_distance:
+            stats.duplicates += 1
+            continue
+        last_hash = frame_hash
+        stats.candidates += 1
+        if index > start_after:
+            frame = Frame(index=index, time_s=time_s, image=image, is_keyframe=key)
+            yield Candidate(frame, frame_hash, "keyframe" if key and not on_grid else "interval")
+        if max_frames is not None and stats.candidates >= max_frames:
+            log.info("reached --max-frames %d at frame %d (%.2f s)", max_frames, index, time_s)
+            return
