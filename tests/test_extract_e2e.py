@@ -1,0 +1,109 @@
+"""`personframes extract` on the shared videos: real decoder, real detector, real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from .util import VIDEOS, files_in, labels, run_cli
+
+
+def _extract(video: str, out: Path, *extra: str) -> dict[str, Any]:
+    result = run_cli(
+        "extract", str(VIDEOS / f"{video}.mp4"), "-o", str(out), *extra
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    info: dict[str, Any] = json.loads((out / f"{video}_info.json").read_text())
+    return info
+
+
+@pytest.fixture(scope="module")
+def sitting(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("sitting")
+    return out, _extract("sitting_window", out)
+
+
+@pytest.fixture(scope="module")
+def stage(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("stage")
+    return out, _extract("stage_performer", out)
+
+
+def _faces_near(info: dict[str, Any], time_s: float, window: float = 0.3) -> list[dict[str, Any]]:
+    return [
+        o for o in info["outputs"] if o["kind"] == "face" and abs(o["time_s"] - time_s) <= window
+    ]
+
+
+def _centre_inside(label_box: str, face: dict[str, Any], slack: float = 0.5) -> bool:
+    lx, ly, lw, lh = (float(v) for v in label_box.split(","))
+    cx, cy = lx + lw / 2, ly + lh / 2
+    x, y, w, h = face["box_xywh"]
+    return x - slack * w <= cx <= x + w * (1 + slack) and y - slack * h <= cy <= y + h * (1 + slack)
+
+
+def test_info_json_is_complete_and_matches_files(sitting: tuple[Path, dict[str, Any]]) -> None:
+    out, info = sitting
+    assert info["schema_version"] == 1
+    assert info["config"]["output"]["jpg_quality"] == 95
+    assert info["video"]["width"] == 676 and info["video"]["height"] == 1280
+    listed = {o["file"] for o in info["outputs"]}
+    assert listed | {"sitting_window_info.json"} == set(files_in(out))
+    for entry in info["outputs"]:
+        assert entry["time_s"] >= 0 and entry["frame_index"] >= 0
+        with Image.open(out / entry["file"]) as image:
+            assert list(image.size) == entry["size"]
+        if entry["kind"] == "face":
+            face = entry["face"]
+            assert 0 < face["score"] <= 1 and len(face["box_xywh"]) == 4 and face["keypoints"]
+    assert info["summary"]["files_written"] == len(info["outputs"])
+
+
+def test_profile_views_of_the_woman_are_cropped(sitting: tuple[Path, dict[str, Any]]) -> None:
+    _, info = sitting
+    profile_rows = [
+        r for r in labels("sitting_window") if r["head_direction"].startswith("profile") and r["face_box"]
+    ]
+    assert len(profile_rows) >= 6
+    found = sum(
+        any(
+            _centre_inside(r["face_box"], o["face"])
+            # near-duplicate frames are dropped, so the nearest kept frame may be ~1 s away
+            for o in _faces_near(info, float(r["time_s"]), window=1.0)
+        )
+        for r in profile_rows
+    )
+    assert found >= 0.75 * len(profile_rows), f"profiles found near {found}/{len(profile_rows)} labels"
+    assert any(o["kind"] == "frame" for o in info["outputs"])
+
+
+def test_performer_and_audience_faces(stage: tuple[Path, dict[str, Any]]) -> None:
+    _, info = stage
+    performer = [
+        o for o in _faces_near(info, 1.02, 0.4) if _centre_inside("525,42,50,62", o["face"])
+    ]
+    assert performer, "no crop of the performer in the opening shot"
+    audience_frames = {o["frame_index"] for o in info["outputs"] if o["kind"] == "face" and o["frame_index"] >= 211}
+    faces_per_frame = [
+        sum(1 for o in info["outputs"] if o["kind"] == "face" and o["frame_index"] == i)
+        for i in audience_frames
+    ]
+    assert faces_per_frame and max(faces_per_frame) >= 3, faces_per_frame
+
+
+def test_face_crop_padding_and_png(tmp_path: Path) -> None:
+    info = _extract(
+        "stage_performer", tmp_path, "--max-frames", "2", "--output-format", "png",
+        "--output-face-crop-padding", "0", "--no-full-frames",
+    )
+    faces = [o for o in info["outputs"] if o["kind"] == "face"]
+    assert faces and all(o["file"].endswith(".png") for o in faces)
+    assert all(o["kind"] == "face" for o in info["outputs"])
+    for o in faces:  # zero padding: the crop is the face box itself (to rounding)
+        bx, by, bw, bh = o["face"]["box_xywh"]
+        assert abs(o["size"][0] - bw) <= 2 and abs(o["size"][1] - bh) <= 2
