@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 from .config import Config
-from .errors import InputError, Interrupted, PersonframesError
+from .errors import InputError, Interrupted, PersonframesError, debug_enabled
 from .output.writer import ensure_output_dir
 from .pipeline.context import StopFlag
 from .pipeline.runner import VideoResult, process_video
@@ -84,10 +84,10 @@ def run_batch(inputs: list[Path], config: Config) -> BatchResult:
                 outcome = process_video(video, config, sessions, stop, display.update)
             except Interrupted as exc:
                 result.interrupted = exc
-                log.error("%s: %s", video.name, exc)
                 break
             except PersonframesError as exc:
-                log.error("%s", exc)
+                if debug_enabled():
+                    raise
                 result.failures.append((video, str(exc), exc.exit_code))
                 continue
             if outcome.status == "skipped":

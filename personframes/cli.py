@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +13,7 @@ import click
 from . import __version__
 from .batch import BatchResult, run_batch
 from .config import Config, load_config
-from .errors import PersonframesError
+from .errors import PersonframesError, debug_enabled
 from .logs import setup_logging
 from .summary import print_summary
 
@@ -89,7 +88,9 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--output-dir", "-o", type=click.Path(path_type=Path), help="Default: beside the video.")
+@click.option(
+    "--output-dir", "-o", type=click.Path(path_type=Path), help="Default: beside the video."
+)
 @click.option("--output-format", type=click.Choice(["jpg", "png"]), help="Image format.")
 @click.option("--output-jpg-quality", type=click.IntRange(1, 100), help="JPEG quality (95).")
 @click.option("--output-face-crop-padding", type=float, help="Face crop padding (0.3 x face size).")
@@ -106,7 +107,10 @@ def extract(inputs: tuple[Path, ...], **params: Any) -> None:
     config = config_from(params)
     setup_logging(config.logging)
     result = run_batch(list(inputs), config)
-    if not config.logging.quiet:
+    if len(result.failures) == 1 and not result.results and result.interrupted is None:
+        # A single failed input: just the one-line reason, like any other error.
+        click.echo(f"personframes: error: {result.failures[0][1]}", err=True)
+    elif not config.logging.quiet or result.failures or result.interrupted:
         print_summary(result)
     sys.exit(batch_exit_code(result))
 
@@ -135,7 +139,7 @@ def config_show(config: Path | None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI and turn every error into one line and an exit code."""
-    debug = os.environ.get("PERSONFRAMES_DEBUG", "") not in ("", "0")
+    debug = debug_enabled()
     try:
         cli.main(args=argv, prog_name="personframes", standalone_mode=False)
     except click.exceptions.Exit as exc:

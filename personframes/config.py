@@ -115,15 +115,15 @@ class LoggingConfig(_Section):
 
 
 class Config(_Section):
-    models: ModelsConfig = Field(default_factory=ModelsConfig)
-    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
-    pose: PoseConfig = Field(default_factory=PoseConfig)
-    head_angle: HeadAngleConfig = Field(default_factory=HeadAngleConfig)
-    quality: QualityConfig = Field(default_factory=QualityConfig)
-    selection: SelectionConfig = Field(default_factory=SelectionConfig)
-    output: OutputConfig = Field(default_factory=OutputConfig)
-    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    models: ModelsConfig = Field(default_factory=lambda: ModelsConfig())
+    sampling: SamplingConfig = Field(default_factory=lambda: SamplingConfig())
+    pose: PoseConfig = Field(default_factory=lambda: PoseConfig())
+    head_angle: HeadAngleConfig = Field(default_factory=lambda: HeadAngleConfig())
+    quality: QualityConfig = Field(default_factory=lambda: QualityConfig())
+    selection: SelectionConfig = Field(default_factory=lambda: SelectionConfig())
+    output: OutputConfig = Field(default_factory=lambda: OutputConfig())
+    pipeline: PipelineConfig = Field(default_factory=lambda: PipelineConfig())
+    logging: LoggingConfig = Field(default_factory=lambda: LoggingConfig())
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe dict (paths as strings)."""
@@ -178,7 +178,9 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             continue
         section, name = rest.split("__", 1)
         if section not in sections:
-            raise ConfigError(f"{key}: unknown section {section!r} (known: {', '.join(sorted(sections))})")
+            raise ConfigError(
+                f"{key}: unknown section {section!r} (known: {', '.join(sorted(sections))})"
+            )
         result.setdefault(section, {})[name] = value
     return result
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+
+def debug_enabled() -> bool:
+    """PERSONFRAMES_DEBUG=1: errors re-raise with their traceback."""
+    return os.environ.get("PERSONFRAMES_DEBUG", "") not in ("", "0")
+
 
 class PersonframesError(Exception):
     """Base class. ``exit_code`` is what the CLI exits with."""

@@ -6,7 +6,6 @@ import json
 import logging
 import sys
 import time
-from pathlib import Path
 
 from .config import LoggingConfig
 from .errors import OutputError
@@ -55,7 +54,9 @@ def setup_logging(cfg: LoggingConfig) -> None:
             cfg.log_file.parent.mkdir(parents=True, exist_ok=True)
             file_handler = logging.FileHandler(cfg.log_file, encoding="utf-8")
         except OSError as exc:
-            raise OutputError(f"{cfg.log_file}: cannot open log file ({exc.strerror or exc})") from exc
+            raise OutputError(
+                f"{cfg.log_file}: cannot open log file ({exc.strerror or exc})"
+            ) from exc
         file_handler.setLevel(logging.DEBUG if cfg.verbose else logging.INFO)
         file_handler.setFormatter(
             JsonFormatter()

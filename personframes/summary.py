@@ -11,7 +11,16 @@ from .batch import BatchResult
 def print_summary(result: BatchResult) -> None:
     console = Console(stderr=True, highlight=False)
     table = Table(title="personframes summary", show_lines=False)
-    for column in ("video", "status", "decoded", "candidates", "faces", "written", "fallbacks"):
+    for column in (
+        "video",
+        "status",
+        "decoded",
+        "candidates",
+        "faces",
+        "written",
+        "fallbacks",
+        "s",
+    ):
         table.add_column(column, justify="right" if column not in ("video", "status") else "left")
     for item in result.results:
         s = item.summary
@@ -23,9 +32,10 @@ def print_summary(result: BatchResult) -> None:
             str(s.get("faces", "")),
             str(s.get("files_written", "")),
             str(sum(s.get("fallbacks", {}).values())),
+            f"{item.seconds:.1f}",
         )
-    for path, reason, _code in result.failures:
-        table.add_row(path.name, "failed", "", "", "", "", "")
+    for path, _reason, _code in result.failures:
+        table.add_row(path.name, "failed", "", "", "", "", "", "")
     console.print(table)
     for item in result.results:
         if item.summary.get("faces", 0) == 0:

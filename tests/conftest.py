@@ -14,7 +14,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_unexpected_errors(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest) -> Iterator[None]:
+def _no_unexpected_errors(
+    caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest
+) -> Iterator[None]:
     """Fail any test that logs an ERROR unless it is marked ``expect_error_log``."""
     caplog.set_level(logging.WARNING, logger="personframes")
     yield

@@ -75,7 +75,12 @@ def test_output_dir_not_writable() -> None:
 
 def test_bad_option_value_is_usage_error(tmp_path: Path, out: Path) -> None:
     result = run_cli(
-        "extract", str(VIDEOS / "stage_performer.mp4"), "-o", str(out), "--output-jpg-quality", "500"
+        "extract",
+        str(VIDEOS / "stage_performer.mp4"),
+        "-o",
+        str(out),
+        "--output-jpg-quality",
+        "500",
     )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr

@@ -13,9 +13,7 @@ from .util import VIDEOS, files_in, labels, run_cli
 
 
 def _extract(video: str, out: Path, *extra: str) -> dict[str, Any]:
-    result = run_cli(
-        "extract", str(VIDEOS / f"{video}.mp4"), "-o", str(out), *extra
-    )
+    result = run_cli("extract", str(VIDEOS / f"{video}.mp4"), "-o", str(out), *extra)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     info: dict[str, Any] = json.loads((out / f"{video}_info.json").read_text())
@@ -67,7 +65,9 @@ def test_info_json_is_complete_and_matches_files(sitting: tuple[Path, dict[str, 
 def test_profile_views_of_the_woman_are_cropped(sitting: tuple[Path, dict[str, Any]]) -> None:
     _, info = sitting
     profile_rows = [
-        r for r in labels("sitting_window") if r["head_direction"].startswith("profile") and r["face_box"]
+        r
+        for r in labels("sitting_window")
+        if r["head_direction"].startswith("profile") and r["face_box"]
     ]
     assert len(profile_rows) >= 6
     found = sum(
@@ -78,7 +78,9 @@ def test_profile_views_of_the_woman_are_cropped(sitting: tuple[Path, dict[str, A
         )
         for r in profile_rows
     )
-    assert found >= 0.75 * len(profile_rows), f"profiles found near {found}/{len(profile_rows)} labels"
+    assert found >= 0.75 * len(profile_rows), (
+        f"profiles found near {found}/{len(profile_rows)} labels"
+    )
     assert any(o["kind"] == "frame" for o in info["outputs"])
 
 
@@ -88,7 +90,9 @@ def test_performer_and_audience_faces(stage: tuple[Path, dict[str, Any]]) -> Non
         o for o in _faces_near(info, 1.02, 0.4) if _centre_inside("525,42,50,62", o["face"])
     ]
     assert performer, "no crop of the performer in the opening shot"
-    audience_frames = {o["frame_index"] for o in info["outputs"] if o["kind"] == "face" and o["frame_index"] >= 211}
+    audience_frames = {
+        o["frame_index"] for o in info["outputs"] if o["kind"] == "face" and o["frame_index"] >= 211
+    }
     faces_per_frame = [
         sum(1 for o in info["outputs"] if o["kind"] == "face" and o["frame_index"] == i)
         for i in audience_frames
@@ -98,12 +102,19 @@ def test_performer_and_audience_faces(stage: tuple[Path, dict[str, Any]]) -> Non
 
 def test_face_crop_padding_and_png(tmp_path: Path) -> None:
     info = _extract(
-        "stage_performer", tmp_path, "--max-frames", "2", "--output-format", "png",
-        "--output-face-crop-padding", "0", "--no-full-frames",
+        "stage_performer",
+        tmp_path,
+        "--max-frames",
+        "2",
+        "--output-format",
+        "png",
+        "--output-face-crop-padding",
+        "0",
+        "--no-full-frames",
     )
     faces = [o for o in info["outputs"] if o["kind"] == "face"]
     assert faces and all(o["file"].endswith(".png") for o in faces)
     assert all(o["kind"] == "face" for o in info["outputs"])
     for o in faces:  # zero padding: the crop is the face box itself (to rounding)
-        bx, by, bw, bh = o["face"]["box_xywh"]
+        _bx, _by, bw, bh = o["face"]["box_xywh"]
         assert abs(o["size"][0] - bw) <= 2 and abs(o["size"][1] - bh) <= 2

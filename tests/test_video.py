@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,10 @@ def test_shared_video_timestamps_and_labels_grid() -> None:
     with VideoReader(VIDEOS / "stage_performer.mp4") as reader:
         frames = list(reader.frames())
     assert len(frames) == 275
-    index, time_s, key, _ = frames[5]
+    index, time_s, _key, _ = frames[5]
     assert index == 5 and time_s == pytest.approx(1.018852, abs=1e-6)  # as the labels say
     assert frames[0][2] is True  # first frame is a keyframe
-    assert all(b[1] > a[1] for a, b in zip(frames, frames[1:]))
+    assert all(b[1] > a[1] for a, b in itertools.pairwise(frames))
 
 
 def test_sampling_keeps_keyframes_and_interval_frames() -> None:
@@ -47,7 +48,7 @@ def test_dedup_drops_repeated_frames(tmp_path: Path) -> None:
     found, stats = _candidates(path, interval=0.25, dedup=2)
     assert stats.sampled == 18 and stats.duplicates >= 10
     hashes = [c.dhash for c in found]
-    assert all(hamming(a, b) > 2 for a, b in zip(hashes, hashes[1:]))
+    assert all(hamming(a, b) > 2 for a, b in itertools.pairwise(hashes))
 
 
 def test_max_frames_caps_candidates() -> None:
@@ -55,8 +56,12 @@ def test_max_frames_caps_candidates() -> None:
     assert len(found) == 4 and stats.frames_decoded < 275
 
 
-@pytest.mark.parametrize(("rotation", "shape"), [(90, (96, 64, 3)), (-90, (96, 64, 3)), (180, (64, 96, 3))])
-def test_rotation_metadata_is_applied(tmp_path: Path, rotation: int, shape: tuple[int, int, int]) -> None:
+@pytest.mark.parametrize(
+    ("rotation", "shape"), [(90, (96, 64, 3)), (-90, (96, 64, 3)), (180, (64, 96, 3))]
+)
+def test_rotation_metadata_is_applied(
+    tmp_path: Path, rotation: int, shape: tuple[int, int, int]
+) -> None:
     image = np.zeros((64, 96, 3), np.uint8)
     image[:16, :16] = 255  # white marker top-left in the stored picture
     path = make_video(tmp_path / "rot.mp4", [image] * 3, rotation=rotation)
@@ -82,7 +87,13 @@ def test_variable_frame_rate_timestamps(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("suffix", "codec"),
-    [(".mp4", "libx264"), (".mov", "libx264"), (".mkv", "libx264"), (".avi", "mpeg4"), (".webm", "libvpx")],
+    [
+        (".mp4", "libx264"),
+        (".mov", "libx264"),
+        (".mkv", "libx264"),
+        (".avi", "mpeg4"),
+        (".webm", "libvpx"),
+    ],
 )
 def test_containers(tmp_path: Path, suffix: str, codec: str) -> None:
     path = make_video(tmp_path / f"clip{suffix}", moving_square_frames(10), codec=codec)
@@ -96,7 +107,9 @@ def test_audio_only_file_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "sound.m4a"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("aac", rate=8000)
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+        )
         frame.sample_rate = 8000
         for packet in stream.encode(frame):
             container.mux(packet)
@@ -107,6 +120,6 @@ def test_audio_only_file_is_rejected(tmp_path: Path) -> None:
 
 
 def test_dhash_separates_different_images() -> None:
-    a, b = moving_square_frames(2)
+    a, _b = moving_square_frames(2)
     assert dhash(a) == dhash(a.copy())
     assert hamming(dhash(a), dhash(np.ascontiguousarray(a[::-1]))) > 8

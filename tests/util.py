@@ -24,7 +24,9 @@ def labels(video: str) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m personframes`` as a user would, in a subprocess."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONFRAMES_")}
     full_env.update(env or {})

@@ -43,5 +43,5 @@ def crop_box(
 
 def cut(image: Image, box: Box) -> Image:
     """The pixels of ``box`` (integer box inside the image)."""
-    x1, y1, x2, y2 = (int(round(v)) for v in (box.x1, box.y1, box.x2, box.y2))
+    x1, y1, x2, y2 = (round(v) for v in (box.x1, box.y1, box.x2, box.y2))
     return image[y1:y2, x1:x2].copy()

@@ -39,7 +39,9 @@ def encode_image(image: Image, fmt: str, jpg_quality: int) -> bytes:
     if fmt == "png":
         pil.save(buffer, format="PNG", compress_level=6)
     else:
-        pil.save(buffer, format="JPEG", quality=jpg_quality, subsampling=0 if jpg_quality >= 90 else 2)
+        pil.save(
+            buffer, format="JPEG", quality=jpg_quality, subsampling=0 if jpg_quality >= 90 else 2
+        )
     return buffer.getvalue()
 
 
@@ -60,7 +62,9 @@ def ensure_output_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot create output directory ({exc.strerror or exc})") from exc
+        raise OutputError(
+            f"{path}: cannot create output directory ({exc.strerror or exc})"
+        ) from exc
     if not path.is_dir():
         raise OutputError(f"{path}: output path exists and is not a directory")
     try:
@@ -68,7 +72,9 @@ def ensure_output_dir(path: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise OutputError(f"{path}: output directory is not writable ({exc.strerror or exc})") from exc
+        raise OutputError(
+            f"{path}: output directory is not writable ({exc.strerror or exc})"
+        ) from exc
 
 
 def remove_stale_temp_files(path: Path) -> int:

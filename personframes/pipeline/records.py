@@ -11,7 +11,9 @@ def face_to_dict(face: FaceDetection) -> dict[str, Any]:
     return {
         "box": [round(v, 2) for v in (face.box.x1, face.box.y1, face.box.x2, face.box.y2)],
         "score": round(float(face.score), 4),
-        "keypoints": {k: [round(float(x), 2), round(float(y), 2)] for k, (x, y) in face.keypoints.items()},
+        "keypoints": {
+            k: [round(float(x), 2), round(float(y), 2)] for k, (x, y) in face.keypoints.items()
+        },
         "detector": face.detector,
     }
 
@@ -31,6 +33,8 @@ def face_for_manifest(face: FaceDetection) -> dict[str, Any]:
     return {
         "box_xywh": face.box.as_xywh(),
         "score": round(float(face.score), 4),
-        "keypoints": {k: [round(float(x), 2), round(float(y), 2)] for k, (x, y) in face.keypoints.items()},
+        "keypoints": {
+            k: [round(float(x), 2), round(float(y), 2)] for k, (x, y) in face.keypoints.items()
+        },
         "detector": face.detector,
     }

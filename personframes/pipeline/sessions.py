@@ -6,6 +6,10 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+import numpy as np
+
+from ..native import silence_native_stderr
+
 T = TypeVar("T")
 
 
@@ -23,16 +27,19 @@ class Sessions:
     def get(self, key: Hashable, factory: Callable[[], T]) -> T:
         with self._lock:
             if key not in self._items:
-                self._items[key] = factory()
+                with silence_native_stderr():
+                    self._items[key] = factory()
             item: T = self._items[key]
             return item
 
     def face_detector(self, name: str, confidence: float, max_side: int, device: str) -> Any:
         from ..detect import create_face_detector
 
-        return self.get(
-            ("face_detector", name, confidence, max_side, device),
-            lambda: create_face_detector(
+        def make() -> Any:
+            detector = create_face_detector(
                 name, confidence=confidence, max_side=max_side, device=device
-            ),
-        )
+            )
+            detector.detect(np.zeros((64, 64, 3), np.uint8))  # one-time native set-up
+            return detector
+
+        return self.get(("face_detector", name, confidence, max_side, device), make)

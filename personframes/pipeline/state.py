@@ -93,9 +93,7 @@ class StateStore:
     def reset_step(self, video_key: str, step: str, config_hash: str) -> None:
         """Forget a step's progress and records; start it under ``config_hash``."""
         with self.transaction():
-            self._db.execute(
-                "DELETE FROM records WHERE video_key=? AND step=?", (video_key, step)
-            )
+            self._db.execute("DELETE FROM records WHERE video_key=? AND step=?", (video_key, step))
             self._db.execute(
                 "INSERT OR REPLACE INTO steps (video_key, step, config_hash, done, progress)"
                 " VALUES (?, ?, ?, 0, -1)",
@@ -124,7 +122,8 @@ class StateStore:
                 [(video_key, step, key, seq, json.dumps(data)) for key, seq, data in records],
             )
             self._db.execute(
-                "UPDATE steps SET progress=?, done=?, seconds=seconds+? WHERE video_key=? AND step=?",
+                "UPDATE steps SET progress=?, done=?, seconds=seconds+?"
+                " WHERE video_key=? AND step=?",
                 (progress, int(done), seconds, video_key, step),
             )
 

@@ -92,8 +92,9 @@ class VideoReader:
             raise InputError(f"{path}: not a readable video ({_first_line(exc)})") from exc
         if not self._container.streams.video:
             self._container.close()
-            kinds = sorted({s.type for s in self._container.streams}) or ["nothing"]
-            raise InputError(f"{path}: no video stream (contains {', '.join(kinds)})")
+            kinds = sorted(str(s.type) for s in self._container.streams)
+            contains = ", ".join(kinds) or "nothing"
+            raise InputError(f"{path}: no video stream (contains {contains})")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self.info = self._probe()
@@ -128,7 +129,7 @@ class VideoReader:
         """Rotation from the first frame's display matrix (what decoding will apply)."""
         try:
             for frame in self._container.decode(self._stream):
-                rotation = int(round(frame.rotation / 90.0)) * 90
+                rotation = round(frame.rotation / 90.0) * 90
                 break
             else:
                 raise InputError(f"{self.path}: video stream has no decodable frames")
@@ -169,7 +170,7 @@ class VideoReader:
                 rotation = self.info.rotation
 
                 def to_image(frame: av.VideoFrame = frame, rotation: int = rotation) -> Image:
-                    rgb: Image = frame.to_ndarray(format="rgb24")
+                    rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
                     return _rotate(rgb, rotation)
 
                 yield index, time_s, bool(frame.key_frame), to_image

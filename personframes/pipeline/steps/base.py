@@ -28,5 +28,5 @@ class Step(ABC):
         """For a step recorded as done: are its results still in place?"""
         return True
 
-    def discard(self, ctx: RunContext) -> None:
+    def discard(self, ctx: RunContext) -> None:  # noqa: B027 - optional hook
         """Remove what an earlier run of this step produced (before a re-run)."""

@@ -68,9 +68,7 @@ class ManifestStep(Step):
     ) -> dict[str, Any]:
         kinds = Counter(r["kind"] for r in written)
         fallbacks = Counter(
-            r["restoration"]["reason"]
-            for r in written
-            if r.get("restoration", {}).get("fell_back")
+            r["restoration"]["reason"] for r in written if r.get("restoration", {}).get("fell_back")
         )
         return {
             "frames_decoded": info["frames_decoded"],

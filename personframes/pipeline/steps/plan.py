@@ -37,13 +37,25 @@ class PlanStep(Step):
             index = frame["index"]
             if out.full_frames:
                 name = f"{ctx.stem}_frame_{index:06d}.{ext}"
-                items.append((name, seq, {"kind": "frame", "file": name, "frame_index": index, "seq": seq}))
+                items.append(
+                    (name, seq, {"kind": "frame", "file": name, "frame_index": index, "seq": seq})
+                )
                 seq += 1
             if out.face_crops:
                 for n, _face in enumerate(frame["faces"]):
                     name = f"{ctx.stem}_face_{index:06d}_{n:02d}.{ext}"
                     items.append(
-                        (name, seq, {"kind": "face", "file": name, "frame_index": index, "face": n, "seq": seq})
+                        (
+                            name,
+                            seq,
+                            {
+                                "kind": "face",
+                                "file": name,
+                                "frame_index": index,
+                                "face": n,
+                                "seq": seq,
+                            },
+                        )
                     )
                     seq += 1
         ctx.store.commit_progress(ctx.video_key, self.NAME, seq, items, done=True)

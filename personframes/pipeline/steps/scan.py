@@ -22,12 +22,6 @@ class ScanStep(Step):
         cfg = ctx.config
         state = ctx.store.step(ctx.video_key, self.NAME)
         resume_after = state[2] if state else -1
-        detector = ctx.sessions.face_detector(
-            cfg.models.face_detector,
-            cfg.models.confidence,
-            cfg.models.detector_max_side,
-            cfg.models.device,
-        )
         stats = SamplingStats()
         pending: list[tuple[str, int, Any]] = []
         started = time.perf_counter()
@@ -42,7 +36,13 @@ class ScanStep(Step):
             started = now
             pending.clear()
 
-        with VideoReader(ctx.video_path) as reader:
+        with VideoReader(ctx.video_path) as reader:  # bad input fails before models load
+            detector = ctx.sessions.face_detector(
+                cfg.models.face_detector,
+                cfg.models.confidence,
+                cfg.models.detector_max_side,
+                cfg.models.device,
+            )
             total = reader.info.frame_count or None
             for candidate in sample_candidates(
                 reader,

@@ -75,4 +75,3 @@ class WriteStep(Step):
             "crop_box_xywh": box.as_xywh(),
             "size": [int(crop.shape[1]), int(crop.shape[0])],
         }
-
