@@ -1,0 +1,137 @@
+"""Interruption safety with the real CLI: kill -9 / SIGINT mid-run, rerun, same result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from .util import VIDEOS, files_in, run_cli
+
+VIDEO = VIDEOS / "stage_performer.mp4"
+ENV = {"PERSONFRAMES_PIPELINE__COMMIT_EVERY": "3"}
+ARGS = ["--max-frames", "24"]
+
+
+def _start(out: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONFRAMES_")}
+    env.update(ENV)
+    return subprocess.Popen(
+        [sys.executable, "-m", "personframes", "extract", str(VIDEO), "-o", str(out), *ARGS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    """Content hash of every output file; info.json without the (differing) output folder."""
+    digest = {}
+    for name in files_in(folder):
+        data = (folder / name).read_bytes()
+        if name.endswith("_info.json"):
+            info = json.loads(data)
+            assert info["config"]["output"]["output_dir"] == str(folder)
+            info["config"]["output"]["output_dir"] = None
+            data = json.dumps(info, sort_keys=True).encode()
+        digest[name] = hashlib.sha256(data).hexdigest()
+    return digest
+
+
+def _scan_progress(out: Path) -> int:
+    db = out / ".personframes" / "state.sqlite"
+    if not db.exists():
+        return -1
+    try:
+        with sqlite3.connect(db, timeout=1) as conn:
+            row = conn.execute("SELECT max(progress) FROM steps WHERE step='scan'").fetchone()
+    except sqlite3.Error:
+        return -1
+    return -1 if row is None or row[0] is None else int(row[0])
+
+
+def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], limit: float = 120) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    out = tmp_path_factory.mktemp("reference")
+    result = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS, env=ENV)
+    assert result.returncode == 0, result.stderr
+    digest = _digest(out)
+    assert len(digest) > 10
+    return digest
+
+
+def _written(out: Path) -> int:
+    return sum(1 for name in files_in(out) if name.endswith(".jpg"))
+
+
+KILL_POINTS: dict[str, Callable[[Path], bool]] = {
+    "during_scan": lambda out: _scan_progress(out) >= 0,
+    "late_scan": lambda out: _scan_progress(out) >= 50,
+    "during_write": lambda out: _written(out) >= 5,
+    "late_write": lambda out: _written(out) >= 30,
+}
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_kill_9_then_rerun_gives_identical_output(
+    tmp_path: Path, reference: dict[str, str], point: str
+) -> None:
+    out = tmp_path / "out"
+    proc = _start(out)
+    reached = _wait_for(lambda: KILL_POINTS[point](out), proc)
+    proc.kill()  # SIGKILL: no chance to clean up
+    proc.communicate()
+    assert reached or proc.returncode == 0, f"kill point {point} never reached"
+    result = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS, env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert _digest(out) == reference
+    assert not list(out.glob(".pf-tmp-*"))
+
+
+def test_sigint_saves_and_says_how_to_resume(tmp_path: Path, reference: dict[str, str]) -> None:
+    out = tmp_path / "out"
+    proc = _start(out)
+    assert _wait_for(lambda: _scan_progress(out) >= 0, proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "resume" in stderr and "Traceback" not in stderr
+    result = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS, env=ENV)
+    assert result.returncode == 0, result.stderr
+    assert _digest(out) == reference
+
+
+def test_rerun_of_finished_video_skips(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
+    assert first.returncode == 0, first.stderr
+    before = {p: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()}
+    second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
+    assert second.returncode == 0 and "1 skipped" in second.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()} == before
+    # A changed output option reruns only what depends on it, and replaces the files.
+    third = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS, "--output-format", "png")
+    assert third.returncode == 0, third.stderr
+    names = files_in(out)
+    assert not any(n.endswith(".jpg") for n in names) and any(n.endswith(".png") for n in names)
