@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from .config import Config
 from .errors import InputError, Interrupted, PersonframesError, debug_enabled
+from .logs import setup_logging
 from .output.writer import ensure_output_dir
 from .pipeline.context import StopFlag
 from .pipeline.runner import VideoResult, process_video
@@ -66,6 +70,76 @@ def stop_on_signals(stop: StopFlag) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _process_or_fail(
+    video: Path, config: Config, sessions: Sessions, stop: StopFlag, display: ProgressDisplay | None
+) -> VideoResult | tuple[Path, str, int]:
+    """Process one video; a PersonframesError becomes a failure entry (Interrupted propagates)."""
+    try:
+        return process_video(video, config, sessions, stop, display.update if display else None)
+    except Interrupted:
+        raise
+    except PersonframesError as exc:
+        if debug_enabled():
+            raise
+        return (video, str(exc), exc.exit_code)
+
+
+# -- worker processes (--workers N) ---------------------------------------------------------
+_worker_state: dict[str, Any] = {}
+
+
+def _worker_init(shared_stop: Any, shared_signum: Any, config_json: str) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent relays signals via shared_stop
+    config = Config.model_validate_json(config_json)
+    setup_logging(config.logging)
+    _worker_state.update(
+        config=config, sessions=Sessions(), stop=StopFlag(shared_stop, shared_signum)
+    )
+
+
+def _worker_run(video: Path) -> VideoResult | tuple[Path, str, int]:
+    state = _worker_state
+    return _process_or_fail(video, state["config"], state["sessions"], state["stop"], None)
+
+
+def _record(result: BatchResult, outcome: VideoResult | tuple[Path, str, int]) -> None:
+    if isinstance(outcome, VideoResult):
+        if outcome.status == "skipped":
+            log.info("%s: already done (outputs in place); skipped", outcome.path.name)
+        result.results.append(outcome)
+    else:
+        result.failures.append(outcome)
+
+
+def _run_serial(videos: list[Path], config: Config, stop: StopFlag, result: BatchResult) -> None:
+    sessions = Sessions()
+    with ProgressDisplay(enabled=not config.logging.quiet) as display:
+        for number, video in enumerate(videos, 1):
+            display.start_video(video.name, number, len(videos))
+            _record(result, _process_or_fail(video, config, sessions, stop, display))
+
+
+def _run_parallel(videos: list[Path], config: Config, stop: StopFlag, result: BatchResult) -> None:
+    context = multiprocessing.get_context("spawn")
+    shared_stop, shared_signum = context.Event(), context.Value("i", 0)
+    stop.attach(shared_stop, shared_signum)
+    interrupted: Interrupted | None = None
+    with ProcessPoolExecutor(
+        max_workers=min(config.pipeline.workers, len(videos)),
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=(shared_stop, shared_signum, config.model_dump_json()),
+    ) as pool:
+        futures = {pool.submit(_worker_run, video): video for video in videos}
+        for future in as_completed(futures):
+            try:
+                _record(result, future.result())
+            except Interrupted as exc:
+                interrupted = exc
+    if interrupted is not None:
+        raise interrupted
+
+
 def run_batch(inputs: list[Path], config: Config) -> BatchResult:
     started = time.perf_counter()
     result = BatchResult()
@@ -75,23 +149,14 @@ def run_batch(inputs: list[Path], config: Config) -> BatchResult:
     result.failures.extend(problems)
     if not videos and not problems:
         raise InputError("no input videos given")
-    sessions = Sessions()
     stop = StopFlag()
-    with stop_on_signals(stop), ProgressDisplay(enabled=not config.logging.quiet) as display:
-        for number, video in enumerate(videos, 1):
-            display.start_video(video.name, number, len(videos))
-            try:
-                outcome = process_video(video, config, sessions, stop, display.update)
-            except Interrupted as exc:
-                result.interrupted = exc
-                break
-            except PersonframesError as exc:
-                if debug_enabled():
-                    raise
-                result.failures.append((video, str(exc), exc.exit_code))
-                continue
-            if outcome.status == "skipped":
-                log.info("%s: already done (outputs in place); skipped", video.name)
-            result.results.append(outcome)
+    with stop_on_signals(stop):
+        try:
+            if config.pipeline.workers > 1 and len(videos) > 1:
+                _run_parallel(videos, config, stop, result)
+            else:
+                _run_serial(videos, config, stop, result)
+        except Interrupted as exc:
+            result.interrupted = exc
     result.seconds = time.perf_counter() - started
     return result

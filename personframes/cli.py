@@ -101,6 +101,7 @@ def cli() -> None:
 @click.option("--confidence", type=float, help="Minimum face detection score.")
 @click.option("--face-detector", help="Face detector id.")
 @click.option("--force", is_flag=True, default=None, help="Start over, ignoring saved progress.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Videos processed in parallel (1).")
 @common_options
 def extract(inputs: tuple[Path, ...], **params: Any) -> None:
     """Extract face crops and full frames of people from videos (files or folders)."""

@@ -56,5 +56,9 @@ class Interrupted(PersonframesError):
     """Stopped by a signal; progress was saved. exit_code is 128 + signal number."""
 
     def __init__(self, message: str, signum: int) -> None:
-        super().__init__(message)
+        super().__init__(message, signum)  # both in args, so it survives pickling
+        self.message = message
         self.exit_code = 128 + signum
+
+    def __str__(self) -> str:
+        return self.message

@@ -22,17 +22,33 @@ ProgressFn = Callable[[str, int, int | None], None]
 
 
 class StopFlag:
-    """Set by SIGINT/SIGTERM; steps check it between frames and stop cleanly."""
+    """Set by SIGINT/SIGTERM; steps check it between frames and stop cleanly.
 
-    def __init__(self) -> None:
+    ``shared`` is an optional event from a parent process (``--workers``) with
+    ``shared_signum`` holding the signal number, so one signal stops every worker.
+    """
+
+    def __init__(self, shared: Any = None, shared_signum: Any = None) -> None:
         self._event = threading.Event()
+        self._shared = shared
+        self._shared_signum = shared_signum
         self.signum = 0
+
+    def attach(self, shared: Any, shared_signum: Any) -> None:
+        """Relay this flag to worker processes through a multiprocessing event."""
+        self._shared, self._shared_signum = shared, shared_signum
 
     def set(self, signum: int) -> None:
         self.signum = signum
         self._event.set()
+        if self._shared is not None:
+            self._shared_signum.value = signum
+            self._shared.set()
 
     def is_set(self) -> bool:
+        if self._shared is not None and not self._event.is_set() and self._shared.is_set():
+            self.signum = int(self._shared_signum.value)
+            self._event.set()
         return self._event.is_set()
 
     def check(self, where: str) -> None:
