@@ -32,6 +32,12 @@ class OutputError(PersonframesError):
     exit_code = 2
 
 
+class DiskFullError(PersonframesError):
+    """No space left where output or state is written; rerun once space is freed."""
+
+    exit_code = 1
+
+
 class ProcessingError(PersonframesError):
     """Processing failed on valid input."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -12,7 +13,7 @@ from typing import Any
 
 from PIL import Image as PILImage
 
-from ..errors import OutputError
+from ..errors import DiskFullError, OutputError
 from ..types import Image
 
 TEMP_PREFIX = ".pf-tmp-"
@@ -20,7 +21,10 @@ TEMP_PREFIX = ".pf-tmp-"
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path.parent}: cannot create files ({exc.strerror or exc})") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -30,6 +34,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(f"{path}: no space left on device; free space and rerun") from exc
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 

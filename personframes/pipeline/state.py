@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import OutputError
+from ..errors import DiskFullError, OutputError, ProcessingError
 
 STATE_DIRNAME = ".personframes"
 SCHEMA = """
@@ -74,13 +74,22 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
+        """All or nothing; a full disk becomes DiskFullError and leaves the last commit intact."""
         try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc):
+                raise DiskFullError(
+                    f"{self.folder}: no space left for the state database; free space and rerun"
+                ) from exc
+            raise ProcessingError(f"{self.folder}: state database error ({exc})") from exc
 
     # -- steps -------------------------------------------------------------
     def step(self, video_key: str, step: str) -> tuple[str, bool, int] | None:
