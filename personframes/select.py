@@ -12,10 +12,11 @@ one when it is
 - visually distinct from them: dHash Hamming distance above ``dedup_distance``,
 
 up to ``max_frames_per_category``. If fewer than ``min_frames_per_category``
-were kept, a second pass drops the dHash condition (never the spacing) to fill
-up to the minimum. Candidates whose head direction is ``unknown`` are not
-selected (no usable face angle); a body pose of ``unknown`` is a category of
-its own (typical for close-ups where the body is not in view).
+(capped at the maximum) were kept, a second pass drops the dHash
+condition (never the spacing) to fill up to the minimum. Candidates whose
+head direction is ``unknown`` are not selected (no usable face angle); a body
+pose of ``unknown`` is a category of its own (typical for close-ups where
+the body is not in view).
 
 Rank: ``0.8 * quality + 0.2 * min(1, face_size / FACE_SIZE_FULL)``: quality
 first, larger faces preferred among equals.
@@ -111,9 +112,10 @@ def _select_group(
             break
         if spaced(c) and distinct(c):
             kept.append(c)
-    if len(kept) < selection.min_frames_per_category:
+    minimum = min(selection.min_frames_per_category, selection.max_frames_per_category)
+    if len(kept) < minimum:
         for c in pool:
-            if len(kept) >= selection.min_frames_per_category:
+            if len(kept) >= minimum:
                 break
             if c not in kept and spaced(c):
                 kept.append(c)
@@ -125,8 +127,7 @@ def _select_group(
             rank=i,
             reason=(
                 f"rank {i} in {pose}/{head} for person {person}: quality {c.quality:.2f}, "
-                f"face {c.face_size:.0f} px, t={c.time_s:.2f}s"
-                + notes.get(id(c), "")
+                f"face {c.face_size:.0f} px, t={c.time_s:.2f}s" + notes.get(id(c), "")
             ),
         )
         for i, c in enumerate(kept, start=1)

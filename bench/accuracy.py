@@ -1,0 +1,273 @@
+"""Accuracy of detection and analysis against the hand labels.
+
+Usage: python bench/accuracy.py [--labels DIR] [--detector ID]
+
+Reads ``<labels>/*.csv`` (default: ../shared/data/labels beside the repo),
+decodes each video with PyAV (frame_index = 0-based decode order), and
+measures on the labelled frames:
+
+- face detection: main-face recall (hit = the labelled face_box centre falls
+  inside a detection) and a count-based precision (detections beyond the
+  labelled face count are false);
+- head direction of the main face: exact and within one neighbouring class
+  (rows labelled unclear/back/none are excluded from accuracy);
+- body pose of the main person (walking counts as standing; unclear/none rows
+  excluded): accuracy over all rows and over the rows we classified;
+- shot type of the main person;
+- tracking: how many person ids the main person's detections received per shot;
+- quality: mean face quality score per labelled sharpness.
+
+A table goes to stderr, JSON to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from personframes.analyze.body_pose import analyze_body_pose  # noqa: E402
+from personframes.analyze.head_pose import HeadPoseEstimator, are_neighbours  # noqa: E402
+from personframes.analyze.quality import (  # noqa: E402
+    measure_quality,
+    percentile_ranks,
+    score_quality,
+)
+from personframes.analyze.shot_type import classify_shot_type  # noqa: E402
+from personframes.analyze.tracking import (  # noqa: E402
+    Observation,
+    appearance_signature,
+    find_shot_cuts,
+    thumbnail,
+    track_people,
+)
+from personframes.config import HeadAngleConfig, PoseConfig  # noqa: E402
+from personframes.detect import create_face_detector  # noqa: E402
+from personframes.detect.pose import PoseEstimator, body_region  # noqa: E402
+from personframes.types import Box, FaceDetection, Image  # noqa: E402
+
+EXCLUDED_HEAD = {"unclear", "back", "none"}
+EXCLUDED_BODY = {"unclear", "none"}
+EXCLUDED_SHOT = {"unclear", "none"}
+
+
+def decode(video: Path, wanted: set[int]) -> tuple[dict[int, Image], list[tuple[int, Any]]]:
+    """RGB frames at ``wanted`` indices and a thumbnail of every frame."""
+    frames: dict[int, Image] = {}
+    thumbs: list[tuple[int, Any]] = []
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for i, frame in enumerate(container.decode(stream)):
+            rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+            thumbs.append((i, thumbnail(rgb)))
+            if i in wanted:
+                frames[i] = rgb
+    return frames, thumbs
+
+
+def parse_box(text: str) -> Box | None:
+    if not text.strip():
+        return None
+    x, y, w, h = (float(v) for v in text.split(","))
+    return Box(x, y, x + w, y + h)
+
+
+def main_detection(dets: list[FaceDetection], label_box: Box | None) -> int | None:
+    """Index of the detection containing the labelled face centre (largest overlap)."""
+    if label_box is None:
+        return None
+    hits = [i for i, d in enumerate(dets) if d.box.contains(label_box.center)]
+    if not hits:
+        return None
+    return max(hits, key=lambda i: dets[i].box.iou(label_box))
+
+
+def pct(num: int, den: int) -> float | None:
+    return round(num / den, 3) if den else None
+
+
+def run(labels_dir: Path, detector_id: str) -> dict[str, Any]:
+    detector = create_face_detector(detector_id, confidence=0.4, max_side=640)
+    head = HeadPoseEstimator(HeadAngleConfig())
+    pose_cfg = PoseConfig()
+    counts: Counter[str] = Counter()
+    confusion: dict[str, Counter[str]] = defaultdict(Counter)
+    per_row: list[dict[str, Any]] = []
+    tracking: dict[str, Any] = {}
+    quality_by_label: dict[str, list[float]] = defaultdict(list)
+    timings: defaultdict[str, float] = defaultdict(float)
+    with PoseEstimator() as poser:
+        for csv_path in sorted(labels_dir.glob("*.csv")):
+            rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
+            video = labels_dir.parent / "videos" / rows[0]["video"]
+            t0 = time.perf_counter()
+            frames, thumbs = decode(video, {int(r["frame_index"]) for r in rows})
+            timings["decode"] += time.perf_counter() - t0
+            cuts = find_shot_cuts(thumbs)
+            observations: list[Observation] = []
+            mains: list[int | None] = []
+            face_sharpness: list[tuple[str, Any]] = []
+            for row in rows:
+                index = int(row["frame_index"])
+                image = frames[index]
+                height, width = image.shape[:2]
+                t0 = time.perf_counter()
+                dets = detector.detect(image)
+                timings["detect"] += time.perf_counter() - t0
+                label_box = parse_box(row["face_box"])
+                n_faces = int(row["n_faces"])
+                counts["detections"] += len(dets)
+                counts["false_detections"] += max(0, len(dets) - n_faces)
+                main = main_detection(dets, label_box)
+                mains.append(main)
+                observations.append(
+                    Observation(
+                        index,
+                        float(row["time_s"]),
+                        dets,
+                        [appearance_signature(image, d.box) for d in dets],
+                    )
+                )
+                record: dict[str, Any] = {"video": row["video"], "frame": index}
+                if label_box is not None:
+                    counts["faces_labelled"] += 1
+                    counts["faces_found"] += main is not None
+                face = dets[main] if main is not None else None
+                # Head direction.
+                t0 = time.perf_counter()
+                want_head = row["head_direction"]
+                if want_head not in EXCLUDED_HEAD:
+                    counts["head_rows"] += 1
+                    got = head.estimate(image, face).direction if face is not None else "no_face"
+                    counts["head_exact"] += got == want_head
+                    counts["head_near"] += are_neighbours(got, want_head)
+                    confusion[f"head:{want_head}"][got] += 1
+                    record["head"] = [want_head, got]
+                timings["head"] += time.perf_counter() - t0
+                # Body pose: the main face's region, else the whole frame.
+                t0 = time.perf_counter()
+                region = body_region(face.box, width, height) if face is not None else None
+                body = poser.detect(image, region)
+                timings["pose"] += time.perf_counter() - t0
+                want_body = "standing" if row["body_pose"] == "walking" else row["body_pose"]
+                if want_body not in EXCLUDED_BODY:
+                    counts["body_rows"] += 1
+                    got_body = analyze_body_pose(body, pose_cfg)
+                    counts["body_exact"] += got_body.pose == want_body
+                    counts["body_classified"] += got_body.pose != "unknown"
+                    confusion[f"body:{want_body}"][got_body.pose] += 1
+                    record["body"] = [want_body, got_body.pose, got_body.reason]
+                # Shot type.
+                want_shot = row["shot_type"]
+                if want_shot not in EXCLUDED_SHOT:
+                    counts["shot_rows"] += 1
+                    if face is not None or body is not None:
+                        shot_result = classify_shot_type(
+                            face.box if face is not None else None,
+                            width,
+                            height,
+                            body,
+                            pose_cfg.min_visibility,
+                        )
+                        got_shot: str = shot_result.shot_type
+                        record["shot_reason"] = shot_result.reason
+                    else:
+                        got_shot = "no_person"
+                    counts["shot_exact"] += got_shot == want_shot
+                    confusion[f"shot:{want_shot}"][got_shot] += 1
+                    record["shot"] = [want_shot, got_shot]
+                if face is not None:
+                    face_sharpness.append((row["sharpness"], measure_quality(image, face.box)))
+                per_row.append(record)
+            ranks = percentile_ranks([m.sharpness for _, m in face_sharpness])
+            for (label, metrics), rank in zip(face_sharpness, ranks, strict=True):
+                quality_by_label[label].append(score_quality(metrics, rank).overall)
+            # Tracking: ids given to the main person, per shot.
+            ids = track_people(observations, cuts)
+            per_shot: dict[int, set[int]] = defaultdict(set)
+            for obs, id_list, main in zip(observations, ids, mains, strict=True):
+                if main is not None:
+                    shot = sum(1 for c in cuts if c <= obs.frame_index)
+                    per_shot[shot].add(id_list[main])
+            tracking[rows[0]["video"]] = {
+                "cuts": cuts,
+                "main_person_ids_per_shot": {str(k): sorted(v) for k, v in per_shot.items()},
+                "people": len({i for id_list in ids for i in id_list}),
+                "ids": [[o.frame_index, i] for o, i in zip(observations, ids, strict=True)],
+            }
+    result = {
+        "detector": detector_id,
+        "face_recall": pct(counts["faces_found"], counts["faces_labelled"]),
+        "face_found": f"{counts['faces_found']}/{counts['faces_labelled']}",
+        "face_precision_by_count": pct(
+            counts["detections"] - counts["false_detections"], counts["detections"]
+        ),
+        "head_exact": pct(counts["head_exact"], counts["head_rows"]),
+        "head_within_one": pct(counts["head_near"], counts["head_rows"]),
+        "head_rows": counts["head_rows"],
+        "body_accuracy": pct(counts["body_exact"], counts["body_rows"]),
+        "body_accuracy_classified": pct(counts["body_exact"], counts["body_classified"]),
+        "body_coverage": pct(counts["body_classified"], counts["body_rows"]),
+        "body_rows": counts["body_rows"],
+        "shot_accuracy": pct(counts["shot_exact"], counts["shot_rows"]),
+        "shot_rows": counts["shot_rows"],
+        "confusion": {k: dict(v) for k, v in sorted(confusion.items())},
+        "tracking": tracking,
+        "quality_by_sharpness_label": {
+            k: round(float(np.mean(v)), 3) for k, v in sorted(quality_by_label.items())
+        },
+        "seconds": {k: round(v, 2) for k, v in timings.items()},
+        "rows": per_row,
+    }
+    return result
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = [
+        f"{'metric':34s} value",
+        f"{'face recall (main face)':34s} {result['face_recall']} ({result['face_found']})",
+        f"{'face precision (by count)':34s} {result['face_precision_by_count']}",
+        f"{'head direction exact':34s} {result['head_exact']} (n={result['head_rows']})",
+        f"{'head direction within one':34s} {result['head_within_one']}",
+        f"{'body pose accuracy (all rows)':34s} {result['body_accuracy']} "
+        f"(n={result['body_rows']})",
+        f"{'body pose accuracy (classified)':34s} {result['body_accuracy_classified']}",
+        f"{'body pose coverage':34s} {result['body_coverage']}",
+        f"{'shot type accuracy':34s} {result['shot_accuracy']} (n={result['shot_rows']})",
+    ]
+    for name, conf in result["confusion"].items():
+        lines.append(f"  {name:32s} {conf}")
+    for video, info in result["tracking"].items():
+        lines.append(f"  tracking {video}: {info}")
+    lines.append(f"  quality by sharpness label: {result['quality_by_sharpness_label']}")
+    lines.append(f"  seconds: {result['seconds']}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--labels", type=Path, default=ROOT.parent / "shared" / "data" / "labels")
+    parser.add_argument("--detector", default="centerface")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    result = run(args.labels, args.detector)
+    result["seconds"]["total"] = round(time.perf_counter() - start, 2)
+    print(table(result), file=sys.stderr)
+    json.dump(result, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,238 @@
+"""People over time: link face detections across frames into person ids.
+
+Within a shot, a detection continues a track when its box overlaps the
+track's last box (IoU) or its centre is close relative to the face size
+(allowing for movement since it was last seen), and the sizes agree; after a
+longer gap in the same shot (the face was turned away), when it reappears
+near where it was. The appearance must not contradict the track. A detection that continues no
+track (a new shot, a long gap, a new face) is compared by appearance with
+every person seen so far: an HSV colour histogram of the face and the upper
+body below it (:func:`appearance_signature`). Similar enough: the same
+person; otherwise a new id. Two detections of one frame never share an id.
+
+:func:`find_shot_cuts` finds cuts from frame differences of small grey
+thumbnails (:func:`thumbnail`), for the ``cuts`` argument of
+:func:`track_people`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ..types import Box, FaceDetection, Image
+
+Signature = npt.NDArray[np.float32]
+THUMB_SIZE = (64, 36)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The face detections of one frame, with one signature per detection."""
+
+    frame_index: int
+    time_s: float
+    detections: Sequence[FaceDetection]
+    signatures: Sequence[Signature | None] = ()
+
+
+@dataclass(frozen=True)
+class TrackingParams:
+    min_iou: float = 0.2  # box overlap that continues a track
+    max_center_shift: float = 0.5  # or: centre moved less than this many face sizes ...
+    max_speed: float = 3.0  # ... plus this many face sizes per second since last seen
+    max_size_ratio: float = 2.0  # and the face size changed less than this factor
+    max_gap_s: float = 2.0  # a track not seen for longer is only resumed ...
+    reentry_shift: float = 3.0  # ... within this many face sizes of where it was
+    min_similarity: float = 0.6  # appearance similarity (0..1) that re-identifies a person
+    min_track_similarity: float = 0.3  # below this even an overlapping box starts a new match
+
+
+@dataclass
+class _Person:
+    person_id: int
+    signature: Signature | None
+    last_box: Box
+    last_time: float
+    shot: int
+    last_frame: int = -1
+    count: int = field(default=1)
+
+
+def appearance_signature(image: Image, face_box: Box) -> Signature:
+    """HSV colour histogram (16 hue x 4 saturation x 4 value) of face + upper body.
+
+    The region is the face box plus, below it, a box twice as wide and 1.5
+    face heights tall (neck, shoulders, clothing), clipped to the frame.
+    L1-normalised float32 vector of 256 bins.
+    """
+    height, width = image.shape[:2]
+    fw, fh = face_box.width, face_box.height
+    cx = face_box.center[0]
+    regions = [
+        face_box.clip(width, height),
+        Box(cx - fw, face_box.y2, cx + fw, face_box.y2 + 1.5 * fh).clip(width, height),
+    ]
+    hist = np.zeros(256, dtype=np.float32)
+    for r in regions:
+        x1, y1, x2, y2 = int(r.x1), int(r.y1), math.ceil(r.x2), math.ceil(r.y2)
+        if x2 - x1 < 2 or y2 - y1 < 2:
+            continue
+        hsv = cv2.cvtColor(np.ascontiguousarray(image[y1:y2, x1:x2]), cv2.COLOR_RGB2HSV)
+        h = cv2.calcHist([hsv], [0, 1, 2], None, [16, 4, 4], [0, 180, 0, 256, 0, 256])
+        total = float(h.sum())
+        if total > 0:
+            hist += (h.ravel() / total).astype(np.float32)
+    s = float(hist.sum())
+    return hist / s if s > 0 else hist
+
+
+def similarity(a: Signature, b: Signature) -> float:
+    """Histogram similarity in 0..1 (1 - Bhattacharyya distance)."""
+    d = cv2.compareHist(a.astype(np.float32), b.astype(np.float32), cv2.HISTCMP_BHATTACHARYYA)
+    return float(max(0.0, 1.0 - d))
+
+
+def thumbnail(image: Image) -> npt.NDArray[np.float32]:
+    """Small grey thumbnail used for shot-cut detection."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def find_shot_cuts(
+    thumbnails: Sequence[tuple[int, npt.NDArray[np.float32]]], threshold: float = 18.0
+) -> list[int]:
+    """Frame indices that start a new shot.
+
+    ``thumbnails`` are (frame_index, :func:`thumbnail`) in frame order, ideally
+    of consecutive frames. A cut is where the mean absolute grey difference to
+    the previous thumbnail exceeds ``threshold`` and is at least 2 times the
+    larger of the two neighbouring differences (so a fast pan is not a cut).
+    """
+    diffs = [
+        float(np.abs(thumbnails[i][1] - thumbnails[i - 1][1]).mean())
+        for i in range(1, len(thumbnails))
+    ]
+    cuts: list[int] = []
+    for i, d in enumerate(diffs):
+        before = diffs[i - 1] if i > 0 else 0.0
+        after = diffs[i + 1] if i + 1 < len(diffs) else 0.0
+        if d > threshold and d >= 2 * max(before, after):
+            cuts.append(thumbnails[i + 1][0])
+    return cuts
+
+
+def _continues(person: _Person, box: Box, time_s: float, params: TrackingParams) -> float:
+    """How well ``box`` continues ``person``'s track in the same shot (0 = it does not)."""
+    last = person.last_box
+    size_a = math.sqrt(max(last.area, 1e-6))
+    size_b = math.sqrt(max(box.area, 1e-6))
+    if max(size_a, size_b) / min(size_a, size_b) > params.max_size_ratio:
+        return 0.0
+    (ax, ay), (bx, by) = last.center, box.center
+    shift = math.hypot(ax - bx, ay - by) / max(size_a, size_b)
+    gap = max(0.0, time_s - person.last_time)
+    if gap > params.max_gap_s:
+        # Re-entry in the same shot (the face was turned away or hidden):
+        # close to where it was last seen; weaker than a live continuation.
+        if shift <= params.reentry_shift:
+            return 0.5 * (1.0 - shift / (2 * params.reentry_shift))
+        return 0.0
+    if last.iou(box) >= params.min_iou:
+        return 1.0 + last.iou(box)
+    allowed = params.max_center_shift + params.max_speed * gap
+    if shift <= allowed:
+        return 1.0 - shift / (2 * allowed)
+    return 0.0
+
+
+def track_people(
+    observations: Sequence[Observation],
+    cuts: Sequence[int] = (),
+    params: TrackingParams | None = None,
+) -> list[list[int]]:
+    """Person id for every detection: result[i][j] for observations[i].detections[j].
+
+    Ids start at 1 and are in order of first appearance. ``cuts`` are frame
+    indices that start a new shot (no track continues across them).
+    """
+    p = params if params is not None else TrackingParams()
+    cut_list = sorted(cuts)
+    people: list[_Person] = []
+    result: list[list[int]] = [[] for _ in observations]
+    order = sorted(range(len(observations)), key=lambda i: observations[i].frame_index)
+    for position in order:
+        obs = observations[position]
+        shot = sum(1 for c in cut_list if c <= obs.frame_index)
+        sigs: list[Signature | None] = list(obs.signatures) + [None] * (
+            len(obs.detections) - len(obs.signatures)
+        )
+        # Candidate (score, detection, person) links within the shot.
+        links: list[tuple[float, int, int]] = []
+        for j, det in enumerate(obs.detections):
+            for k, person in enumerate(people):
+                if person.shot != shot:
+                    continue
+                score = _continues(person, det.box, obs.time_s, p)
+                if score <= 0:
+                    continue
+                sig = sigs[j]
+                if (
+                    sig is not None
+                    and person.signature is not None
+                    and similarity(sig, person.signature) < p.min_track_similarity
+                ):
+                    continue
+                links.append((score, j, k))
+        assigned: dict[int, int] = {}
+        used: set[int] = set()
+        for _score, j, k in sorted(links, reverse=True):
+            if j in assigned or k in used:
+                continue
+            assigned[j] = k
+            used.add(k)
+        # Re-identify the rest by appearance among people not in this frame.
+        for j in range(len(obs.detections)):
+            if j in assigned:
+                continue
+            sig = sigs[j]
+            best_k, best_sim = -1, p.min_similarity
+            if sig is not None:
+                for k, person in enumerate(people):
+                    if k in used or person.signature is None:
+                        continue
+                    if person.shot == shot and obs.time_s - person.last_time <= p.max_gap_s:
+                        continue  # still tracked in this shot, and the box did not match
+                    s = similarity(sig, person.signature)
+                    if s >= best_sim:
+                        best_k, best_sim = k, s
+            if best_k < 0:
+                people.append(
+                    _Person(len(people) + 1, sig, obs.detections[j].box, obs.time_s, shot)
+                )
+                best_k = len(people) - 1
+            assigned[j] = best_k
+            used.add(best_k)
+        ids: list[int] = []
+        for j, det in enumerate(obs.detections):
+            person = people[assigned[j]]
+            sig = sigs[j]
+            if sig is not None:
+                person.signature = (
+                    sig.copy()
+                    if person.signature is None
+                    else (0.8 * person.signature + 0.2 * sig).astype(np.float32)
+                )
+            person.last_box = det.box
+            person.last_time = obs.time_s
+            person.last_frame = obs.frame_index
+            person.shot = shot
+            person.count += 1
+            ids.append(person.person_id)
+        result[position] = ids
+    return result

@@ -1,0 +1,194 @@
+"""33 body landmarks per person (mediapipe's legacy ``mp.solutions.pose``).
+
+mediapipe's pose model finds one person per call, so :class:`PoseEstimator`
+runs it on a region per person: :func:`body_region` grows a face box into a
+region wide and tall enough to hold that person's body (most of it below the
+face). Landmarks come back in full-frame pixels.
+
+Only ``model_complexity=1`` is usable offline: the mediapipe wheel bundles
+``pose_landmark_full.tflite`` but not the lite (0) or heavy (1) models, which
+it would try to download.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ModelError
+from ..types import Box, FaceDetection, Image
+
+log = logging.getLogger(__name__)
+
+# mediapipe's 33 pose landmarks, in model order. "left"/"right" here are the
+# PERSON's own left and right (mediapipe's convention), not the viewer's.
+POSE_LANDMARK_NAMES: tuple[str, ...] = (
+    "nose",
+    "left_eye_inner",
+    "left_eye",
+    "left_eye_outer",
+    "right_eye_inner",
+    "right_eye",
+    "right_eye_outer",
+    "left_ear",
+    "right_ear",
+    "mouth_left",
+    "mouth_right",
+    "left_shoulder",
+    "right_shoulder",
+    "left_elbow",
+    "right_elbow",
+    "left_wrist",
+    "right_wrist",
+    "left_pinky",
+    "right_pinky",
+    "left_index",
+    "right_index",
+    "left_thumb",
+    "right_thumb",
+    "left_hip",
+    "right_hip",
+    "left_knee",
+    "right_knee",
+    "left_ankle",
+    "right_ankle",
+    "left_heel",
+    "right_heel",
+    "left_foot_index",
+    "right_foot_index",
+)
+_INDEX = {name: i for i, name in enumerate(POSE_LANDMARK_NAMES)}
+BUNDLED_COMPLEXITIES: dict[int, str] = {1: "pose_landmark_full.tflite"}
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """One body landmark: full-frame pixels, relative depth, visibility 0..1."""
+
+    x: float
+    y: float
+    z: float
+    visibility: float
+
+
+@dataclass(frozen=True)
+class BodyPose:
+    """The 33 landmarks of one person and the region the model ran on."""
+
+    landmarks: tuple[Landmark, ...]
+    region: Box
+
+    def __getitem__(self, name: str) -> Landmark:
+        return self.landmarks[_INDEX[name]]
+
+    def visible(self, name: str, min_visibility: float) -> bool:
+        return self[name].visibility >= min_visibility
+
+    def box(self, min_visibility: float = 0.5) -> Box | None:
+        """Bounding box of the landmarks at least ``min_visibility`` visible."""
+        pts = [(lm.x, lm.y) for lm in self.landmarks if lm.visibility >= min_visibility]
+        if not pts:
+            return None
+        xs, ys = zip(*pts, strict=True)
+        return Box(min(xs), min(ys), max(xs), max(ys))
+
+
+def body_region(face_box: Box, width: int, height: int) -> Box:
+    """Region likely to hold the body of the person whose face is ``face_box``.
+
+    Five face widths either side (a seated person's legs may stretch
+    sideways), one face height above and nine below (a standing adult is
+    about 7-8 heads tall), clipped to the frame.
+    """
+    cx, _ = face_box.center
+    size = max(face_box.width, face_box.height)
+    region = Box(cx - 5 * size, face_box.y1 - 1.0 * size, cx + 5 * size, face_box.y2 + 9 * size)
+    return region.clip(width, height)
+
+
+class PoseEstimator:
+    """mediapipe pose on a region per person; ``close()`` when done."""
+
+    NAME = "mediapipe-pose"
+
+    def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5) -> None:
+        if model_complexity not in BUNDLED_COMPLEXITIES:
+            raise ModelError(
+                f"pose model_complexity={model_complexity} is not bundled with mediapipe "
+                f"(bundled: {sorted(BUNDLED_COMPLEXITIES)}); it would need a download"
+            )
+        try:
+            import mediapipe as mp
+        except ImportError as exc:  # pragma: no cover - hard dependency
+            raise ModelError("mediapipe is not installed: pip install mediapipe==0.10.21") from exc
+        model = Path(mp.__file__).parent / "modules" / "pose_landmark"
+        if not (model / BUNDLED_COMPLEXITIES[model_complexity]).is_file():
+            raise ModelError(f"{model}: {BUNDLED_COMPLEXITIES[model_complexity]} is missing")
+        self._pose = mp.solutions.pose.Pose(
+            static_image_mode=True,
+            model_complexity=model_complexity,
+            enable_segmentation=False,
+            min_detection_confidence=min_detection_confidence,
+        )
+
+    def close(self) -> None:
+        self._pose.close()
+
+    def __enter__(self) -> PoseEstimator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def detect(self, image: Image, region: Box | None = None) -> BodyPose | None:
+        """The most prominent person's landmarks inside ``region`` (default: whole image)."""
+        height, width = image.shape[:2]
+        area = Box(0, 0, width, height) if region is None else region.clip(width, height)
+        x1, y1 = round(area.x1), round(area.y1)
+        x2, y2 = round(area.x2), round(area.y2)
+        if x2 - x1 < 16 or y2 - y1 < 16:
+            return None
+        crop = np.ascontiguousarray(image[y1:y2, x1:x2])
+        result = self._pose.process(crop)
+        if result.pose_landmarks is None:
+            return None
+        cw, ch = x2 - x1, y2 - y1
+        landmarks = tuple(
+            Landmark(
+                x=x1 + lm.x * cw,
+                y=y1 + lm.y * ch,
+                z=lm.z * cw,
+                visibility=float(lm.visibility),
+            )
+            for lm in result.pose_landmarks.landmark
+        )
+        return BodyPose(landmarks=landmarks, region=Box(x1, y1, x2, y2))
+
+    def detect_people(self, image: Image, faces: Sequence[FaceDetection]) -> list[BodyPose | None]:
+        """One pose per face (None where no body was found), each in its own region.
+
+        A pose whose nose/eyes land outside the face's neighbourhood belongs
+        to someone else in the region and is dropped.
+        """
+        height, width = image.shape[:2]
+        poses: list[BodyPose | None] = []
+        for face in faces:
+            pose = self.detect(image, body_region(face.box, width, height))
+            if pose is not None and not _belongs_to(pose, face.box):
+                log.debug("pose in region of face %s belongs to another person", face.box)
+                pose = None
+            poses.append(pose)
+        return poses
+
+
+def _belongs_to(pose: BodyPose, face_box: Box) -> bool:
+    """True when the pose's head landmarks sit near the face box."""
+    size = max(face_box.width, face_box.height)
+    cx, cy = face_box.center
+    grown = Box(cx - 1.5 * size, cy - 1.5 * size, cx + 1.5 * size, cy + 1.5 * size)
+    head = [pose[n] for n in ("nose", "left_eye", "right_eye", "left_ear", "right_ear")]
+    return any(grown.contains((lm.x, lm.y)) for lm in head)

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from personframes.analyze.body_pose import SideAngles, analyze_body_pose, classify_angles
+from personframes.analyze.shot_type import classify_shot_type
+from personframes.config import PoseConfig
+from personframes.detect.pose import PoseEstimator, body_region
+from personframes.errors import ModelError
+from personframes.types import Box
+
+from .util import VIDEOS
+
+CFG = PoseConfig()
+
+
+def decode(video: str, *indices: int) -> dict[int, np.ndarray]:
+    out: dict[int, np.ndarray] = {}
+    with av.open(str(VIDEOS / video)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i in indices:
+                out[i] = frame.to_ndarray(format="rgb24")
+            if i >= max(indices):
+                break
+    return out
+
+
+def both(hip: float, knee: float | None) -> tuple[SideAngles, ...]:
+    return (SideAngles("left", hip, knee), SideAngles("right", hip, knee))
+
+
+@pytest.mark.parametrize(
+    ("sides", "torso", "expected"),
+    [
+        (both(175, 175), 5.0, "standing"),
+        ((SideAngles("left", 170, 130), SideAngles("right", 172, 175)), 3.0, "standing"),  # stride
+        (both(170, None), 2.0, "standing"),  # ankles out of view
+        (both(95, 95), 5.0, "sitting"),  # chair
+        (both(55, 100), 5.0, "sitting"),  # knees drawn up, legs not folded
+        (both(45, 50), 10.0, "squatting"),
+        ((SideAngles("left", 45, 50), SideAngles("right", 95, 95)), 10.0, "sitting"),
+        (both(175, 175), 80.0, "lying"),
+        ((), 5.0, "unknown"),
+        (both(140, 170), 5.0, "unknown"),  # between classes
+    ],
+)
+def test_angle_table(sides: tuple[SideAngles, ...], torso: float, expected: str) -> None:
+    pose, reason = classify_angles(sides, torso, CFG)
+    assert pose == expected
+    assert reason
+
+
+def test_thresholds_come_from_config() -> None:
+    strict = PoseConfig(standing_min_angle=178.0)
+    assert classify_angles(both(175, 175), 5.0, CFG)[0] == "standing"
+    assert classify_angles(both(175, 175), 5.0, strict)[0] != "standing"
+
+
+def test_no_pose_is_unknown_with_reason() -> None:
+    result = analyze_body_pose(None, CFG)
+    assert result.pose == "unknown"
+    assert "no body" in result.reason
+
+
+def test_only_bundled_complexity() -> None:
+    with pytest.raises(ModelError, match="not bundled"):
+        PoseEstimator(model_complexity=2)
+
+
+@pytest.fixture(scope="module")
+def estimator():  # type: ignore[no-untyped-def]
+    with PoseEstimator() as pose:
+        yield pose
+
+
+def test_sitting_and_standing_frames(estimator: PoseEstimator) -> None:
+    # sitting_window: frame 30 sitting (face 376,570,57,73), frame 375 walking (287,288,77,105).
+    frames = decode("sitting_window.mp4", 30, 375)
+    faces = {30: Box(376, 570, 433, 643), 375: Box(287, 288, 364, 393)}
+    results = {}
+    for index, face in faces.items():
+        image = frames[index]
+        region = body_region(face, image.shape[1], image.shape[0])
+        pose = estimator.detect(image, region)
+        assert pose is not None and len(pose.landmarks) == 33
+        # Full-frame coordinates: the nose lies near the labelled face.
+        assert abs(pose["nose"].x - face.center[0]) < face.width
+        results[index] = analyze_body_pose(pose, CFG)
+        shot = classify_shot_type(face, image.shape[1], image.shape[0], pose)
+        assert shot.shot_type == "full_body", shot.reason
+    assert results[30].pose == "sitting", results[30].reason
+    assert results[375].pose == "standing", results[375].reason
