@@ -33,6 +33,16 @@ CLI_FIELDS: dict[str, tuple[str, str]] = {
     "face_restoration_strength": ("output", "face_restoration_strength"),
     "face_restoration_model": ("output", "face_restoration_model"),
     "resize": ("output", "resize"),
+    "body_crops": ("output", "body_crops"),
+    "crop_ratio": ("output", "crop_ratio"),
+    "crop_padding": ("output", "crop_padding"),
+    "caption": ("output", "caption"),
+    "trigger": ("output", "trigger"),
+    "bucket": ("output", "bucket"),
+    "min_frames_per_category": ("selection", "min_frames_per_category"),
+    "max_frames_per_category": ("selection", "max_frames_per_category"),
+    "min_seconds_apart": ("selection", "min_seconds_apart"),
+    "quality_threshold": ("quality", "threshold"),
     "max_frames": ("sampling", "max_frames"),
     "sample_interval": ("sampling", "sample_interval"),
     "confidence": ("models", "confidence"),
@@ -96,6 +106,17 @@ def cli() -> None:
 @click.option("--output-face-crop-padding", type=float, help="Face crop padding (0.3 x face size).")
 @click.option("--full-frames/--no-full-frames", default=None, help="Write full frames.")
 @click.option("--face-crops/--no-face-crops", default=None, help="Write face crops.")
+@click.option("--body-crops/--no-body-crops", "--crop", default=None, help="Write body crops.")
+@click.option("--crop-ratio", type=click.Choice(["1:1", "4:3", "16:9", "any"]), help="Crop shape.")
+@click.option("--crop-padding", type=float, help="Body crop padding (0.1 x box size).")
+@click.option("--resize", type=click.IntRange(256, 4096), help="Longest side of outputs (px).")
+@click.option("--bucket", type=click.IntRange(8, 512), help="Snap output sizes to multiples.")
+@click.option("--caption/--no-caption", default=None, help="Write a .txt caption per image.")
+@click.option("--trigger", help="Trigger word that starts every caption.")
+@click.option("--min-frames-per-category", type=click.IntRange(min=0), help="Per person (3).")
+@click.option("--max-frames-per-category", type=click.IntRange(min=1), help="Per person (5).")
+@click.option("--min-seconds-apart", type=float, help="Spacing within a category (3.0 s).")
+@click.option("--quality-threshold", type=click.FloatRange(0, 1), help="Drop below (0.2).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Cap on candidate frames.")
 @click.option("--sample-interval", type=float, help="Seconds between sampled frames (0.25).")
 @click.option("--confidence", type=float, help="Minimum face detection score.")

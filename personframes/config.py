@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
@@ -73,6 +80,12 @@ class SelectionConfig(_Section):
     min_frames_per_category: int = Field(3, ge=0)
     max_frames_per_category: int = Field(5, ge=1)
     min_seconds_apart: float = Field(3.0, ge=0.0)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> SelectionConfig:
+        if self.min_frames_per_category > self.max_frames_per_category:
+            raise ValueError("min_frames_per_category must not exceed max_frames_per_category")
+        return self
 
 
 class OutputConfig(_Section):

@@ -213,7 +213,7 @@ class HeadPoseEstimator:
                 f"face mesh unreliable (presence {mesh.presence:.2f}) and no eye/nose keypoints",
             )
         kp_yaw, kp_roll = fallback
-        log.info(
+        log.debug(
             "head pose: mesh presence %.2f < %.2f at %s, falling back to keypoints",
             mesh.presence,
             self.min_presence,

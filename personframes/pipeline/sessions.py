@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from ..config import Config
 from ..native import silence_native_stderr
+from ..types import Box, FaceDetection
+
+if TYPE_CHECKING:
+    from .analysis import FrameAnalyzer
 
 T = TypeVar("T")
 
@@ -43,3 +48,20 @@ class Sessions:
             return detector
 
         return self.get(("face_detector", name, confidence, max_side, device), make)
+
+    def frame_analyzer(self, config: Config) -> FrameAnalyzer:
+        from .analysis import FrameAnalyzer
+
+        def make() -> FrameAnalyzer:
+            analyzer = FrameAnalyzer(config)
+            # One-time native set-up of every model, with a stand-in face.
+            face = FaceDetection(
+                Box(48, 32, 80, 72),
+                1.0,
+                {"left_eye": (58, 48), "right_eye": (70, 48), "nose": (64, 56)},
+            )
+            analyzer.analyze(np.full((160, 128, 3), 90, np.uint8), [face])
+            return analyzer
+
+        key = ("frame_analyzer", config.section_hash("pose", "head_angle"))
+        return self.get(key, make)

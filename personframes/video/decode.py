@@ -70,7 +70,7 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _rotate(image: Image, rotation: int) -> Image:
+def rotate_upright(image: Image, rotation: int) -> Image:
     k = (rotation // 90) % 4
     return np.ascontiguousarray(np.rot90(image, k=k)) if k else image
 
@@ -153,6 +153,17 @@ class VideoReader:
 
     def frames(self) -> Iterator[tuple[int, float, bool, Callable[[], Image]]]:
         """Yield every frame as (index, time_s, is_keyframe, to_image)."""
+        for index, time_s, key, frame in self.raw_frames():
+            rotation = self.info.rotation
+
+            def to_image(frame: av.VideoFrame = frame, rotation: int = rotation) -> Image:
+                rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+                return rotate_upright(rgb, rotation)
+
+            yield index, time_s, key, to_image
+
+    def raw_frames(self) -> Iterator[tuple[int, float, bool, av.VideoFrame]]:
+        """Yield every frame as (index, time_s, is_keyframe, PyAV frame), not yet rotated."""
         stream = self._stream
         time_base = stream.time_base or Fraction(1, 1)
         index = -1
@@ -167,13 +178,7 @@ class VideoReader:
                 else:
                     time_s = float(pts * time_base)
                 last_time = time_s
-                rotation = self.info.rotation
-
-                def to_image(frame: av.VideoFrame = frame, rotation: int = rotation) -> Image:
-                    rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-                    return _rotate(rgb, rotation)
-
-                yield index, time_s, bool(frame.key_frame), to_image
+                yield index, time_s, bool(frame.key_frame), frame
         except av.error.FFmpegError as exc:
             raise InputError(
                 f"{self.path}: video data is corrupt or truncated after frame {index} "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from .base import Step
 from .manifest import ManifestStep, manifest_name
-from .plan import PlanStep
 from .scan import ScanStep
+from .select import SelectStep
 from .write import WriteStep
 
-STEPS: tuple[Step, ...] = (ScanStep(), PlanStep(), WriteStep(), ManifestStep())
+STEPS: tuple[Step, ...] = (ScanStep(), SelectStep(), WriteStep(), ManifestStep())
 
 __all__ = ["STEPS", "Step", "manifest_name"]

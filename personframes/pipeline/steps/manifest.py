@@ -10,7 +10,8 @@ from ...output.writer import write_json
 from ..context import RunContext
 from ..records import face_for_manifest, face_from_dict
 from .base import Step
-from .plan import scan_info, scanned_frames
+from .scan import HEAD_POSE_FALLBACK, scan_info, scanned_frames
+from .select import SelectStep
 from .write import WriteStep
 
 SCHEMA_VERSION = 1
@@ -34,23 +35,36 @@ class ManifestStep(Step):
         outputs: list[dict[str, Any]] = []
         for record in written:
             frame = frames[record["frame_index"]]
+            person = frame["people"][record["face"]]
             entry: dict[str, Any] = {
                 "file": record["file"],
                 "kind": record["kind"],
                 "frame_index": record["frame_index"],
                 "time_s": frame["time_s"],
                 "size": record["size"],
+                "person_id": record["person_id"],
+                "pose": record["pose"],
+                "head_direction": record["head_direction"],
+                "shot_type": record["shot_type"],
+                "head_angles": {k: person["head"][k] for k in ("yaw", "pitch", "roll", "method")},
+                "classification_reasons": {
+                    "pose": person["pose"]["reason"],
+                    "head": person["head"]["reason"],
+                    "shot": person["shot"]["reason"],
+                },
+                "quality": record["quality"],
+                "frame_quality": frame["quality"],
+                "selection": {"rank": record["rank"], "reason": record["reason"]},
+                "face": face_for_manifest(face_from_dict(frame["faces"][record["face"]])),
             }
-            if record["kind"] == "face":
-                entry["face"] = face_for_manifest(face_from_dict(frame["faces"][record["face"]]))
-                entry["crop_box_xywh"] = record["crop_box_xywh"]
-            else:
-                entry["faces"] = [face_for_manifest(face_from_dict(f)) for f in frame["faces"]]
-            for key in ("restoration",):
+            for key in ("crop_box_xywh", "caption", "restoration", "body_box_estimated"):
                 if key in record:
                     entry[key] = record[key]
             outputs.append(entry)
-        stats = self._stats(info, frames, written)
+        selection = next(
+            r for r in ctx.store.records(ctx.video_key, SelectStep.NAME) if "selected" in r
+        )
+        stats = {**self._stats(info, frames, written), **selection}
         document = {
             "schema_version": SCHEMA_VERSION,
             "generator": f"personframes {__version__}",
@@ -67,8 +81,26 @@ class ManifestStep(Step):
         info: dict[str, Any], frames: dict[int, dict[str, Any]], written: list[dict[str, Any]]
     ) -> dict[str, Any]:
         kinds = Counter(r["kind"] for r in written)
+        picks = {
+            (r["person_id"], r["pose"], r["head_direction"], r["frame_index"], r["face"])
+            for r in written
+        }
+        categories = Counter(f"{pose}/{head}" for _, pose, head, _, _ in picks)
         fallbacks = Counter(
-            r["restoration"]["reason"] for r in written if r.get("restoration", {}).get("fell_back")
+            f"face restoration: {r['restoration']['reason']}"
+            for r in written
+            if r.get("restoration", {}).get("fell_back")
+        )
+        fallbacks.update(
+            "body crop: no body landmarks, region estimated from face"
+            for r in written
+            if r.get("body_box_estimated")
+        )
+        fallbacks.update(
+            f"head pose: {HEAD_POSE_FALLBACK}"
+            for f in frames.values()
+            for p in f["people"]
+            if p["head"]["method"] == "keypoints"
         )
         return {
             "frames_decoded": info["frames_decoded"],
@@ -78,6 +110,7 @@ class ManifestStep(Step):
             "faces": sum(len(f["faces"]) for f in frames.values()),
             "files_written": len(written),
             "outputs_by_kind": dict(kinds),
+            "selected_by_category": dict(categories),
             "restorations": sum(1 for r in written if "restoration" in r),
             "fallbacks": dict(fallbacks),
         }

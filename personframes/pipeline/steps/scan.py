@@ -12,11 +12,23 @@ from ..records import face_to_dict
 from .base import Step
 
 INFO_KEY = "~info"
+HEAD_POSE_FALLBACK = "face mesh not confident (e.g. a profile), angles from detector keypoints"
+
+
+def scanned_frames(ctx: RunContext) -> list[dict[str, Any]]:
+    return [r for r in ctx.store.records(ctx.video_key, ScanStep.NAME) if "index" in r]
+
+
+def scan_info(ctx: RunContext) -> dict[str, Any]:
+    for record in ctx.store.records(ctx.video_key, ScanStep.NAME):
+        if "video" in record:
+            return dict(record)
+    raise KeyError(INFO_KEY)
 
 
 class ScanStep(Step):
     NAME = "scan"
-    SECTIONS = ("sampling", "models")
+    SECTIONS = ("sampling", "models", "pose", "head_angle")
 
     def run(self, ctx: RunContext) -> None:
         cfg = ctx.config
@@ -43,6 +55,7 @@ class ScanStep(Step):
                 cfg.models.detector_max_side,
                 cfg.models.device,
             )
+            analyzer = ctx.sessions.frame_analyzer(cfg)
             total = reader.info.frame_count or None
             for candidate in sample_candidates(
                 reader,
@@ -57,6 +70,10 @@ class ScanStep(Step):
                     ctx.stop.check(f"while scanning {ctx.video_path.name}")
                 frame = candidate.frame
                 faces = detector.detect(frame.image)
+                analysis = analyzer.analyze(frame.image, faces)
+                for person in analysis["people"]:
+                    if person["head"]["method"] == "keypoints":
+                        ctx.stats.fallback("head pose", HEAD_POSE_FALLBACK)
                 pending.append(
                     (
                         f"{frame.index:09d}",
@@ -68,6 +85,7 @@ class ScanStep(Step):
                             "dhash": f"{candidate.dhash:016x}",
                             "reason": candidate.reason,
                             "faces": [face_to_dict(f) for f in faces],
+                            **analysis,
                         },
                     )
                 )
@@ -81,5 +99,6 @@ class ScanStep(Step):
                 "sampled": stats.sampled,
                 "duplicates_removed": stats.duplicates,
                 "candidates": stats.candidates,
+                "shot_cuts": stats.cuts,
             }
         flush(done=True, extra=[(INFO_KEY, -1, info)])

@@ -1,4 +1,4 @@
-"""Write: decode the planned frames again and write crops and full frames atomically."""
+"""Write: decode the selected frames again and write images (and captions) atomically."""
 
 from __future__ import annotations
 
@@ -7,14 +7,51 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from ...output.crops import crop_box, cut
-from ...output.writer import write_image
-from ...types import Image
+import numpy as np
+from PIL import Image as PILImage
+
+from ...detect.pose import body_region
+from ...output.crops import RATIOS, crop_box, cut
+from ...output.writer import write_image, write_text
+from ...types import Box, Image
 from ...video.decode import VideoReader
 from ..context import RunContext
 from ..records import face_from_dict
 from .base import Step
-from .plan import PlanStep, scanned_frames
+from .scan import scanned_frames
+from .select import SelectStep
+
+
+def planned(ctx: RunContext) -> list[dict[str, Any]]:
+    return [r for r in ctx.store.records(ctx.video_key, SelectStep.NAME) if "file" in r]
+
+
+def resize_longest(image: Image, longest: int | None) -> Image:
+    """Downscale so the longest side is at most ``longest`` (Lanczos); never upscale."""
+    height, width = image.shape[:2]
+    if longest is None or max(height, width) <= longest:
+        return image
+    scale = longest / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.asarray(PILImage.fromarray(image).resize(size, PILImage.LANCZOS))
+
+
+def snap_to_bucket(image: Image, bucket: int | None) -> Image:
+    """Trim evenly from both edges so each side is a multiple of ``bucket`` (no stretching)."""
+    if bucket is None:
+        return image
+    height, width = image.shape[:2]
+    new_h, new_w = (height // bucket) * bucket, (width // bucket) * bucket
+    if new_h == 0 or new_w == 0:
+        return image
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    return image[top : top + new_h, left : left + new_w]
+
+
+def caption_text(item: dict[str, Any], trigger: str | None) -> str:
+    tags = [item["pose"], item["head_direction"], item["shot_type"]]
+    words = [t.replace("_", " ") for t in tags if t and t != "unknown"]
+    return ", ".join(([trigger] if trigger else []) + words) + "\n"
 
 
 class WriteStep(Step):
@@ -24,17 +61,24 @@ class WriteStep(Step):
     def _written(self, ctx: RunContext) -> list[dict[str, Any]]:
         return ctx.store.records(ctx.video_key, self.NAME)
 
+    @staticmethod
+    def _files(record: dict[str, Any]) -> list[str]:
+        return [record["file"]] + ([record["caption"]] if record.get("caption") else [])
+
     def still_valid(self, ctx: RunContext) -> bool:
-        return all((ctx.output_dir / r["file"]).is_file() for r in self._written(ctx))
+        return all(
+            (ctx.output_dir / name).is_file() for r in self._written(ctx) for name in self._files(r)
+        )
 
     def discard(self, ctx: RunContext) -> None:
         for record in self._written(ctx):
-            with contextlib.suppress(OSError):
-                (ctx.output_dir / record["file"]).unlink()
+            for name in self._files(record):
+                with contextlib.suppress(OSError):
+                    (ctx.output_dir / name).unlink()
 
     def run(self, ctx: RunContext) -> None:
         out = ctx.config.output
-        plan = ctx.store.records(ctx.video_key, PlanStep.NAME)
+        plan = planned(ctx)
         done = ctx.store.record_keys(ctx.video_key, self.NAME)
         todo: dict[int, list[dict[str, Any]]] = defaultdict(list)
         for item in plan:
@@ -51,6 +95,10 @@ class WriteStep(Step):
                 for item in todo[frame.index]:
                     image, extra = self._render(ctx, frame.image, frames[frame.index], item)
                     write_image(ctx.output_dir / item["file"], image, out.format, out.jpg_quality)
+                    if out.caption:
+                        caption = item["file"].rsplit(".", 1)[0] + ".txt"
+                        write_text(ctx.output_dir / caption, caption_text(item, out.trigger))
+                        extra["caption"] = caption
                     records.append((item["file"], item["seq"], {**item, **extra}))
                 finished += len(records)
                 now = time.perf_counter()
@@ -65,13 +113,26 @@ class WriteStep(Step):
         self, ctx: RunContext, image: Image, frame: dict[str, Any], item: dict[str, Any]
     ) -> tuple[Image, dict[str, Any]]:
         out = ctx.config.output
-        if item["kind"] == "frame":
-            return image, {"size": [int(image.shape[1]), int(image.shape[0])]}
-        face = face_from_dict(frame["faces"][item["face"]])
+        extra: dict[str, Any] = {}
         height, width = image.shape[:2]
-        box = crop_box(face.box, width, height, out.face_crop_padding)
-        crop = cut(image, box)
-        return crop, {
-            "crop_box_xywh": box.as_xywh(),
-            "size": [int(crop.shape[1]), int(crop.shape[0])],
-        }
+        ratio = RATIOS[out.crop_ratio]
+        if item["kind"] == "frame":
+            result = image
+        else:
+            face = face_from_dict(frame["faces"][item["face"]])
+            if item["kind"] == "face":
+                box = crop_box(face.box, width, height, out.face_crop_padding, ratio)
+            else:
+                body = frame["people"][item["face"]]["body_box"]
+                if body is None:
+                    ctx.stats.fallback("body crop", "no body landmarks, region estimated from face")
+                    extra["body_box_estimated"] = True
+                    region = body_region(face.box, width, height)
+                else:
+                    region = Box(*body)
+                box = crop_box(region, width, height, out.crop_padding, ratio)
+            result = cut(image, box)
+            extra["crop_box_xywh"] = box.as_xywh()
+        result = snap_to_bucket(resize_longest(result, out.resize), out.bucket)
+        extra["size"] = [int(result.shape[1]), int(result.shape[0])]
+        return result, extra

@@ -1,0 +1,45 @@
+"""Output file names, as Person From Vid names them.
+
+- full frames: ``{video}_{pose}_{head}_{shot}_{rank:03d}``
+- face crops:  ``{video}_face_{head}_{rank:03d}``
+- body crops:  ``{video}_crop_{pose}_{head}_{rank:03d}``
+
+With several people in a video, ``_person{id}`` follows the video name. The
+rank counts up per name pattern, in selection order, so names never collide.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NameParts:
+    kind: str  # "frame", "face" or "body"
+    person_id: int
+    pose: str
+    head: str
+    shot: str
+
+
+def _pattern(stem: str, parts: NameParts, with_person: bool) -> str:
+    base = f"{stem}_person{parts.person_id}" if with_person else stem
+    if parts.kind == "frame":
+        return f"{base}_{parts.pose}_{parts.head}_{parts.shot}"
+    if parts.kind == "face":
+        return f"{base}_face_{parts.head}"
+    return f"{base}_crop_{parts.pose}_{parts.head}"
+
+
+class Namer:
+    """Hands out unique names in order: the first of a pattern gets rank 001."""
+
+    def __init__(self, stem: str, with_person: bool, ext: str) -> None:
+        self.stem, self.with_person, self.ext = stem, with_person, ext
+        self._counts: Counter[str] = Counter()
+
+    def name(self, parts: NameParts) -> str:
+        pattern = _pattern(self.stem, parts, self.with_person)
+        self._counts[pattern] += 1
+        return f"{pattern}_{self._counts[pattern]:03d}.{self.ext}"
