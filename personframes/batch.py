@@ -17,7 +17,7 @@ from typing import Any
 from .config import Config
 from .errors import InputError, Interrupted, PersonframesError, debug_enabled
 from .logs import setup_logging
-from .output.writer import ensure_output_dir
+from .output.writer import ensure_output_dir, remove_stale_temp_files
 from .pipeline.context import StopFlag
 from .pipeline.runner import VideoResult, process_video
 from .pipeline.sessions import Sessions
@@ -149,6 +149,10 @@ def run_batch(inputs: list[Path], config: Config) -> BatchResult:
     result.failures.extend(problems)
     if not videos and not problems:
         raise InputError("no input videos given")
+    # Temporary files a killed run left behind; removed here, once, before any worker starts.
+    for folder in {config.output.output_dir or video.parent for video in videos}:
+        if folder.is_dir():
+            remove_stale_temp_files(folder)
     stop = StopFlag()
     with stop_on_signals(stop):
         try:

@@ -54,9 +54,10 @@ def random_candidates(rng: random.Random, n: int) -> list[Candidate]:
 @pytest.mark.parametrize("seed", range(40))
 def test_spacing_and_quotas_hold_for_random_inputs(seed: int) -> None:
     rng = random.Random(seed)
+    maximum = rng.randint(1, 6)
     config = SelectionConfig(
-        min_frames_per_category=rng.randint(0, 4),
-        max_frames_per_category=rng.randint(1, 6),
+        min_frames_per_category=rng.randint(0, maximum),
+        max_frames_per_category=maximum,
         min_seconds_apart=rng.choice([0.0, 1.0, 3.0, 10.0]),
     )
     candidates = random_candidates(rng, rng.randint(0, 120))

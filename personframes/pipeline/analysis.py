@@ -17,6 +17,7 @@ from ..analyze import (
 )
 from ..config import Config
 from ..detect.pose import PoseEstimator
+from ..native import silence_native_stderr
 from ..types import FaceDetection, Image
 
 
@@ -41,7 +42,8 @@ class FrameAnalyzer:
         record: dict[str, Any] = {"quality": _metrics(image), "people": []}
         if not faces:
             return record
-        poses = self.pose.detect_people(image, faces)
+        with silence_native_stderr():  # mediapipe logs set-up notes on its first real person
+            poses = self.pose.detect_people(image, faces)
         for face, pose in zip(faces, poses, strict=True):
             head = self.head.estimate(image, face)
             body = analyze_body_pose(pose, self.config.pose)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..output.writer import ensure_output_dir, remove_stale_temp_files
+from ..output.writer import ensure_output_dir
 from ..video.decode import check_video_path
 from .context import ProgressFn, RunContext, StopFlag
 from .sessions import Sessions
@@ -68,7 +68,6 @@ def process_video(
     check_video_path(video)
     out_dir = output_dir_for(video, config)
     ensure_output_dir(out_dir)
-    remove_stale_temp_files(out_dir)
     store = StateStore(out_dir)
     try:
         ctx = RunContext(
