@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +104,8 @@ class RunContext:
     sessions: Sessions
     stop: StopFlag
     stats: RunStats = field(default_factory=RunStats)
+    timings: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    """Seconds per stage spent by this process (a resumed run counts only its own work)."""
     progress: ProgressFn = field(default=lambda step, done, total: None)
 
     @property

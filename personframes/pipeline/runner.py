@@ -93,11 +93,11 @@ def process_video(
                 continue
             ran = True
             log.debug("%s: running step %s", video.name, step.NAME)
+            step_started = time.perf_counter()
             step.run(ctx)
+            ctx.timings[f"step:{step.NAME}"] += time.perf_counter() - step_started
         summary = dict(store.records(ctx.video_key, "manifest")[0])
-        summary["stage_seconds"] = {
-            k: round(v, 3) for k, v in store.step_seconds(ctx.video_key).items()
-        }
+        summary["stage_seconds"] = {k: round(v, 3) for k, v in sorted(ctx.timings.items())}
         status = "done" if ran else "skipped"
         store.set_video(ctx.video_key, video, "done", summary)
         return VideoResult(

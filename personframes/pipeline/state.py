@@ -25,7 +25,6 @@ CREATE TABLE IF NOT EXISTS steps (
     config_hash TEXT NOT NULL,
     done INTEGER NOT NULL DEFAULT 0,
     progress INTEGER NOT NULL DEFAULT -1,
-    seconds REAL NOT NULL DEFAULT 0,
     PRIMARY KEY (video_key, step)
 );
 CREATE TABLE IF NOT EXISTS records (
@@ -121,7 +120,6 @@ class StateStore:
         progress: int,
         records: list[tuple[str, int, Any]],
         done: bool = False,
-        seconds: float = 0.0,
     ) -> None:
         """Store ``records`` (key, seq, json data) and the step's progress atomically."""
         with self.transaction():
@@ -131,9 +129,8 @@ class StateStore:
                 [(video_key, step, key, seq, json.dumps(data)) for key, seq, data in records],
             )
             self._db.execute(
-                "UPDATE steps SET progress=?, done=?, seconds=seconds+?"
-                " WHERE video_key=? AND step=?",
-                (progress, int(done), seconds, video_key, step),
+                "UPDATE steps SET progress=?, done=? WHERE video_key=? AND step=?",
+                (progress, int(done), video_key, step),
             )
 
     def records(self, video_key: str, step: str) -> list[Any]:
@@ -148,12 +145,6 @@ class StateStore:
             "SELECT key FROM records WHERE video_key=? AND step=?", (video_key, step)
         ).fetchall()
         return {row[0] for row in rows}
-
-    def step_seconds(self, video_key: str) -> dict[str, float]:
-        rows = self._db.execute(
-            "SELECT step, seconds FROM steps WHERE video_key=?", (video_key,)
-        ).fetchall()
-        return {row[0]: float(row[1]) for row in rows}
 
     # -- videos ------------------------------------------------------------
     def set_video(self, video_key: str, path: Path, status: str, summary: Any = None) -> None:

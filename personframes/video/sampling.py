@@ -114,7 +114,8 @@ def sample_candidates(
         if not (key or on_grid):
             continue
         stats.sampled += 1
-        image = rotate_upright(av_frame.to_ndarray(format="rgb24"), reader.info.rotation)
+        rgb = np.asarray(av_frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+        image = rotate_upright(rgb, reader.info.rotation)
         frame_hash = dhash(image)
         if last_hash is not None and hamming(frame_hash, last_hash) <= dedup_distance:
             stats.duplicates += 1

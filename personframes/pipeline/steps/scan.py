@@ -36,19 +36,16 @@ class ScanStep(Step):
         resume_after = state[2] if state else -1
         stats = SamplingStats()
         pending: list[tuple[str, int, Any]] = []
-        started = time.perf_counter()
         last_index = resume_after
 
         def flush(done: bool = False, extra: list[tuple[str, int, Any]] | None = None) -> None:
-            nonlocal started
-            now = time.perf_counter()
             ctx.store.commit_progress(
-                ctx.video_key, self.NAME, last_index, pending + (extra or []), done, now - started
+                ctx.video_key, self.NAME, last_index, pending + (extra or []), done
             )
-            started = now
             pending.clear()
 
         with VideoReader(ctx.video_path) as reader:  # bad input fails before models load
+            t0 = time.perf_counter()
             detector = ctx.sessions.face_detector(
                 cfg.models.face_detector,
                 cfg.models.confidence,
@@ -56,6 +53,7 @@ class ScanStep(Step):
                 cfg.models.device,
             )
             analyzer = ctx.sessions.frame_analyzer(cfg)
+            ctx.timings["load_models"] += time.perf_counter() - t0
             total = reader.info.frame_count or None
             for candidate in sample_candidates(
                 reader,
@@ -69,8 +67,12 @@ class ScanStep(Step):
                     flush()
                     ctx.stop.check(f"while scanning {ctx.video_path.name}")
                 frame = candidate.frame
+                t0 = time.perf_counter()
                 faces = detector.detect(frame.image)
+                t1 = time.perf_counter()
                 analysis = analyzer.analyze(frame.image, faces)
+                ctx.timings["detect"] += t1 - t0
+                ctx.timings["analyze"] += time.perf_counter() - t1
                 for person in analysis["people"]:
                     if person["head"]["method"] == "keypoints":
                         ctx.stats.fallback("head pose", HEAD_POSE_FALLBACK)

@@ -33,7 +33,7 @@ def resize_longest(image: Image, longest: int | None) -> Image:
         return image
     scale = longest / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(PILImage.fromarray(image).resize(size, PILImage.LANCZOS))
+    return np.asarray(PILImage.fromarray(image).resize(size, PILImage.Resampling.LANCZOS))
 
 
 def snap_to_bucket(image: Image, bucket: int | None) -> Image:
@@ -86,7 +86,6 @@ class WriteStep(Step):
                 todo[item["frame_index"]].append(item)
         frames = {f["index"]: f for f in scanned_frames(ctx)}
         finished = len(done)
-        started = time.perf_counter()
         with VideoReader(ctx.video_path) as reader:
             for frame in reader.read(set(todo)):
                 if ctx.stop.is_set():
@@ -94,18 +93,16 @@ class WriteStep(Step):
                 records = []
                 for item in todo[frame.index]:
                     image, extra = self._render(ctx, frame.image, frames[frame.index], item)
+                    t0 = time.perf_counter()
                     write_image(ctx.output_dir / item["file"], image, out.format, out.jpg_quality)
+                    ctx.timings["encode"] += time.perf_counter() - t0
                     if out.caption:
                         caption = item["file"].rsplit(".", 1)[0] + ".txt"
                         write_text(ctx.output_dir / caption, caption_text(item, out.trigger))
                         extra["caption"] = caption
                     records.append((item["file"], item["seq"], {**item, **extra}))
                 finished += len(records)
-                now = time.perf_counter()
-                ctx.store.commit_progress(
-                    ctx.video_key, self.NAME, frame.index, records, seconds=now - started
-                )
-                started = now
+                ctx.store.commit_progress(ctx.video_key, self.NAME, frame.index, records)
                 ctx.progress(self.NAME, finished, len(plan))
         ctx.store.commit_progress(ctx.video_key, self.NAME, -1, [], done=True)
 

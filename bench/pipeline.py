@@ -1,0 +1,144 @@
+"""Pipeline benchmark: seconds per stage, real-time factor, peak RSS, decode floor.
+
+Prints one JSON document on stdout. Each scenario runs in its own process so
+its peak RSS is its own:
+
+    python bench/pipeline.py                 # both shared videos, with and without restoration
+    python bench/pipeline.py --4k            # also a 60 s 4K video made with PyAV's encoder
+
+Targets: real-time factor (processing seconds / video seconds) <= 0.5 without
+face restoration; peak RSS <= 2 GB on the 4K video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+VIDEOS = REPO.parent / "shared" / "data" / "videos"
+
+
+def plain_decode_fps(video: Path) -> float:
+    """PyAV's own decode of every frame, the floor for our decode stage."""
+    import av
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        started = time.perf_counter()
+        count = sum(1 for _ in container.decode(stream))
+    return count / (time.perf_counter() - started)
+
+
+def run_one(video: Path, restore: bool) -> dict[str, Any]:
+    """One scenario in this process (called in a child process)."""
+    from personframes.config import load_config
+    from personframes.pipeline.context import StopFlag
+    from personframes.pipeline.runner import process_video
+    from personframes.pipeline.sessions import Sessions
+
+    with tempfile.TemporaryDirectory() as out:
+        config = load_config(
+            None,
+            {"output": {"output_dir": out, "face_restoration": restore}},
+            environ={},
+        )
+        started = time.perf_counter()
+        result = process_video(video, config, Sessions(), StopFlag())
+        seconds = time.perf_counter() - started
+    duration = result.summary.get("video_duration_s") or _duration(video)
+    stages = dict(result.summary["stage_seconds"])
+    scan = stages.get("step:scan", 0.0)
+    inner = sum(stages.get(k, 0.0) for k in ("detect", "analyze", "load_models"))
+    stages["decode_and_sample"] = round(scan - inner, 3)
+    frames = result.summary["frames_decoded"]
+    return {
+        "video": video.name,
+        "face_restoration": restore,
+        "seconds": round(seconds, 3),
+        "video_seconds": round(duration, 3),
+        "real_time_factor": round(seconds / duration, 3),
+        "stage_seconds": stages,
+        "frames_decoded": frames,
+        "decode_fps_in_pipeline": round(frames / max(stages["decode_and_sample"], 1e-9), 1),
+        "plain_pyav_decode_fps": round(plain_decode_fps(video), 1),
+        "files_written": result.summary["files_written"],
+        "restorations": result.summary.get("restorations", 0),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def _duration(video: Path) -> float:
+    from personframes.video.decode import VideoReader
+
+    with VideoReader(video) as reader:
+        return reader.info.duration_s
+
+
+def make_4k(path: Path, seconds: int = 60, rate: int = 30) -> Path:
+    """A 3840x2160 H.264 video of the shared stage video, upscaled and looped."""
+    import av
+    import numpy as np
+    from PIL import Image
+
+    with av.open(str(VIDEOS / "stage_performer.mp4")) as source:
+        small = [f.to_ndarray(format="rgb24") for f in source.decode(video=0)][::3]
+    big = [np.asarray(Image.fromarray(f).resize((3840, 2160), Image.Resampling.BILINEAR)) for f in small]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "28"})
+        stream.width, stream.height, stream.pix_fmt = 3840, 2160, "yuv420p"
+        for i in range(seconds * rate):
+            frame = av.VideoFrame.from_ndarray(big[(i // 3) % len(big)], format="rgb24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def child(video: Path, restore: bool) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--one", str(video)] + (["--restore"] if restore else []),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {"video": video.name, "face_restoration": restore, "error": done.stderr[-2000:]}
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--restore", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--4k", dest="four_k", action="store_true", help="add a 60 s 4K video")
+    parser.add_argument("--no-restore", action="store_true", help="skip the restoration runs")
+    args = parser.parse_args()
+    if args.one is not None:
+        print(json.dumps(run_one(args.one, args.restore)))
+        return
+    results = []
+    for video in sorted(VIDEOS.glob("*.mp4")):
+        for restore in (False,) if args.no_restore else (False, True):
+            results.append(child(video, restore))
+            print(json.dumps(results[-1]), file=sys.stderr)
+    if args.four_k:
+        with tempfile.TemporaryDirectory() as tmp:
+            video = make_4k(Path(tmp) / "synthetic_4k_60s.mp4")
+            results.append(child(video, False))
+            print(json.dumps(results[-1]), file=sys.stderr)
+    print(json.dumps({"benchmark": "pipeline", "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
