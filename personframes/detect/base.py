@@ -1,0 +1,145 @@
+"""The face-detector seam: an abstract base, and shared image/box helpers."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from ..types import Box, FaceDetection, Image, Point
+
+
+class FaceDetector(abc.ABC):
+    """Finds faces in one RGB ``uint8`` image.
+
+    ``detect`` returns boxes and keypoints in the input image's pixel
+    coordinates, sorted by score (highest first), each tagged with ``NAME``.
+    Instances hold an inference session and are not thread-safe: use one
+    detector per thread.
+    """
+
+    NAME: str
+
+    @abc.abstractmethod
+    def detect(self, image: Image) -> list[FaceDetection]:
+        """Faces in ``image`` (RGB, uint8, HxWx3)."""
+
+
+class DownscalingFaceDetector(FaceDetector):
+    """Base for detectors that see the image downscaled to ``max_side``.
+
+    Subclasses implement ``_detect_scaled`` on the (possibly) smaller RGB image;
+    this class converts the input to 3-channel RGB, downscales it, maps the
+    results back to full-resolution coordinates and sorts them.
+    """
+
+    def __init__(self, *, confidence: float, max_side: int) -> None:
+        if not 0.0 <= confidence <= 1.0:
+            raise ValueError(f"confidence must be within [0, 1], got {confidence}")
+        if max_side < 32:
+            raise ValueError(f"max_side must be at least 32, got {max_side}")
+        self.confidence = confidence
+        self.max_side = max_side
+
+    def detect(self, image: Image) -> list[FaceDetection]:
+        rgb = as_rgb(image)
+        small = downscale(rgb, self.max_side)
+        found = self._detect_scaled(small)
+        height, width = rgb.shape[:2]
+        if small.shape[:2] != rgb.shape[:2]:
+            fx, fy = width / small.shape[1], height / small.shape[0]
+            found = [rescale(d, fx, fy) for d in found]
+        clipped = [replace(d, box=d.box.clip(width, height)) for d in found]
+        kept = [d for d in clipped if d.box.width > 0 and d.box.height > 0]
+        return sorted(kept, key=lambda d: d.score, reverse=True)
+
+    @abc.abstractmethod
+    def _detect_scaled(self, image: Image) -> list[FaceDetection]:
+        """Faces in an RGB image whose longest side is at most ``max_side``."""
+
+
+def as_rgb(image: Image) -> Image:
+    """The image as a contiguous HxWx3 uint8 array (grey and RGBA are converted)."""
+    array = np.asarray(image)
+    if array.dtype != np.uint8:
+        raise TypeError(f"expected a uint8 image, got {array.dtype}")
+    if array.ndim == 2:
+        return _u8(cv2.cvtColor(array, cv2.COLOR_GRAY2RGB))
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an HxWx3 image, got shape {array.shape}")
+    if array.shape[2] == 1:
+        return _u8(cv2.cvtColor(array, cv2.COLOR_GRAY2RGB))
+    if array.shape[2] == 4:
+        return _u8(cv2.cvtColor(array, cv2.COLOR_RGBA2RGB))
+    return np.ascontiguousarray(array)
+
+
+def downscale(image: Image, max_side: int) -> Image:
+    """The image shrunk (area interpolation) so its longest side is at most ``max_side``."""
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    if longest <= max_side:
+        return image
+    scale = max_side / longest
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return _u8(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+
+
+def _u8(array: npt.NDArray[np.generic]) -> Image:
+    """Type-narrow an OpenCV result that is uint8 by construction (no copy)."""
+    return np.asarray(array, dtype=np.uint8)
+
+
+def rescale(detection: FaceDetection, fx: float, fy: float) -> FaceDetection:
+    """The detection with x coordinates multiplied by ``fx`` and y by ``fy``."""
+    box = detection.box
+    return replace(
+        detection,
+        box=Box(box.x1 * fx, box.y1 * fy, box.x2 * fx, box.y2 * fy),
+        keypoints={k: (x * fx, y * fy) for k, (x, y) in detection.keypoints.items()},
+    )
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union."""
+    return a.iou(b)
+
+
+def overlap_of_smaller(a: Box, b: Box) -> float:
+    """Intersection over the smaller box's area (1.0 when one box contains the other)."""
+    ix = max(0.0, min(a.x2, b.x2) - max(a.x1, b.x1))
+    iy = max(0.0, min(a.y2, b.y2) - max(a.y1, b.y1))
+    smaller = min(a.area, b.area)
+    return ix * iy / smaller if smaller > 0 else 0.0
+
+
+def nms_groups(
+    boxes: Sequence[Box],
+    scores: Sequence[float],
+    threshold: float,
+    overlap: Callable[[Box, Box], float] = iou,
+) -> list[list[int]]:
+    """Greedy NMS: groups of indices, each led by its highest-scoring box.
+
+    A box joins the first (higher-scoring) leader it overlaps with
+    ``overlap(leader, box) >= threshold`` (IoU by default).
+    """
+    order = sorted(range(len(boxes)), key=lambda i: scores[i], reverse=True)
+    groups: list[list[int]] = []
+    for i in order:
+        for group in groups:
+            if overlap(boxes[group[0]], boxes[i]) >= threshold:
+                group.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
+def named_points(names: Iterable[str], points: Iterable[Point]) -> dict[str, Point]:
+    """Zip keypoint names with (x, y) points, as plain floats."""
+    return {name: (float(x), float(y)) for name, (x, y) in zip(names, points, strict=True)}

