@@ -40,7 +40,7 @@ class ModelsConfig(_Section):
     cache_dir: Path | None = Field(
         None, description="model cache; default: the platform cache dir (PERSONFRAMES_CACHE_DIR)"
     )
-    face_detector: str = Field("centerface+mediapipe", description="face detector id")
+    face_detector: str = Field("centerface", description="face detector id (see models list)")
     confidence: float = Field(0.4, ge=0.0, le=1.0, description="minimum face detection score")
     detector_max_side: int = Field(
         640, ge=128, le=4096, description="longest side the face detector sees (px)"
