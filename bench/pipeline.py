@@ -91,9 +91,14 @@ def make_4k(path: Path, seconds: int = 60, rate: int = 30) -> Path:
 
     with av.open(str(VIDEOS / "stage_performer.mp4")) as source:
         small = [f.to_ndarray(format="rgb24") for f in source.decode(video=0)][::3]
-    big = [np.asarray(Image.fromarray(f).resize((3840, 2160), Image.Resampling.BILINEAR)) for f in small]
+    big = [
+        np.asarray(Image.fromarray(f).resize((3840, 2160), Image.Resampling.BILINEAR))
+        for f in small
+    ]
     with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "28"})
+        stream = container.add_stream(
+            "libx264", rate=rate, options={"preset": "ultrafast", "crf": "28"}
+        )
         stream.width, stream.height, stream.pix_fmt = 3840, 2160, "yuv420p"
         for i in range(seconds * rate):
             frame = av.VideoFrame.from_ndarray(big[(i // 3) % len(big)], format="rgb24")

@@ -91,8 +91,16 @@ def test_json_log_file(tmp_path: Path) -> None:
     log_file = tmp_path / "logs" / "run.jsonl"
     out = tmp_path / "out"
     result = run_cli(
-        "extract", str(VIDEOS / "stage_performer.mp4"), "-o", str(out), "--max-frames", "2",
-        "--log-file", str(log_file), "--log-format", "json",
+        "extract",
+        str(VIDEOS / "stage_performer.mp4"),
+        "-o",
+        str(out),
+        "--max-frames",
+        "2",
+        "--log-file",
+        str(log_file),
+        "--log-format",
+        "json",
     )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]

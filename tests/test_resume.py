@@ -60,7 +60,9 @@ def _scan_progress(out: Path) -> int:
     return -1 if row is None or row[0] is None else int(row[0])
 
 
-def _wait_for(condition: Callable[[], bool], proc: subprocess.Popen[str], limit: float = 120) -> bool:
+def _wait_for(
+    condition: Callable[[], bool], proc: subprocess.Popen[str], limit: float = 120
+) -> bool:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         if condition():
