@@ -12,9 +12,12 @@ import click
 
 from . import __version__
 from .batch import BatchResult, run_batch
+from .cli_models import models
+from .cli_restore import restore
 from .config import Config, load_config
 from .errors import PersonframesError, debug_enabled
 from .logs import setup_logging
+from .models import MODEL_IDS
 from .summary import print_summary
 
 log = logging.getLogger("personframes")
@@ -117,6 +120,13 @@ def cli() -> None:
 @click.option("--max-frames-per-category", type=click.IntRange(min=1), help="Per person (5).")
 @click.option("--min-seconds-apart", type=float, help="Spacing within a category (3.0 s).")
 @click.option("--quality-threshold", type=click.FloatRange(0, 1), help="Drop below (0.2).")
+@click.option(
+    "--face-restoration/--no-face-restoration", default=None, help="Restore face crops (on)."
+)
+@click.option(
+    "--face-restoration-strength", type=click.FloatRange(0, 1), help="0 = Lanczos only (0.8)."
+)
+@click.option("--face-restoration-model", type=click.Choice(MODEL_IDS), help="Restoration model.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Cap on candidate frames.")
 @click.option("--sample-interval", type=float, help="Seconds between sampled frames (0.25).")
 @click.option("--confidence", type=float, help="Minimum face detection score.")
@@ -157,6 +167,10 @@ def config_group() -> None:
 def config_show(config: Path | None) -> None:
     """Print the merged configuration (defaults < file < environment) as YAML."""
     click.echo(load_config(config).to_yaml(), nl=False)
+
+
+cli.add_command(models)
+cli.add_command(restore)
 
 
 def main(argv: list[str] | None = None) -> None:

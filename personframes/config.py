@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from .errors import ConfigError
+from .models.catalogue import ModelId
 
 ENV_PREFIX = "PERSONFRAMES_"
 Device = Literal["auto", "cpu", "gpu"]
@@ -104,7 +105,7 @@ class OutputConfig(_Section):
     bucket: int | None = Field(None, ge=8, le=512, description="snap output sizes to multiples")
     face_restoration: bool = True
     face_restoration_strength: float = Field(0.8, ge=0.0, le=1.0)
-    face_restoration_model: str = "realesrgan-x4plus"
+    face_restoration_model: ModelId = "realesrgan-x4plus"
 
 
 class PipelineConfig(_Section):

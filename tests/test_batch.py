@@ -12,7 +12,16 @@ def test_batch_with_a_corrupt_file_then_rerun_skips(tmp_path: Path) -> None:
     corrupt = tmp_path / "broken.mp4"
     corrupt.write_bytes((VIDEOS / "stage_performer.mp4").read_bytes()[:50_000])
     out = tmp_path / "dataset"
-    args = ["extract", str(VIDEOS), str(corrupt), "-o", str(out), "--max-frames", "6"]
+    args = [
+        "extract",
+        str(VIDEOS),
+        str(corrupt),
+        "-o",
+        str(out),
+        "--max-frames",
+        "6",
+        "--no-face-restoration",
+    ]
     first = run_cli(*args, "--workers", "2")
     assert first.returncode == 1, first.stderr
     assert "2 done, 0 skipped, 1 failed" in first.stderr

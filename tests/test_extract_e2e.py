@@ -13,7 +13,9 @@ from .util import VIDEOS, files_in, labels, run_cli
 
 
 def _extract(video: str, out: Path, *extra: str) -> dict[str, Any]:
-    result = run_cli("extract", str(VIDEOS / f"{video}.mp4"), "-o", str(out), *extra)
+    result = run_cli(
+        "extract", str(VIDEOS / f"{video}.mp4"), "-o", str(out), "--no-face-restoration", *extra
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     info: dict[str, Any] = json.loads((out / f"{video}_info.json").read_text())

@@ -19,7 +19,7 @@ from .util import VIDEOS, files_in, run_cli
 
 VIDEO = VIDEOS / "stage_performer.mp4"
 ENV = {"PERSONFRAMES_PIPELINE__COMMIT_EVERY": "3"}
-ARGS = ["--max-frames", "24"]
+ARGS = ["--max-frames", "24", "--no-face-restoration"]
 
 
 def _start(out: Path) -> subprocess.Popen[str]:

@@ -13,6 +13,7 @@ from ..native import silence_native_stderr
 from ..types import Box, FaceDetection
 
 if TYPE_CHECKING:
+    from ..restore import FaceRestorer
     from .analysis import FrameAnalyzer
 
 T = TypeVar("T")
@@ -48,6 +49,15 @@ class Sessions:
             return detector
 
         return self.get(("face_detector", name, confidence, max_side, device), make)
+
+    def face_restorer(self, model_id: str, device: str, cache_dir: Any) -> FaceRestorer:
+        """The restorer for face crops; its model loads on first use (once per process)."""
+        from ..restore import FaceRestorer
+
+        return self.get(
+            ("face_restorer", model_id, device, str(cache_dir)),
+            lambda: FaceRestorer(model_id, device=device, cache_dir=cache_dir),  # type: ignore[arg-type]
+        )
 
     def frame_analyzer(self, config: Config) -> FrameAnalyzer:
         from .analysis import FrameAnalyzer

@@ -13,6 +13,7 @@ from PIL import Image as PILImage
 from ...detect.pose import body_region
 from ...output.crops import RATIOS, crop_box, cut
 from ...output.writer import write_image, write_text
+from ...restore import FaceRestorer, target_size_for
 from ...types import Box, Image
 from ...video.decode import VideoReader
 from ..context import RunContext
@@ -85,6 +86,11 @@ class WriteStep(Step):
             if item["file"] not in done:
                 todo[item["frame_index"]].append(item)
         frames = {f["index"]: f for f in scanned_frames(ctx)}
+        restoring = out.face_restoration and out.face_restoration_strength > 0
+        if restoring and any(i["kind"] == "face" for items in todo.values() for i in items):
+            # A missing or corrupt model is a set-up error, not a per-crop fallback:
+            # fail now with the file and the repair command rather than degrade silently.
+            self._restorer(ctx).load()
         finished = len(done)
         with VideoReader(ctx.video_path) as reader:
             for frame in reader.read(set(todo)):
@@ -130,6 +136,40 @@ class WriteStep(Step):
                 box = crop_box(region, width, height, out.crop_padding, ratio)
             result = cut(image, box)
             extra["crop_box_xywh"] = box.as_xywh()
+            if item["kind"] == "face" and out.face_restoration:
+                result, extra["restoration"] = self._restore(ctx, result)
+                return snap_to_bucket(result, out.bucket), {**extra, "size": _size(result)}
         result = snap_to_bucket(resize_longest(result, out.resize), out.bucket)
-        extra["size"] = [int(result.shape[1]), int(result.shape[0])]
+        extra["size"] = _size(result)
         return result, extra
+
+    @staticmethod
+    def _restorer(ctx: RunContext) -> FaceRestorer:
+        return ctx.sessions.face_restorer(
+            ctx.config.output.face_restoration_model,
+            ctx.config.models.device,
+            ctx.config.models.cache_dir,
+        )
+
+    def _restore(self, ctx: RunContext, crop: Image) -> tuple[Image, dict[str, Any]]:
+        """Face restoration per the plan: target max(512, --resize), strength blend."""
+        out = ctx.config.output
+        t0 = time.perf_counter()
+        result = self._restorer(ctx).restore_crop(
+            crop, target_size_for(out.resize), out.face_restoration_strength
+        )
+        ctx.timings["restore"] += time.perf_counter() - t0
+        if result.fell_back:
+            ctx.stats.fallback(f"face restoration ({result.model} -> Lanczos)", str(result.reason))
+        return result.image, {
+            "model": result.model,
+            "strength": out.face_restoration_strength,
+            "device": result.device,
+            "seconds": round(result.seconds, 3),
+            "fell_back": result.fell_back,
+            "reason": result.reason,
+        }
+
+
+def _size(image: Image) -> list[int]:
+    return [int(image.shape[1]), int(image.shape[0])]

@@ -1,0 +1,252 @@
+"""Face-restoration benchmark: prints one JSON object.
+
+    python bench/restore.py [--sizes 64,128,256] [--reps 3] [--crops 2] [--skip-literal]
+
+1. Engine speed (Real-ESRGAN x4plus, the shipped ncnn weights): seconds per face
+   and achieved GFLOP/s (35.9 MFLOP per input pixel) at each input size, for every
+   installed engine plus a plain PyTorch fp32 eager reference of the same RRDBNet.
+2. Workflow: native-resolution restore (FaceRestorer) vs the seed's literal workflow
+   (Lanczos to 512, x4 to 2048, down to 512) on the same low-res face crops, made by
+   downscaling + JPEG-compressing faces of /work/shared/data/images; PSNR/SSIM
+   against the original (higher-resolution) face, time ratio.
+3. Setup cost (first call vs warm) and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image as PILImage
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from personframes.models import get_model, resolve_model
+from personframes.restore.engines import ENGINES, Engine, available_engines
+from personframes.restore.restorer import (
+    FaceRestorer,
+    fit_longest,
+    lanczos,
+)
+from personframes.restore.session import ModelSession
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
+MFLOP_PER_PIXEL = 35.9
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Gaussian-window SSIM on luma (Wang et al. 2004 constants)."""
+    x = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    y = cv2.cvtColor(b, cv2.COLOR_RGB2GRAY).astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(z: np.ndarray) -> np.ndarray:
+        return np.asarray(cv2.GaussianBlur(z, (11, 11), 1.5))
+
+    mx, my = blur(x), blur(y)
+    sxx, syy, sxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    num = (2 * mx * my + c1) * (2 * sxy + c2)
+    den = (mx * mx + my * my + c1) * (sxx + syy + c2)
+    return float(np.mean(num / den))
+
+
+def sharpness(a: np.ndarray) -> float:
+    return float(cv2.Laplacian(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), cv2.CV_64F).var())
+
+
+def timed(fn: Any, reps: int) -> tuple[float, float]:
+    """(first call seconds, median of the following ``reps`` calls)."""
+    start = time.perf_counter()
+    fn()
+    first = time.perf_counter() - start
+    runs = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return first, statistics.median(runs) if runs else first
+
+
+def face_crops(count: int) -> list[np.ndarray]:
+    """High-resolution face crops (square, from the detector's five points)."""
+    from personframes.detect import create_face_detector
+
+    detector = create_face_detector("centerface")
+    crops = []
+    for name in ("two_people.jpg", "portrait_soft.jpg", "old_photo_group.png"):
+        image = np.asarray(PILImage.open(DATA / "whole" / name).convert("RGB"))
+        for face in detector.detect(image):
+            box = face.box
+            side = int(max(box.width, box.height) * 1.2)
+            cx, cy = box.center
+            x0, y0 = int(cx - side / 2), int(cy - side / 2)
+            if x0 < 0 or y0 < 0 or x0 + side > image.shape[1] or y0 + side > image.shape[0]:
+                continue
+            if side >= 96:
+                crops.append(np.ascontiguousarray(image[y0 : y0 + side, x0 : x0 + side]))
+            if len(crops) >= count:
+                return crops
+    return crops
+
+
+def degrade(hr: np.ndarray, factor: int = 4, quality: int = 60) -> np.ndarray:
+    side = max(8, hr.shape[0] // factor)
+    small = PILImage.fromarray(hr).resize((side, side), PILImage.Resampling.BICUBIC)
+    buf = io.BytesIO()
+    small.save(buf, format="JPEG", quality=quality)
+    return np.asarray(PILImage.open(buf).convert("RGB"))
+
+
+def bench_engines(sizes: list[int], reps: int) -> dict[str, Any]:
+    import importlib.util
+
+    model = resolve_model(get_model("realesrgan-x4plus"))
+    image = np.asarray(PILImage.open(DATA / "whole" / "old_photo_group.png").convert("RGB"))
+    engines: dict[str, Engine] = {}
+    load_seconds = {}
+    for name, cls in available_engines().items():
+        if cls is None:
+            continue
+        start = time.perf_counter()
+        engine = ENGINES.create(name)
+        engine.load(model, "cpu")
+        load_seconds[name] = round(time.perf_counter() - start, 3)
+        engines[name] = engine
+    runners: dict[str, Any] = {name: engine.run for name, engine in engines.items()}
+    if importlib.util.find_spec("torch") is not None and "torch" in engines:
+        import torch
+
+        net = engines["torch"].net  # type: ignore[attr-defined]
+
+        def eager(crop: np.ndarray) -> np.ndarray:
+            x = torch.from_numpy(crop.astype(np.float32) / 255).permute(2, 0, 1)[None]
+            with torch.no_grad():
+                y = net(x)
+            return np.asarray(y[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+
+        runners["torch-eager-reference"] = eager
+    results: dict[str, Any] = {
+        "load_seconds": load_seconds,
+        "threads": len(os.sched_getaffinity(0)),
+    }
+    for size in sizes:
+        crop = np.ascontiguousarray(image[100 : 100 + size, 200 : 200 + size])
+        row: dict[str, Any] = {}
+        for name, run in runners.items():
+            first, warm = timed(lambda run=run, crop=crop: run(crop), reps)
+            gflop = MFLOP_PER_PIXEL * size * size / 1000
+            row[name] = {
+                "first_s": round(first, 3),
+                "warm_s": round(warm, 3),
+                "gflops": round(gflop / warm, 1),
+            }
+        if "ncnn" in row and "torch-eager-reference" in row:
+            row["torch_eager_over_ncnn"] = round(
+                row["torch-eager-reference"]["warm_s"] / row["ncnn"]["warm_s"], 2
+            )
+        results[f"{size}px"] = row
+    return results
+
+
+def bench_workflows(count: int, skip_literal: bool) -> dict[str, Any]:
+    session = ModelSession()
+    restorer = FaceRestorer(session=session, device="cpu")
+    engine = restorer.load()
+    rows = []
+    for hr in face_crops(count):
+        lr = degrade(hr)
+        size = hr.shape[0]
+        target = 512
+        row: dict[str, Any] = {"hr_px": size, "lr_px": lr.shape[0]}
+        lanczos_only = lanczos(lanczos(lr, (target, target)), (size, size))
+        row["lanczos"] = {
+            "psnr": round(psnr(lanczos_only, hr), 2),
+            "ssim": round(ssim(lanczos_only, hr), 4),
+            "sharpness": round(sharpness(lanczos_only), 1),
+        }
+        for strength in (1.0, 0.8):
+            start = time.perf_counter()
+            native = restorer.restore_crop(lr, target, strength).image
+            seconds = time.perf_counter() - start
+            back = lanczos(native, (size, size))
+            row[f"native_s{strength}"] = {
+                "seconds": round(seconds, 3),
+                "psnr": round(psnr(back, hr), 2),
+                "ssim": round(ssim(back, hr), 4),
+                "sharpness": round(sharpness(back), 1),
+            }
+        if not skip_literal:
+            start = time.perf_counter()
+            up = lanczos(lr, (target, target))
+            big = engine.run(up)
+            literal = lanczos(big, (target, target))
+            final = np.clip(
+                np.rint(0.8 * literal.astype(np.float64) + 0.2 * up.astype(np.float64)), 0, 255
+            ).astype(np.uint8)
+            seconds = time.perf_counter() - start
+            back = lanczos(final, (size, size))
+            row["literal_s0.8"] = {
+                "seconds": round(seconds, 3),
+                "psnr": round(psnr(back, hr), 2),
+                "ssim": round(ssim(back, hr), 4),
+                "sharpness": round(sharpness(back), 1),
+            }
+            row["literal_over_native_time"] = round(seconds / row["native_s0.8"]["seconds"], 1)
+        rows.append(row)
+    # Input-bound check: the same low-res crop at 2x resolution run natively vs bounded.
+    bound_rows = []
+    for hr in face_crops(count):
+        lr2 = degrade(hr, factor=2)
+        size = hr.shape[0]
+        entry: dict[str, Any] = {"lr_px": lr2.shape[0]}
+        for label, side in (("bounded_128", 128), ("native", lr2.shape[0])):
+            model_in = lanczos(lr2, fit_longest(lr2.shape[1], lr2.shape[0], side))
+            start = time.perf_counter()
+            out = lanczos(engine.run(model_in), (size, size))
+            entry[label] = {
+                "seconds": round(time.perf_counter() - start, 3),
+                "psnr": round(psnr(out, hr), 2),
+                "ssim": round(ssim(out, hr), 4),
+            }
+        bound_rows.append(entry)
+    return {
+        "crops": rows,
+        "input_bound": bound_rows,
+        "setup_s": {f"{k[0]}@{k[1]}": round(v, 3) for k, v in session.load_seconds.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="64,128,256")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--crops", type=int, default=2)
+    parser.add_argument("--skip-literal", action="store_true")
+    parser.add_argument("--skip-engines", action="store_true")
+    args = parser.parse_args()
+    out: dict[str, Any] = {"load_average_1m": round(os.getloadavg()[0], 2)}
+    if not args.skip_engines:
+        out["engines"] = bench_engines([int(s) for s in args.sizes.split(",")], args.reps)
+    out["workflows"] = bench_workflows(args.crops, args.skip_literal)
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["load_average_1m_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

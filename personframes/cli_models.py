@@ -1,0 +1,89 @@
+"""`personframes models list|fetch|verify`: fetch, then run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .errors import ModelError
+from .models.cache import is_installed, resolve_cache_dir
+from .models.catalogue import CATALOGUE, MODEL_IDS
+from .models.download import fetch_model, verify_models
+from .restore.engines.base import ENGINES
+
+_cache_option = click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Model cache (default: PERSONFRAMES_CACHE_DIR, else the platform cache dir).",
+)
+
+
+@click.group("models")
+def models() -> None:
+    """List, download and verify the models face restoration uses."""
+
+
+@models.command("list")
+@_cache_option
+def list_models(cache_dir: Path | None) -> None:
+    """Show every model: engine, size, licence, whether it is installed."""
+    table = Table(title=f"models (cache: {resolve_cache_dir(cache_dir)})")
+    for column in ("id", "kind", "engine", "size", "licence", "installed"):
+        table.add_column(column, no_wrap=True)
+    for spec in CATALOGUE.values():
+        engine: str = spec.engine
+        if not ENGINES.is_available(spec.engine):
+            engine += " (not installed)"
+        licence = spec.licence if spec.commercial_use else f"[bold red]{spec.licence}[/]"
+        table.add_row(
+            spec.id,
+            spec.kind,
+            engine,
+            f"{spec.size / 1e6:.1f} MB",
+            licence,
+            "yes" if is_installed(spec, cache_dir) else "no",
+        )
+    console = Console()
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        console = Console(width=120)
+    console.print(table)
+
+
+@models.command("fetch")
+@click.argument("model_ids", nargs=-1, required=True, type=click.Choice(MODEL_IDS))
+@click.option("--force", is_flag=True, help="Download again even if the file is valid.")
+@_cache_option
+def fetch(model_ids: tuple[str, ...], force: bool, cache_dir: Path | None) -> None:
+    """Download (or check) the files of MODEL_IDS; SHA-256 verified."""
+    for model_id in model_ids:
+        spec = CATALOGUE[model_id]
+        if not spec.commercial_use:
+            click.echo(f"note: {spec.id} is licensed {spec.licence}", err=True)
+        resolved = fetch_model(spec, cache_dir, force=force)
+        for name, path in resolved.paths.items():
+            click.echo(f"{spec.id}: {name} ok ({path})")
+
+
+@models.command("verify")
+@click.argument("model_ids", nargs=-1, type=click.Choice(MODEL_IDS))
+@_cache_option
+def verify(model_ids: tuple[str, ...], cache_dir: Path | None) -> None:
+    """Re-hash installed model files; report bad ones with the repair command."""
+    statuses = verify_models(cache_dir, list(model_ids) or None)
+    bad = []
+    for status in statuses:
+        if status.status == "ok":
+            click.echo(f"ok       {status.model_id}  {status.path}")
+        elif status.status == "missing":
+            click.echo(f"missing  {status.model_id}  {status.file} (not installed)")
+        else:
+            bad.append(status)
+            click.echo(f"CORRUPT  {status.model_id}  {status.path}: {status.detail}; "
+                       f"repair: {status.repair}")
+    if bad:
+        repairs = sorted({s.repair for s in bad})
+        raise ModelError(f"{len(bad)} model file(s) corrupt; repair with: {'; '.join(repairs)}")

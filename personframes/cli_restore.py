@@ -1,0 +1,181 @@
+"""`personframes restore INPUT... -o DIR`: restore the faces in images."""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import click
+import numpy as np
+from PIL import Image as PILImage
+from PIL import ImageOps, UnidentifiedImageError
+
+from .config import Device, load_config
+from .errors import InputError
+from .models.catalogue import DEFAULT_MODEL, MODEL_IDS, get_model
+from .output.writer import atomic_write_bytes
+from .restore.align import FFHQ_TEMPLATE_512
+from .restore.api import FaceRestoration
+from .restore.restorer import FaceRestorer, fit_longest, lanczos
+from .restore.session import ModelSession
+from .types import Image
+
+log = logging.getLogger("personframes.restore.cli")
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+
+
+def collect_inputs(inputs: tuple[Path, ...]) -> list[Path]:
+    """Image files, folders expanded (not recursively, sorted)."""
+    files: list[Path] = []
+    for path in inputs:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise InputError(f"{path}: no such file or folder")
+    if not files:
+        raise InputError("no images found in the inputs")
+    return files
+
+
+def read_image(path: Path) -> Image:
+    try:
+        with PILImage.open(path) as handle:
+            rgb = ImageOps.exif_transpose(handle).convert("RGB")
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: cannot read image ({reason})") from None
+    return np.asarray(rgb)
+
+
+def write_image(image: Image, dest: Path) -> None:
+    """Encode in the format the file name asks for; write atomically."""
+    fmt = {
+        ".jpg": "JPEG",
+        ".jpeg": "JPEG",
+        ".png": "PNG",
+        ".webp": "WEBP",
+        ".bmp": "BMP",
+        ".tif": "TIFF",
+        ".tiff": "TIFF",
+    }.get(dest.suffix.lower(), "PNG")
+    options: dict[str, Any] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    buffer = io.BytesIO()
+    PILImage.fromarray(image).save(buffer, format=fmt, **options)
+    atomic_write_bytes(dest, buffer.getvalue())
+
+
+def output_path(src: Path, output_dir: Path) -> Path:
+    dest = output_dir / src.name
+    if dest.resolve() == src.resolve():
+        raise InputError(f"{src}: output would overwrite the input; choose another -o folder")
+    return dest
+
+
+@click.command("restore")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the restored images (never an input's own folder name clash).",
+)
+@click.option(
+    "--upscale",
+    type=click.Choice(["1", "2", "4"]),
+    default="1",
+    show_default=True,
+    help="Also upscale the whole image with the SR model.",
+)
+@click.option("--aligned", is_flag=True, help="Inputs are aligned 512 px face crops.")
+@click.option(
+    "--face-restoration-strength",
+    type=click.FloatRange(0.0, 1.0),
+    default=None,
+    help="0 = Lanczos only, 1 = model only (default 0.8).",
+)
+@click.option(
+    "--face-restoration-model",
+    type=click.Choice(MODEL_IDS),
+    default=None,
+    help=f"Model id (default {DEFAULT_MODEL}); see `personframes models list`.",
+)
+@click.option(
+    "--fidelity",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="CodeFormer fidelity weight (0 = quality, 1 = fidelity).",
+)
+@click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=None)
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def restore(
+    inputs: tuple[Path, ...],
+    output_dir: Path,
+    upscale: str,
+    aligned: bool,
+    face_restoration_strength: float | None,
+    face_restoration_model: str | None,
+    fidelity: float,
+    device: str | None,
+    config_file: Path | None,
+    cache_dir: Path | None,
+) -> None:
+    """Restore the faces in INPUT images (files or folders) into -o DIR."""
+    overrides: dict[str, dict[str, Any]] = {
+        "output": {
+            "face_restoration_strength": face_restoration_strength,
+            "face_restoration_model": face_restoration_model,
+        },
+        "models": {"device": device, "cache_dir": cache_dir},
+    }
+    cli = {k: {f: v for f, v in fields.items() if v is not None} for k, fields in overrides.items()}
+    config = load_config(config_file, cli)
+    strength = config.output.face_restoration_strength
+    model_id = get_model(config.output.face_restoration_model).id
+    dev = cast(Device, config.models.device)
+    files = collect_inputs(inputs)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    targets = [output_path(src, output_dir) for src in files]  # refuse before any work
+
+    session = ModelSession(config.models.cache_dir)
+    restorer = FaceRestorer(model_id, dev, session=session, fidelity=fidelity)
+    if strength > 0:
+        restorer.load()  # a missing/corrupt model stops here, naming the repair command
+    factor = int(upscale)
+    background = None
+    if factor > 1 and not aligned:
+        bg_id = model_id if restorer.spec.kind == "sr" else DEFAULT_MODEL
+        background = FaceRestorer(bg_id, dev, session=session)
+        background.load()
+    faces = FaceRestoration(session=session)
+    for src, dest in zip(files, targets, strict=True):
+        start = time.perf_counter()
+        image = read_image(src)
+        h, w = image.shape[:2]
+        if aligned:
+            target = max(h, w) * factor
+            points = FFHQ_TEMPLATE_512 * (w / 512.0)
+            result = restorer.restore_crop(
+                image, target, strength, landmarks=points, restore_large=True
+            )
+            out, note = result.image, "fell back to Lanczos" if result.fell_back else "restored"
+        else:
+            base = image
+            if background is not None:
+                engine = background.load()
+                big = engine.run(image)
+                base = lanczos(big, fit_longest(w, h, max(w, h) * factor))
+            report = faces.restore(base, strength, model_id, dev)
+            out = report.image
+            failed = sum(f.fell_back for f in report.faces)
+            note = f"{len(report.faces)} face(s)" + (f", {failed} fell back" if failed else "")
+        write_image(out, dest)
+        click.echo(f"{dest} ({note}, {time.perf_counter() - start:.1f} s)", err=True)

@@ -1,0 +1,148 @@
+"""Where model files live, and which are installed.
+
+Layout: ``<cache_dir>/<model id>/<file name>``. The cache directory is, in
+order: an explicit argument (e.g. ``models.cache_dir`` from the config), the
+``PERSONFRAMES_CACHE_DIR`` environment variable, then the platform user cache
+(``~/.cache/personframes/models`` on Linux). Never site-packages, never the
+working directory.
+
+Files embedded in a PyPI package are used in place; a copy in the cache dir
+(e.g. extracted from the wheel by hand) takes precedence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from ..errors import ModelError
+from .catalogue import ModelFile, ModelSpec
+
+ENV_CACHE_DIR = "PERSONFRAMES_CACHE_DIR"
+_CHUNK = 1 << 20
+
+
+def default_cache_dir() -> Path:
+    """The platform's user cache dir for models (no env var, no config)."""
+    return Path(platformdirs.user_cache_dir("personframes")) / "models"
+
+
+def resolve_cache_dir(cache_dir: Path | str | None = None) -> Path:
+    """Explicit argument > PERSONFRAMES_CACHE_DIR > platform user cache."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get(ENV_CACHE_DIR)
+    if env:
+        return Path(env).expanduser()
+    return default_cache_dir()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cached_path(spec: ModelSpec, file: ModelFile, cache_dir: Path | str | None = None) -> Path:
+    """Where ``file`` of ``spec`` is (or would be) stored in the cache."""
+    return resolve_cache_dir(cache_dir) / spec.id / file.name
+
+
+def package_path(file: ModelFile) -> Path | None:
+    """The file inside its PyPI package, if that package is installed and has it."""
+    if file.package is None or file.package_path is None:
+        return None
+    try:
+        dist = importlib.metadata.distribution(file.package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file(file.package_path)))
+    return path if path.is_file() else None
+
+
+def locate_file(
+    spec: ModelSpec, file: ModelFile, cache_dir: Path | str | None = None
+) -> Path | None:
+    """The installed copy of ``file`` (cache first, then the shipping package), or None."""
+    cached = cached_path(spec, file, cache_dir)
+    if cached.is_file():
+        return cached
+    return package_path(file) if file.embedded else None
+
+
+def is_installed(spec: ModelSpec, cache_dir: Path | str | None = None) -> bool:
+    """Every file present (sizes checked, not hashes: see verify)."""
+    for file in spec.files:
+        path = locate_file(spec, file, cache_dir)
+        if path is None or path.stat().st_size != file.size:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A catalogue entry with the paths of its installed, verified files."""
+
+    spec: ModelSpec
+    paths: dict[str, Path]
+
+    def path(self, suffix: str) -> Path:
+        """The file whose name ends with ``suffix`` (e.g. ``.bin``)."""
+        for name, path in self.paths.items():
+            if name.endswith(suffix):
+                return path
+        raise ModelError(f"model {self.spec.id} has no {suffix} file")
+
+
+def missing_message(spec: ModelSpec, file: ModelFile, cache_dir: Path | str | None) -> str:
+    where = cached_path(spec, file, cache_dir)
+    if file.embedded:
+        how = "install its package"
+        if spec.install_hint:
+            how = f"install it with `{spec.install_hint}`"
+        return (
+            f"model file {file.name} of {spec.id} not found (looked in {where} and in the "
+            f"{file.package} package): {how}, or run `{spec.fetch_command}` for details"
+        )
+    return f"model file {where} not found: run `{spec.fetch_command}`"
+
+
+def resolve_model(
+    spec: ModelSpec, cache_dir: Path | str | None = None, *, verify: bool = True
+) -> ResolvedModel:
+    """Locate (and by default SHA-256 check) every file; ModelError says how to repair."""
+    paths: dict[str, Path] = {}
+    for file in spec.files:
+        path = locate_file(spec, file, cache_dir)
+        if path is None:
+            raise ModelError(missing_message(spec, file, cache_dir))
+        if verify:
+            problem = check_file(path, file)
+            if problem is not None:
+                raise ModelError(
+                    f"model file {path} is corrupt ({problem}): repair it with "
+                    f"`{spec.fetch_command}`"
+                )
+        paths[file.name] = path
+    return ResolvedModel(spec, paths)
+
+
+def check_file(path: Path, file: ModelFile) -> str | None:
+    """None when ``path`` has the pinned size and SHA-256, else what is wrong."""
+    try:
+        size = path.stat().st_size
+        if size != file.size:
+            return f"size {size} bytes, expected {file.size}"
+        digest = sha256_file(path)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+    if digest != file.sha256:
+        return f"sha256 {digest[:12]}…, expected {file.sha256[:12]}…"
+    return None

@@ -1,0 +1,111 @@
+"""ncnn engine: .param/.bin super-resolution models, fp32 on CPU, Vulkan on GPU."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import ncnn
+import numpy as np
+
+from ...errors import ModelError
+from ...models.cache import ResolvedModel
+from ...types import Image
+from .base import Device, Engine, cpu_threads, to_uint8
+from .tiling import FloatImage, run_tiled
+
+log = logging.getLogger(__name__)
+
+_gpu_lock = threading.Lock()
+_gpu_count: int | None = None
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence C-level stderr (ncnn prints Vulkan loader noise when no GPU exists)."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def vulkan_gpu_count() -> int:
+    """Number of Vulkan GPUs ncnn can use (0 when no driver); probed once."""
+    global _gpu_count
+    with _gpu_lock:
+        if _gpu_count is None:
+            with _quiet_stderr():
+                _gpu_count = int(ncnn.get_gpu_count())
+        return _gpu_count
+
+
+class NcnnEngine(Engine):
+    """Runs an ncnn network with input blob ``data`` and output blob ``output``."""
+
+    NAME = "ncnn"
+    INPUT = "data"
+    OUTPUT = "output"
+
+    def __init__(self, tile: int = 256, tile_pad: int = 16) -> None:
+        super().__init__()
+        self.tile = tile
+        self.tile_pad = tile_pad
+        self._net: ncnn.Net | None = None
+
+    def load(self, model: ResolvedModel, device: Device = "auto") -> None:
+        use_gpu = False
+        if device in ("gpu", "auto"):
+            use_gpu = vulkan_gpu_count() > 0
+            if device == "gpu" and not use_gpu:
+                log.warning("ncnn: device gpu requested but no Vulkan GPU found; using CPU")
+        net = ncnn.Net()
+        net.opt.use_vulkan_compute = use_gpu
+        # fp32 on CPU: fp16/bf16 flags off (they gain nothing without AVX-512 FP16).
+        net.opt.use_fp16_packed = False
+        net.opt.use_fp16_storage = False
+        net.opt.use_fp16_arithmetic = False
+        net.opt.use_bf16_storage = False
+        net.opt.num_threads = cpu_threads()
+        param, weights = model.path(".param"), model.path(".bin")
+        fetch = model.spec.fetch_command
+        if net.load_param(str(param)) != 0:
+            raise ModelError(f"ncnn cannot read model file {param}: repair it with `{fetch}`")
+        if net.load_model(str(weights)) != 0:
+            raise ModelError(f"ncnn cannot read model file {weights}: repair it with `{fetch}`")
+        self._net = net
+        self.model = model
+        self.device = "vulkan:0" if use_gpu else "cpu"
+        log.info("%s: ncnn engine on %s (%d threads, fp32)", model.spec.id, self.device,
+                 net.opt.num_threads)
+
+    def _forward(self, tile: FloatImage) -> FloatImage:
+        if self._net is None:  # pragma: no cover - guarded by run()
+            raise ModelError("ncnn engine not loaded")
+        chw = np.ascontiguousarray(tile.transpose(2, 0, 1))
+        extractor = self._net.create_extractor()
+        extractor.input(self.INPUT, ncnn.Mat(chw))
+        ret, out = extractor.extract(self.OUTPUT)
+        if ret != 0:
+            raise RuntimeError(f"ncnn extract failed with code {ret}")
+        result: FloatImage = np.array(out, dtype=np.float32).transpose(1, 2, 0)
+        return result
+
+    def _infer(self, image: Image, fidelity: float | None) -> Image:
+        del fidelity
+        x = image.astype(np.float32) / 255.0
+        y = run_tiled(self._forward, x, self.scale, self.tile, self.tile_pad)
+        return to_uint8(y)

@@ -1,0 +1,229 @@
+"""FaceRestorer, restore_faces() and `personframes restore`: real images, real ncnn model."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image as PILImage
+
+from personframes.cli_restore import restore as restore_cli
+from personframes.errors import InputError, ModelError
+from personframes.models import get_model
+from personframes.models.cache import package_path
+from personframes.restore import FaceRestoration, FaceRestorer, ModelSession, target_size_for
+from personframes.restore.align import (
+    FFHQ_TEMPLATE_512,
+    alignment_matrix,
+    paste_face,
+    warp_face,
+)
+from personframes.restore.restorer import blend, fit_longest, lanczos, model_input_side
+from personframes.types import Box, FaceDetection
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PORTRAIT = DATA / "images/whole/lowres_portrait_b.jpg"
+
+
+def _image(path: Path = PORTRAIT) -> np.ndarray:
+    return np.asarray(PILImage.open(path).convert("RGB"))
+
+
+def _crop() -> np.ndarray:  # 48 x 40 px around the face of the portrait
+    return np.ascontiguousarray(_image()[50:98, 160:200])
+
+
+@pytest.fixture(autouse=True)
+def _propagate() -> Iterator[None]:
+    logger = logging.getLogger("personframes")
+    saved = logger.propagate
+    logger.propagate = True
+    yield
+    logger.propagate = saved
+
+
+@pytest.fixture(scope="module")
+def session() -> ModelSession:
+    return ModelSession()
+
+
+def test_target_size_and_input_bound() -> None:
+    assert target_size_for(None) == 512 and target_size_for(384) == 512
+    assert target_size_for(1024) == 1024
+    assert model_input_side(64, 512, 4) == 64  # native
+    assert model_input_side(300, 512, 4) == 128  # bounded to max(512/4, 128)
+    assert model_input_side(600, 2048, 4) == 512
+    assert fit_longest(40, 48, 512) == (427, 512)
+
+
+def test_strength_zero_is_lanczos_bit_for_bit_and_loads_nothing(tmp_path: Path) -> None:
+    crop = _crop()
+    restorer = FaceRestorer("gfpgan-v1.4", "cpu", cache_dir=tmp_path)  # not installed
+    result = restorer.restore_crop(crop, 512, 0.0)
+    expected = np.asarray(PILImage.fromarray(crop).resize((427, 512), PILImage.Resampling.LANCZOS))
+    assert np.array_equal(result.image, expected)
+    assert not result.fell_back and result.device == "none"
+    assert restorer.session.loaded() == []
+
+
+def test_blend_formula_with_real_model(session: ModelSession) -> None:
+    restorer = FaceRestorer(session=session, device="cpu")
+    crop = _crop()
+    full = restorer.restore_crop(crop, 512, 1.0)
+    assert not full.fell_back and full.device == "cpu" and full.image.shape == (512, 427, 3)
+    none = restorer.restore_crop(crop, 512, 0.0).image
+    half = restorer.restore_crop(crop, 512, 0.5).image
+    expected = np.rint(0.5 * full.image.astype(np.float64) + 0.5 * none.astype(np.float64))
+    assert np.array_equal(half, expected.astype(np.uint8))
+    assert np.array_equal(blend(full.image, none, 0.5), half)
+    # The model adds detail Lanczos cannot: more high-frequency energy.
+    lap = [float(np.var(np.diff(img.astype(np.float64), 2, axis=0))) for img in (full.image, none)]
+    assert lap[0] > 1.5 * lap[1]
+    assert session.loaded() == [("realesrgan-x4plus", "cpu")]  # loaded once, reused
+
+
+def test_corrupt_model_falls_back_with_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = get_model("realesrgan-x4plus")
+    folder = tmp_path / spec.id
+    folder.mkdir()
+    for file in spec.files:  # a cached copy takes precedence over the package's
+        src = package_path(file)
+        assert src is not None
+        shutil.copy(src, folder / file.name)
+    bad = folder / "realesrgan-x4plus.bin"
+    data = bytearray(bad.read_bytes())
+    data[1000:1100] = b"\0" * 100
+    bad.write_bytes(bytes(data))
+
+    restorer = FaceRestorer(cache_dir=tmp_path, device="cpu")
+    with pytest.raises(ModelError) as info:
+        restorer.load()
+    assert str(bad) in str(info.value)
+    assert "personframes models fetch realesrgan-x4plus" in str(info.value)
+
+    caplog.clear()
+    crop = _crop()
+    result = restorer.restore_crop(crop, 512, 0.8)
+    assert result.fell_back and result.reason and "personframes models fetch" in result.reason
+    assert np.array_equal(result.image, lanczos(crop, (427, 512)))
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "Lanczos" in warnings[0].getMessage()
+
+
+def test_large_crops_are_not_sent_through_sr(session: ModelSession) -> None:
+    big = np.ascontiguousarray(_image()[:200, :200])
+    result = FaceRestorer(session=session, device="cpu").restore_crop(big, 128, 0.8)
+    assert result.device == "none" and not result.fell_back and result.reason
+    assert np.array_equal(result.image, lanczos(big, (128, 128)))
+
+
+def test_bad_inputs_raise_input_error() -> None:
+    restorer = FaceRestorer()
+    with pytest.raises(InputError):
+        restorer.restore_crop(np.zeros((8, 8), np.uint8), 512, 0.5)
+    with pytest.raises(InputError):
+        restorer.restore_crop(_crop(), 512, 1.5)
+
+
+def test_alignment_round_trip_and_paste_is_identity_for_unchanged_face() -> None:
+    points = FFHQ_TEMPLATE_512 * 0.25 + np.array([30, 10], dtype=np.float32)
+    matrix = alignment_matrix(points, 128)
+    np.testing.assert_allclose(matrix[:, :2], np.eye(2), atol=1e-3)
+    image = _image()
+    face = warp_face(image, matrix, 128)
+    pasted = paste_face(image, face, matrix, source_face=face)
+    assert np.abs(pasted.astype(int) - image.astype(int)).max() <= 3
+
+
+class _FixedDetector:
+    """One known face of the portrait (five keypoints measured by CenterFace)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, image: np.ndarray) -> list[FaceDetection]:
+        self.calls += 1
+        keypoints = {
+            "left_eye": (141.0, 91.0),
+            "right_eye": (188.0, 90.0),
+            "nose": (170.0, 119.0),
+            "mouth_left": (141.0, 139.0),
+            "mouth_right": (180.0, 139.0),
+        }
+        return [FaceDetection(Box(103, 30, 204, 174), 0.95, keypoints, "fixed")]
+
+
+def test_restore_faces_same_size_local_and_thread_safe(session: ModelSession) -> None:
+    image = _image()
+    restoration = FaceRestoration(session=session, detector=_FixedDetector())
+    result = restoration.restore(image, 0.8, device="cpu")
+    out = result.image
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert len(result.faces) == 1 and not result.faces[0].fell_back
+    diff = np.abs(out.astype(int) - image.astype(int)).sum(axis=2)
+    assert diff[80:150, 130:195].mean() > 1.0  # the face changed
+    assert diff[:, :40].max() == 0 and diff[:, 300:].max() == 0  # far away: untouched
+    # colour matched: the face keeps its mean colour
+    region = (slice(80, 150), slice(130, 195))
+    assert np.abs(out[region].mean((0, 1)) - image[region].mean((0, 1))).max() < 4
+    # strength 0: unchanged
+    assert np.array_equal(restoration.restore(image, 0.0, device="cpu").image, image)
+    # concurrent calls give the same result as the sequential one
+    outs: list[np.ndarray] = []
+    threads = [
+        threading.Thread(
+            target=lambda: outs.append(restoration.restore(image, 0.8, device="cpu").image)
+        )
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outs) == 2 and all(np.array_equal(o, out) for o in outs)
+
+
+def test_cli_restore_writes_refuses_overwrite_and_bad_images(tmp_path: Path) -> None:
+    runner = CliRunner()
+    src = tmp_path / "in"
+    src.mkdir()
+    PILImage.fromarray(_image()[40:120, 140:220]).save(src / "face.png")
+    out = tmp_path / "out"
+    ok = runner.invoke(
+        restore_cli,
+        [str(src), "-o", str(out), "--device", "cpu", "--face-restoration-strength", "0"],
+    )
+    assert ok.exit_code == 0, ok.output
+    written = np.asarray(PILImage.open(out / "face.png"))
+    assert written.shape == (80, 80, 3)
+    assert sorted(p.name for p in out.iterdir()) == ["face.png"]  # no temp files left
+
+    same = runner.invoke(restore_cli, [str(src / "face.png"), "-o", str(src)])
+    assert same.exit_code != 0 and isinstance(same.exception, InputError)
+    assert "overwrite" in str(same.exception)
+
+    (src / "broken.jpg").write_bytes(b"not a jpeg")
+    bad = runner.invoke(
+        restore_cli, [str(src / "broken.jpg"), "-o", str(out), "--face-restoration-strength", "0"]
+    )
+    assert isinstance(bad.exception, InputError) and "broken.jpg" in str(bad.exception)
+
+
+def test_cli_restore_aligned_face_with_real_model(tmp_path: Path) -> None:
+    face = _image(DATA / "images/faces/aligned_0143.png")
+    small = tmp_path / "small.png"
+    PILImage.fromarray(lanczos(face, (48, 48))).save(small)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        restore_cli, [str(small), "-o", str(out), "--aligned", "--upscale", "4", "--device", "cpu"]
+    )
+    assert result.exit_code == 0, result.output
+    assert np.asarray(PILImage.open(out / "small.png")).shape == (192, 192, 3)
