@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .util import VIDEOS, files_in, make_video, run_cli
+from .util import VIDEOS, files_in, make_audio_only, make_video, run_cli
 
 
 def _mount_tmpfs(where: Path, options: str) -> bool:
@@ -71,17 +71,7 @@ def test_short_rotated_video(tmp_path: Path) -> None:
 
 
 def test_audio_only_file_via_cli(tmp_path: Path) -> None:
-    import av
-
-    path = tmp_path / "voice.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=8000)
-        frame = av.AudioFrame.from_ndarray(
-            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-        )
-        frame.sample_rate = 8000
-        for packet in [*stream.encode(frame), *stream.encode()]:
-            container.mux(packet)
+    path = make_audio_only(tmp_path / "voice.mp4")
     result = run_cli("extract", str(path), "-o", str(tmp_path / "out"))
     assert result.returncode == 2
     assert "voice.mp4: no video stream" in result.stderr and result.stderr.count("\n") == 1

@@ -12,7 +12,7 @@ from personframes.errors import InputError
 from personframes.video.decode import VideoReader
 from personframes.video.sampling import SamplingStats, dhash, hamming, sample_candidates
 
-from .util import VIDEOS, make_video, moving_square_frames
+from .util import VIDEOS, make_audio_only, make_video, moving_square_frames
 
 
 def _candidates(path: Path, interval: float = 0.25, dedup: int = 2, cap: int | None = None):
@@ -102,19 +102,7 @@ def test_containers(tmp_path: Path, suffix: str, codec: str) -> None:
 
 
 def test_audio_only_file_is_rejected(tmp_path: Path) -> None:
-    import av
-
-    path = tmp_path / "sound.m4a"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("aac", rate=8000)
-        frame = av.AudioFrame.from_ndarray(
-            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-        )
-        frame.sample_rate = 8000
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    path = make_audio_only(tmp_path / "sound.m4a")
     with pytest.raises(InputError, match="no video stream"):
         VideoReader(path)
 

@@ -88,3 +88,16 @@ def files_in(folder: Path) -> list[str]:
     if not folder.exists():
         return []
     return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".personframes"))
+
+
+def make_audio_only(path: Path) -> Path:
+    """A short silent AAC file: a container with no video stream."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=8000)
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+        )
+        frame.sample_rate = 8000
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            container.mux(packet)
+    return path

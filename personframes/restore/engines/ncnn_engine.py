@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import ncnn
 import numpy as np
 
 from ...errors import ModelError
 from ...models.cache import ResolvedModel
+from ...native import silence_native_stderr
 from ...types import Image
 from .base import Device, Engine, cpu_threads, to_uint8
 from .tiling import FloatImage, run_tiled
@@ -24,31 +21,12 @@ _gpu_lock = threading.Lock()
 _gpu_count: int | None = None
 
 
-@contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """Silence C-level stderr (ncnn prints Vulkan loader noise when no GPU exists)."""
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), fd)
-            yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
-
-
 def vulkan_gpu_count() -> int:
     """Number of Vulkan GPUs ncnn can use (0 when no driver); probed once."""
     global _gpu_count
     with _gpu_lock:
         if _gpu_count is None:
-            with _quiet_stderr():
+            with silence_native_stderr():
                 _gpu_count = int(ncnn.get_gpu_count())
         return _gpu_count
 
