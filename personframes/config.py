@@ -110,7 +110,6 @@ class OutputConfig(_Section):
 
 class PipelineConfig(_Section):
     force: bool = False
-    keep_temp: bool = False
     workers: int = Field(1, ge=1, le=64)
     commit_every: int = Field(25, ge=1, description="frames between progress commits")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,43 @@ def test_face_crop_padding_and_png(tmp_path: Path) -> None:
     for o in faces:  # zero padding: the crop is the face box itself (to rounding)
         _bx, _by, bw, bh = o["face"]["box_xywh"]
         assert abs(o["size"][0] - bw) <= 2 and abs(o["size"][1] - bh) <= 2
+
+
+NAME_PATTERNS = {
+    "frame": r"{stem}(_person\d+)?_{pose}_{head}_{shot}_\d{{3}}\.jpg",
+    "face": r"{stem}(_person\d+)?_face_{head}_\d{{3}}\.jpg",
+}
+
+
+def test_outputs_carry_analysis_and_follow_the_naming_scheme(
+    sitting: tuple[Path, dict[str, Any]], stage: tuple[Path, dict[str, Any]]
+) -> None:
+    import re
+
+    for _, info in (sitting, stage):
+        stem = Path(info["video"]["path"]).stem
+        assert info["outputs"]
+        for o in info["outputs"]:
+            assert isinstance(o["person_id"], int)
+            assert o["pose"] in {"standing", "sitting", "squatting", "lying", "unknown"}
+            assert o["head_direction"] != "unknown" and o["shot_type"]
+            assert 0 <= o["quality"]["overall"] <= 1 and o["selection"]["reason"]
+            pattern = NAME_PATTERNS[o["kind"]].format(
+                stem=stem, pose=o["pose"], head=o["head_direction"], shot=o["shot_type"]
+            )
+            assert re.fullmatch(pattern, o["file"]), o["file"]
+
+
+def test_selection_spacing_holds_in_real_output(
+    sitting: tuple[Path, dict[str, Any]], stage: tuple[Path, dict[str, Any]]
+) -> None:
+    for _, info in (sitting, stage):
+        spacing = info["config"]["selection"]["min_seconds_apart"]
+        by_category: dict[tuple[int, str, str], list[float]] = {}
+        for o in info["outputs"]:
+            if o["kind"] == "face":
+                key = (o["person_id"], o["pose"], o["head_direction"])
+                by_category.setdefault(key, []).append(o["time_s"])
+        for times in by_category.values():
+            times.sort()
+            assert all(b - a >= spacing for a, b in itertools.pairwise(times)), times
