@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from ..config import PoseConfig
 from ..detect.pose import BodyPose, Landmark
 
 PoseClass = Literal["standing", "sitting", "squatting", "lying", "unknown"]
-POSE_CLASSES: tuple[PoseClass, ...] = ("standing", "sitting", "squatting", "lying", "unknown")
+POSE_CLASSES: tuple[PoseClass, ...] = get_args(PoseClass)
 _SIDES: tuple[Literal["left", "right"], ...] = ("left", "right")
 LYING_TORSO_ANGLE = 60.0  # degrees from vertical beyond which the torso counts as lying
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -58,18 +58,7 @@ HeadDirection = Literal[
     "looking_up_right",
     "unknown",
 ]
-HEAD_DIRECTIONS: tuple[HeadDirection, ...] = (
-    "front",
-    "looking_left",
-    "looking_right",
-    "profile_left",
-    "profile_right",
-    "looking_up",
-    "looking_down",
-    "looking_up_left",
-    "looking_up_right",
-    "unknown",
-)
+HEAD_DIRECTIONS: tuple[HeadDirection, ...] = get_args(HeadDirection)
 HeadPoseMethod = Literal["mesh", "keypoints", "none"]
 
 # Eye distance (pupils, about 63 mm) over nose-tip depth in front of the eyes

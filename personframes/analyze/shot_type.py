@@ -25,7 +25,7 @@ Rules, first match wins:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from ..detect.pose import BodyPose
 from ..types import Box
@@ -39,15 +39,7 @@ ShotType = Literal[
     "wide_shot",
     "unknown",
 ]
-SHOT_TYPES: tuple[ShotType, ...] = (
-    "extreme_closeup",
-    "closeup",
-    "medium_closeup",
-    "medium_shot",
-    "full_body",
-    "wide_shot",
-    "unknown",
-)
+SHOT_TYPES: tuple[ShotType, ...] = get_args(ShotType)
 EXTREME_CLOSEUP_RATIO = 0.25
 CLOSEUP_RATIO = 0.15
 MEDIUM_CLOSEUP_RATIO = 0.08

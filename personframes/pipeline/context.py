@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,41 +57,21 @@ class StopFlag:
             raise Interrupted(f"stopped by {name} {where}; progress saved", self.signum or 2)
 
 
-@dataclass
-class RunStats:
-    """Counters for the run summary; every fallback is counted here with its reason."""
+class FallbackWarnings:
+    """Logs each kind of fallback once at WARNING, with its reason.
 
-    frames_decoded: int = 0
-    candidates: int = 0
-    duplicates: int = 0
-    frames_with_faces: int = 0
-    faces: int = 0
-    files_written: int = 0
-    restorations: int = 0
-    fallbacks: Counter[str] = field(default_factory=Counter)
-    outputs_by_category: Counter[str] = field(default_factory=Counter)
-    stage_seconds: dict[str, float] = field(default_factory=dict)
+    The counts in the run summary come from the stored records (so they survive
+    a resume); this only keeps the log from repeating one line per frame.
+    """
 
-    def fallback(self, what: str, reason: str) -> None:
-        """Count a fallback; log a WARNING the first time this (what, reason) happens."""
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def warn(self, what: str, reason: str) -> None:
         key = f"{what}: {reason}"
-        if key not in self.fallbacks:
+        if key not in self._seen:
+            self._seen.add(key)
             log.warning("fallback %s", key)
-        self.fallbacks[key] += 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "frames_decoded": self.frames_decoded,
-            "candidates": self.candidates,
-            "duplicates_removed": self.duplicates,
-            "frames_with_faces": self.frames_with_faces,
-            "faces": self.faces,
-            "files_written": self.files_written,
-            "restorations": self.restorations,
-            "fallbacks": dict(self.fallbacks),
-            "outputs_by_category": dict(self.outputs_by_category),
-            "stage_seconds": {k: round(v, 3) for k, v in self.stage_seconds.items()},
-        }
 
 
 @dataclass
@@ -103,7 +83,7 @@ class RunContext:
     store: StateStore
     sessions: Sessions
     stop: StopFlag
-    stats: RunStats = field(default_factory=RunStats)
+    fallbacks: FallbackWarnings = field(default_factory=FallbackWarnings)
     timings: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     """Seconds per stage spent by this process (a resumed run counts only its own work)."""
     progress: ProgressFn = field(default=lambda step, done, total: None)

@@ -98,6 +98,7 @@ class VideoReader:
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self.info = self._probe()
+        self.frames_without_pts = 0  # timestamps stepped from the frame rate instead
 
     def _probe(self) -> VideoInfo:
         rotation = self._stream_rotation()  # reopens the container: read the stream after
@@ -172,7 +173,14 @@ class VideoReader:
             for frame in self._container.decode(stream):
                 index += 1
                 pts = frame.pts if frame.pts is not None else frame.dts
-                if pts is None:  # no timestamp: step from the previous one
+                if pts is None:  # no timestamp: step from the previous one, and say so
+                    if not self.frames_without_pts:
+                        log.warning(
+                            "fallback %s: frame %d has no timestamp; using the frame rate",
+                            self.path.name,
+                            index,
+                        )
+                    self.frames_without_pts += 1
                     step = 1.0 / self.info.frame_rate if self.info.frame_rate else 0.0
                     time_s = last_time + step if index else 0.0
                 else:

@@ -10,7 +10,7 @@ from ...output.writer import write_json
 from ..context import RunContext
 from ..records import face_for_manifest, face_from_dict
 from .base import Step
-from .scan import HEAD_POSE_FALLBACK, scan_info, scanned_frames
+from .scan import HEAD_POSE_FALLBACK, scan_results
 from .select import SelectStep
 from .write import WriteStep
 
@@ -29,8 +29,8 @@ class ManifestStep(Step):
         return (ctx.output_dir / manifest_name(ctx.stem)).is_file()
 
     def run(self, ctx: RunContext) -> None:
-        info = scan_info(ctx)
-        frames = {f["index"]: f for f in scanned_frames(ctx)}
+        info, scanned = scan_results(ctx)
+        frames = {f["index"]: f for f in scanned}
         written = ctx.store.records(ctx.video_key, WriteStep.NAME)
         outputs: list[dict[str, Any]] = []
         for record in written:
@@ -102,6 +102,10 @@ class ManifestStep(Step):
             for p in f["people"]
             if p["head"]["method"] == "keypoints"
         )
+        if info.get("frames_without_pts"):
+            fallbacks["video timestamps: frames without pts, timed from the frame rate"] = info[
+                "frames_without_pts"
+            ]
         return {
             "frames_decoded": info["frames_decoded"],
             "candidates": info["candidates"],

@@ -15,15 +15,18 @@ INFO_KEY = "~info"
 HEAD_POSE_FALLBACK = "face mesh not confident (e.g. a profile), angles from detector keypoints"
 
 
-def scanned_frames(ctx: RunContext) -> list[dict[str, Any]]:
-    return [r for r in ctx.store.records(ctx.video_key, ScanStep.NAME) if "index" in r]
-
-
-def scan_info(ctx: RunContext) -> dict[str, Any]:
+def scan_results(ctx: RunContext) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The finished scan, read once: its summary record and the candidate frames in order."""
+    info: dict[str, Any] | None = None
+    frames: list[dict[str, Any]] = []
     for record in ctx.store.records(ctx.video_key, ScanStep.NAME):
-        if "video" in record:
-            return dict(record)
-    raise KeyError(INFO_KEY)
+        if "index" in record:
+            frames.append(record)
+        else:
+            info = record
+    if info is None:
+        raise KeyError(INFO_KEY)
+    return info, frames
 
 
 class ScanStep(Step):
@@ -75,7 +78,7 @@ class ScanStep(Step):
                 ctx.timings["analyze"] += time.perf_counter() - t1
                 for person in analysis["people"]:
                     if person["head"]["method"] == "keypoints":
-                        ctx.stats.fallback("head pose", HEAD_POSE_FALLBACK)
+                        ctx.fallbacks.warn("head pose", HEAD_POSE_FALLBACK)
                 pending.append(
                     (
                         f"{frame.index:09d}",
@@ -102,5 +105,6 @@ class ScanStep(Step):
                 "duplicates_removed": stats.duplicates,
                 "candidates": stats.candidates,
                 "shot_cuts": stats.cuts,
+                "frames_without_pts": reader.frames_without_pts,
             }
         flush(done=True, extra=[(INFO_KEY, -1, info)])

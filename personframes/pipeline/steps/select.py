@@ -18,7 +18,7 @@ from ...select import Candidate, select_frames
 from ..context import RunContext
 from ..records import face_from_dict
 from .base import Step
-from .scan import scan_info, scanned_frames
+from .scan import scan_results
 
 
 def person_ids(frames: list[dict[str, Any]], cuts: list[int]) -> list[list[int]]:
@@ -65,8 +65,8 @@ class SelectStep(Step):
 
     def run(self, ctx: RunContext) -> None:
         cfg = ctx.config
-        frames = scanned_frames(ctx)
-        cuts = scan_info(ctx)["shot_cuts"]
+        info, frames = scan_results(ctx)
+        cuts = info["shot_cuts"]
         ids = person_ids(frames, cuts)
         scores = face_scores(frames)
         candidates: list[Candidate] = []

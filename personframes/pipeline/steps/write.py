@@ -19,7 +19,7 @@ from ...video.decode import VideoReader
 from ..context import RunContext
 from ..records import face_from_dict
 from .base import Step
-from .scan import scanned_frames
+from .scan import scan_results
 from .select import SelectStep
 
 
@@ -85,7 +85,7 @@ class WriteStep(Step):
         for item in plan:
             if item["file"] not in done:
                 todo[item["frame_index"]].append(item)
-        frames = {f["index"]: f for f in scanned_frames(ctx)}
+        frames = {f["index"]: f for f in scan_results(ctx)[1]}
         restoring = out.face_restoration and out.face_restoration_strength > 0
         if restoring and any(i["kind"] == "face" for items in todo.values() for i in items):
             # A missing or corrupt model is a set-up error, not a per-crop fallback:
@@ -128,7 +128,7 @@ class WriteStep(Step):
             else:
                 body = frame["people"][item["face"]]["body_box"]
                 if body is None:
-                    ctx.stats.fallback("body crop", "no body landmarks, region estimated from face")
+                    ctx.fallbacks.warn("body crop", "no body landmarks, region estimated from face")
                     extra["body_box_estimated"] = True
                     region = body_region(face.box, width, height)
                 else:
@@ -160,7 +160,7 @@ class WriteStep(Step):
         )
         ctx.timings["restore"] += time.perf_counter() - t0
         if result.fell_back:
-            ctx.stats.fallback(f"face restoration ({result.model} -> Lanczos)", str(result.reason))
+            ctx.fallbacks.warn(f"face restoration ({result.model} -> Lanczos)", str(result.reason))
         return result.image, {
             "model": result.model,
             "strength": out.face_restoration_strength,
