@@ -30,11 +30,6 @@ def face_from_dict(data: dict[str, Any]) -> FaceDetection:
 
 def face_for_manifest(face: FaceDetection) -> dict[str, Any]:
     """The face as info.json shows it: box as x, y, width, height."""
-    return {
-        "box_xywh": face.box.as_xywh(),
-        "score": round(float(face.score), 4),
-        "keypoints": {
-            k: [round(float(x), 2), round(float(y), 2)] for k, (x, y) in face.keypoints.items()
-        },
-        "detector": face.detector,
-    }
+    data = face_to_dict(face)
+    del data["box"]
+    return {"box_xywh": face.box.as_xywh(), **data}
