@@ -48,14 +48,13 @@ from personframes.analyze.shot_type import classify_shot_type  # noqa: E402
 from personframes.analyze.tracking import (  # noqa: E402
     Observation,
     appearance_signature,
-    find_shot_cuts,
-    thumbnail,
     track_people,
 )
 from personframes.config import HeadAngleConfig, PoseConfig  # noqa: E402
 from personframes.detect import create_face_detector  # noqa: E402
 from personframes.detect.pose import PoseEstimator, body_region  # noqa: E402
 from personframes.types import Box, FaceDetection, Image  # noqa: E402
+from personframes.video.cuts import find_shot_cuts, thumbnail  # noqa: E402
 
 EXCLUDED_HEAD = {"unclear", "back", "none"}
 EXCLUDED_BODY = {"unclear", "none"}
@@ -70,10 +69,9 @@ def decode(video: Path, wanted: set[int]) -> tuple[dict[int, Image], list[tuple[
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for i, frame in enumerate(container.decode(stream)):
-            rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-            thumbs.append((i, thumbnail(rgb)))
+            thumbs.append((i, thumbnail(frame)))
             if i in wanted:
-                frames[i] = rgb
+                frames[i] = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
     return frames, thumbs
 
 

@@ -82,8 +82,10 @@ def verify(model_ids: tuple[str, ...], cache_dir: Path | None) -> None:
             click.echo(f"missing  {status.model_id}  {status.file} (not installed)")
         else:
             bad.append(status)
-            click.echo(f"CORRUPT  {status.model_id}  {status.path}: {status.detail}; "
-                       f"repair: {status.repair}")
+            click.echo(
+                f"CORRUPT  {status.model_id}  {status.path}: {status.detail}; "
+                f"repair: {status.repair}"
+            )
     if bad:
         repairs = sorted({s.repair for s in bad})
         raise ModelError(f"{len(bad)} model file(s) corrupt; repair with: {'; '.join(repairs)}")

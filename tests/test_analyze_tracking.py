@@ -6,13 +6,12 @@ import numpy as np
 from personframes.analyze.tracking import (
     Observation,
     appearance_signature,
-    find_shot_cuts,
     similarity,
-    thumbnail,
     track_people,
 )
 from personframes.detect import create_face_detector
 from personframes.types import Box, FaceDetection
+from personframes.video.cuts import find_shot_cuts, thumbnail
 
 from .util import VIDEOS
 
@@ -35,12 +34,8 @@ def test_one_id_over_sitting_window() -> None:
 
 
 def test_shot_cuts_of_stage_performer() -> None:
-    thumbs = []
     with av.open(str(VIDEOS / "stage_performer.mp4")) as container:
-        for i, frame in enumerate(container.decode(video=0)):
-            thumbs.append(
-                (i, thumbnail(np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)))
-            )
+        thumbs = [(i, thumbnail(frame)) for i, frame in enumerate(container.decode(video=0))]
     assert find_shot_cuts(thumbs) == [20, 82, 211]
 
 

@@ -16,7 +16,7 @@ from personframes.detect import (
     FaceDetectorRegistry,
     create_face_detector,
 )
-from personframes.detect._onnx_dims import OnnxFormatError, set_io_dims
+from personframes.detect._onnx_dims import OnnxFormatError, drop_initializer_inputs, set_io_dims
 from personframes.detect.centerface import CenterFaceDetector, default_model_path
 from personframes.detect.combined import DEFAULT_MERGE_OVERLAP, merge
 from personframes.errors import ModelError, UnknownIdError
@@ -233,6 +233,31 @@ def test_corrupt_model_file_raises_model_error(tmp_path: Path, cut: int) -> None
 def test_set_io_dims_rejects_unknown_names() -> None:
     with pytest.raises(OnnxFormatError, match="nope"):
         set_io_dims(default_model_path().read_bytes(), {"nope": ["B"]})
+
+
+def test_dropping_weight_inputs_keeps_centerface_outputs(
+    frames: dict[tuple[str, int], Image],
+) -> None:
+    import onnxruntime as ort
+
+    shaped = set_io_dims(default_model_path().read_bytes(), {"input.1": ["B", 3, "H", "W"]})
+    folded = drop_initializer_inputs(shaped)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    sessions = [
+        ort.InferenceSession(m, sess_options=options, providers=["CPUExecutionProvider"])
+        for m in (shaped, folded)
+    ]
+    # Weights listed as inputs may be overridden by a caller, so they are not folded.
+    assert len(sessions[0].get_overridable_initializers()) > 100
+    assert sessions[1].get_overridable_initializers() == []
+    assert [i.name for i in sessions[1].get_inputs()] == ["input.1"]
+    image = frames["sitting_window", 360][256:640, :672]  # sides: multiples of 32
+    blob = np.ascontiguousarray(image.transpose(2, 0, 1)[None], dtype=np.float32)
+    before, after = (s.run(None, {"input.1": blob}) for s in sessions)
+    assert before[0].max() > 0.5  # the face's heatmap peak: the comparison means something
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-4)
 
 
 def test_gpu_request_falls_back_to_cpu_with_one_warning(

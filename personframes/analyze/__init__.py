@@ -24,8 +24,6 @@ from .tracking import (
     Observation,
     TrackingParams,
     appearance_signature,
-    find_shot_cuts,
-    thumbnail,
     track_people,
 )
 
@@ -50,10 +48,8 @@ __all__ = [
     "classify_angles",
     "classify_direction",
     "classify_shot_type",
-    "find_shot_cuts",
     "measure_quality",
     "percentile_ranks",
     "score_quality",
-    "thumbnail",
     "track_people",
 ]

@@ -9,10 +9,8 @@ track (a new shot, a long gap, a new face) is compared by appearance with
 every person seen so far: an HSV colour histogram of the face and the upper
 body below it (:func:`appearance_signature`). Similar enough: the same
 person; otherwise a new id. Two detections of one frame never share an id.
-
-:func:`find_shot_cuts` finds cuts from frame differences of small grey
-thumbnails (:func:`thumbnail`), for the ``cuts`` argument of
-:func:`track_people`.
+The ``cuts`` argument of :func:`track_people` comes from
+:func:`personframes.video.cuts.find_shot_cuts`.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ import numpy.typing as npt
 from ..types import Box, FaceDetection, Image
 
 Signature = npt.NDArray[np.float32]
-THUMB_SIZE = (64, 36)
 
 
 @dataclass(frozen=True)
@@ -96,35 +93,6 @@ def similarity(a: Signature, b: Signature) -> float:
     """Histogram similarity in 0..1 (1 - Bhattacharyya distance)."""
     d = cv2.compareHist(a.astype(np.float32), b.astype(np.float32), cv2.HISTCMP_BHATTACHARYYA)
     return float(max(0.0, 1.0 - d))
-
-
-def thumbnail(image: Image) -> npt.NDArray[np.float32]:
-    """Small grey thumbnail used for shot-cut detection."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
-
-
-def find_shot_cuts(
-    thumbnails: Sequence[tuple[int, npt.NDArray[np.float32]]], threshold: float = 18.0
-) -> list[int]:
-    """Frame indices that start a new shot.
-
-    ``thumbnails`` are (frame_index, :func:`thumbnail`) in frame order, ideally
-    of consecutive frames. A cut is where the mean absolute grey difference to
-    the previous thumbnail exceeds ``threshold`` and is at least 2 times the
-    larger of the two neighbouring differences (so a fast pan is not a cut).
-    """
-    diffs = [
-        float(np.abs(thumbnails[i][1] - thumbnails[i - 1][1]).mean())
-        for i in range(1, len(thumbnails))
-    ]
-    cuts: list[int] = []
-    for i, d in enumerate(diffs):
-        before = diffs[i - 1] if i > 0 else 0.0
-        after = diffs[i + 1] if i + 1 < len(diffs) else 0.0
-        if d > threshold and d >= 2 * max(before, after):
-            cuts.append(thumbnails[i + 1][0])
-    return cuts
 
 
 def _continues(person: _Person, box: Box, time_s: float, params: TrackingParams) -> float:

@@ -13,7 +13,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ..errors import ModelError
 from ..types import FIVE_POINT_NAMES, Box, FaceDetection, Image
-from ._onnx_dims import OnnxFormatError, set_io_dims
+from ._onnx_dims import OnnxFormatError, drop_initializer_inputs, set_io_dims
 from .base import DownscalingFaceDetector, named_points, nms_groups
 
 log = logging.getLogger(__name__)
@@ -114,11 +114,11 @@ def _load_session(path: Path, providers: list[str]) -> ort.InferenceSession:
     except OSError as exc:
         raise ModelError(f"cannot read CenterFace model {path}: {exc}") from exc
     try:
-        model = set_io_dims(raw, _DIMS)
+        model = drop_initializer_inputs(set_io_dims(raw, _DIMS))
     except OnnxFormatError as exc:
         raise ModelError(f"CenterFace model {path} is corrupt or not CenterFace: {exc}") from exc
     options = ort.SessionOptions()
-    options.log_severity_level = 3  # the model lists BN initializers as inputs: noisy warnings
+    options.log_severity_level = 3  # the file has unused BN counters; ORT warns per tensor
     # No busy-waiting between runs: on a 2-core machine the spinning worker threads
     # steal the CPU from mediapipe, decoding and the other models of the pipeline.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

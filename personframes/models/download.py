@@ -127,7 +127,11 @@ def download_file(
                 kept = part.stat().st_size if part.exists() else 0
                 log.warning(
                     "download of %s interrupted (%s); retry %d/%d resumes from %d bytes",
-                    shown, last_problem, attempt, retries, kept,
+                    shown,
+                    last_problem,
+                    attempt,
+                    retries,
+                    kept,
                 )
                 time.sleep(retry_wait * attempt)
             else:
@@ -255,8 +259,13 @@ def _fetch_file(
                 f"missing or damaged: run `{hint}`"
             )
         return  # the package copy is good; a bad cache copy was removed above
-    log.info("%s: downloading %s (%.1f MB) from %s", spec.id, file.name, file.size / 1e6,
-             urllib.parse.urlsplit(file.url).hostname)
+    log.info(
+        "%s: downloading %s (%.1f MB) from %s",
+        spec.id,
+        file.name,
+        file.size / 1e6,
+        urllib.parse.urlsplit(file.url).hostname,
+    )
     download_file(
         file.url,
         dest,

@@ -16,7 +16,7 @@ from ..analyze import (
     measure_quality,
 )
 from ..config import Config
-from ..detect.pose import PoseEstimator
+from ..detect.pose import BodyPose, PoseEstimator
 from ..native import silence_native_stderr
 from ..types import FaceDetection, Image
 
@@ -30,28 +30,46 @@ def _angle(value: float | None) -> float | None:
 
 
 class FrameAnalyzer:
-    """Holds the pose and head-pose models; ``analyze`` is called once per candidate frame."""
+    """Holds the pose and head-pose models and turns one candidate frame into its record.
+
+    The work comes in two halves so the scan can run them on two threads:
+    ``poses`` (mediapipe, single-threaded) and ``describe`` (head pose, quality,
+    appearance); ``combine`` joins them. ``analyze`` does all three in turn.
+    """
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.pose = PoseEstimator()
         self.head = HeadPoseEstimator(config.head_angle)
+        self._native_notes_done = False
+
+    @property
+    def quiet(self) -> bool:
+        """True once mediapipe has printed its first-use notes (they come with the first
+        person it finds). From then on ``poses`` leaves stderr alone, so it may run on
+        another thread while this one logs."""
+        return self._native_notes_done
 
     def analyze(self, image: Image, faces: list[FaceDetection]) -> dict[str, Any]:
-        height, width = image.shape[:2]
-        record: dict[str, Any] = {"quality": _metrics(image), "people": []}
+        return self.combine(image, faces, self.describe(image, faces), self.poses(image, faces))
+
+    def poses(self, image: Image, faces: list[FaceDetection]) -> list[BodyPose | None]:
+        """Each face's body pose (None where no body was found)."""
         if not faces:
-            return record
-        with silence_native_stderr():  # mediapipe logs set-up notes on its first real person
+            return []
+        if self._native_notes_done:
+            return self.pose.detect_people(image, faces)
+        with silence_native_stderr():
             poses = self.pose.detect_people(image, faces)
-        for face, pose in zip(faces, poses, strict=True):
+        self._native_notes_done = any(pose is not None for pose in poses)
+        return poses
+
+    def describe(self, image: Image, faces: list[FaceDetection]) -> dict[str, Any]:
+        """Everything but the body: frame quality, and per face head pose, quality, looks."""
+        people = []
+        for face in faces:
             head = self.head.estimate(image, face)
-            body = analyze_body_pose(pose, self.config.pose)
-            shot = classify_shot_type(
-                face.box, width, height, pose, self.config.pose.min_visibility
-            )
-            body_box = pose.box(self.config.pose.min_visibility) if pose is not None else None
-            record["people"].append(
+            people.append(
                 {
                     "head": {
                         "direction": head.direction,
@@ -61,6 +79,32 @@ class FrameAnalyzer:
                         "method": head.method,
                         "reason": head.reason,
                     },
+                    "face_quality": _metrics(image, face.box),
+                    "signature": [
+                        round(float(v), 5) for v in appearance_signature(image, face.box).ravel()
+                    ],
+                }
+            )
+        return {"quality": _metrics(image), "people": people}
+
+    def combine(
+        self,
+        image: Image,
+        faces: list[FaceDetection],
+        described: dict[str, Any],
+        poses: list[BodyPose | None],
+    ) -> dict[str, Any]:
+        """The frame's record: ``described`` with each person's body pose, shot and box."""
+        height, width = image.shape[:2]
+        visibility = self.config.pose.min_visibility
+        people = []
+        for face, pose, person in zip(faces, poses, described["people"], strict=True):
+            body = analyze_body_pose(pose, self.config.pose)
+            shot = classify_shot_type(face.box, width, height, pose, visibility)
+            body_box = pose.box(visibility) if pose is not None else None
+            people.append(
+                {
+                    "head": person["head"],
                     "pose": {"class": body.pose, "reason": body.reason},
                     "shot": {"type": shot.shot_type, "reason": shot.reason},
                     "body_box": None
@@ -68,10 +112,8 @@ class FrameAnalyzer:
                     else [
                         round(v, 1) for v in (body_box.x1, body_box.y1, body_box.x2, body_box.y2)
                     ],
-                    "face_quality": _metrics(image, face.box),
-                    "signature": [
-                        round(float(v), 5) for v in appearance_signature(image, face.box).ravel()
-                    ],
+                    "face_quality": person["face_quality"],
+                    "signature": person["signature"],
                 }
             )
-        return record
+        return {"quality": described["quality"], "people": people}

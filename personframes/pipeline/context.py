@@ -64,14 +64,15 @@ class FallbackWarnings:
     a resume); this only keeps the log from repeating one line per frame.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, video: str) -> None:
+        self.video = video
         self._seen: set[str] = set()
 
     def warn(self, what: str, reason: str) -> None:
         key = f"{what}: {reason}"
         if key not in self._seen:
             self._seen.add(key)
-            log.warning("fallback %s", key)
+            log.warning("fallback in %s: %s", self.video, key)
 
 
 @dataclass
@@ -83,10 +84,13 @@ class RunContext:
     store: StateStore
     sessions: Sessions
     stop: StopFlag
-    fallbacks: FallbackWarnings = field(default_factory=FallbackWarnings)
+    fallbacks: FallbackWarnings = field(init=False)
     timings: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     """Seconds per stage spent by this process (a resumed run counts only its own work)."""
     progress: ProgressFn = field(default=lambda step, done, total: None)
+
+    def __post_init__(self) -> None:
+        self.fallbacks = FallbackWarnings(self.video_path.name)
 
     @property
     def stem(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from ..errors import DiskFullError, OutputError, ProcessingError
 
 STATE_DIRNAME = ".personframes"
+LOCK_WAIT_S = 60.0  # how long to wait for another process holding the database
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS steps (
     video_key TEXT NOT NULL,
@@ -53,6 +55,28 @@ def content_hash(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()[:32]
 
 
+def _open(path: Path, wait_s: float = LOCK_WAIT_S) -> sqlite3.Connection:
+    """Connect and set up, waiting while another process does the same.
+
+    Switching a new database to WAL takes an exclusive lock, and SQLite answers
+    "database is locked" at once (without its busy timeout) to a second process
+    doing it at the same moment, as ``--workers`` does on a new output folder.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        db = sqlite3.connect(path, timeout=wait_s, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+            return db
+        except sqlite3.OperationalError as exc:
+            db.close()
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class StateStore:
     """Progress and intermediate results of every video processed into one folder."""
 
@@ -60,10 +84,7 @@ class StateStore:
         folder = output_dir / STATE_DIRNAME
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(folder / "state.sqlite", timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
+            self._db = _open(folder / "state.sqlite")
         except (OSError, sqlite3.Error) as exc:
             raise OutputError(f"{folder}: cannot open the state database ({exc})") from exc
         self.folder = folder

@@ -48,9 +48,7 @@ def alignment_matrix(points: FloatArray, size: int) -> Affine:
     """Similarity transform (rotation, uniform scale, shift) mapping ``points`` onto the
     template scaled to ``size`` px."""
     template = FFHQ_TEMPLATE_512 * (size / 512.0)
-    matrix, _ = cv2.estimateAffinePartial2D(
-        points.astype(np.float32), template, method=cv2.LMEDS
-    )
+    matrix, _ = cv2.estimateAffinePartial2D(points.astype(np.float32), template, method=cv2.LMEDS)
     if matrix is None:  # degenerate points: fall back to a least-squares fit
         matrix, _ = cv2.estimateAffinePartial2D(points.astype(np.float32), template, method=0)
     if matrix is None:
@@ -70,8 +68,9 @@ def native_face_size(points: FloatArray, minimum: int = 16, maximum: int = 2048)
 def warp_face(image: Image, matrix: Affine, size: int) -> Image:
     """The aligned ``size`` x ``size`` face (edges replicated by reflection)."""
     out = np.asarray(
-        cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REFLECT_101),
+        cv2.warpAffine(
+            image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        ),
         dtype=np.uint8,
     )
     return out
@@ -114,11 +113,16 @@ def paste_face(
         face = match_colour(source_face, face)
     height, width = image.shape[:2]
     inverse = cv2.invertAffineTransform(matrix)
-    back = cv2.warpAffine(face, inverse, (width, height), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    back = cv2.warpAffine(
+        face, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     warped_mask = cv2.warpAffine(
-        feather_mask(size), inverse, (width, height), flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0, 0.0, 0.0, 0.0),
+        feather_mask(size),
+        inverse,
+        (width, height),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0.0, 0.0, 0.0, 0.0),
     )
     mask = np.asarray(warped_mask, np.float32)[..., None]
     out = mask * back.astype(np.float32) + (1.0 - mask) * image.astype(np.float32)

@@ -83,8 +83,12 @@ class FaceRestoration:
         detector: FaceDetectorLike | None = None,
         faces: list[FaceDetection] | None = None,
     ) -> RestoreFacesResult:
-        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 \
-                or image.shape[2] != 3:
+        if (
+            not isinstance(image, np.ndarray)
+            or image.dtype != np.uint8
+            or image.ndim != 3
+            or image.shape[2] != 3
+        ):
             shape = getattr(image, "shape", None)
             raise InputError(f"expected an RGB uint8 HxWx3 image, got {shape}")
         if not 0.0 <= strength <= 1.0:
@@ -106,7 +110,10 @@ class FaceRestoration:
             matrix = alignment_matrix(points, size)
             aligned = warp_face(image, matrix, size)
             result = restorer.restore_crop(
-                aligned, size, strength, landmarks=FFHQ_TEMPLATE_512 * (size / 512.0),
+                aligned,
+                size,
+                strength,
+                landmarks=FFHQ_TEMPLATE_512 * (size / 512.0),
                 restore_large=True,
             )
             reports.append(FaceReport(box, size, result.fell_back, result.reason))

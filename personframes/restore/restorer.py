@@ -103,8 +103,14 @@ def model_input_side(crop_longest: int, target: int, scale: int) -> int:
 
 
 def _validate(crop: Image) -> None:
-    if not isinstance(crop, np.ndarray) or crop.dtype != np.uint8 or crop.ndim != 3 \
-            or crop.shape[2] != 3 or crop.shape[0] < 1 or crop.shape[1] < 1:
+    if (
+        not isinstance(crop, np.ndarray)
+        or crop.dtype != np.uint8
+        or crop.ndim != 3
+        or crop.shape[2] != 3
+        or crop.shape[0] < 1
+        or crop.shape[1] < 1
+    ):
         shape = getattr(crop, "shape", None)
         raise InputError(f"face crop must be an RGB uint8 HxWx3 array, got {shape}")
 
@@ -171,7 +177,10 @@ class FaceRestorer:
         large = self.restore_large_crops if restore_large is None else restore_large
         if self.spec.kind == "sr" and max(height, width) >= target_size and not large:
             return RestoreResult(
-                original, self.spec.id, "none", time.perf_counter() - start,
+                original,
+                self.spec.id,
+                "none",
+                time.perf_counter() - start,
                 reason=f"crop ({max(height, width)} px) already >= target ({target_size} px)",
             )
         try:
@@ -179,10 +188,17 @@ class FaceRestorer:
             restored = self._strategies[self.spec.kind](engine, crop, original, landmarks)
         except _MODEL_FAILURES as exc:
             reason = str(exc) or type(exc).__name__
-            log.warning("face restoration with %s failed, using Lanczos only: %s",
-                        self.spec.id, reason)
-            return RestoreResult(original, self.spec.id, "none", time.perf_counter() - start,
-                                 fell_back=True, reason=reason)
+            log.warning(
+                "face restoration with %s failed, using Lanczos only: %s", self.spec.id, reason
+            )
+            return RestoreResult(
+                original,
+                self.spec.id,
+                "none",
+                time.perf_counter() - start,
+                fell_back=True,
+                reason=reason,
+            )
         final = blend(restored, original, strength)
         return RestoreResult(final, self.spec.id, engine.device, time.perf_counter() - start)
 
@@ -194,8 +210,8 @@ class FaceRestorer:
         del landmarks
         height, width = crop.shape[:2]
         side = model_input_side(max(height, width), max(original.shape[:2]), engine.scale)
-        model_in = crop if side == max(height, width) else lanczos(
-            crop, fit_longest(width, height, side)
+        model_in = (
+            crop if side == max(height, width) else lanczos(crop, fit_longest(width, height, side))
         )
         upscaled = engine.run(model_in, fidelity=self.fidelity)
         return lanczos(upscaled, (original.shape[1], original.shape[0]))

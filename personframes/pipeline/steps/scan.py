@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from ...detect.pose import BodyPose
+from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
-from ...video.sampling import SamplingStats, sample_candidates
+from ...video.sampling import Candidate, SamplingStats, sample_candidates
 from ..context import RunContext
 from ..records import face_to_dict
 from .base import Step
 
 INFO_KEY = "~info"
 HEAD_POSE_FALLBACK = "face mesh not confident (e.g. a profile), angles from detector keypoints"
+
+TimedPoses = tuple[list[BodyPose | None], float]  # the poses and the seconds they took
+# Frames described but waiting for their poses, at most: smooths the two threads'
+# uneven per-frame costs; bounds memory (at 4K, ~25 MB a frame).
+POSE_QUEUE = 3
+
+InFlight = tuple[Candidate, list[FaceDetection], dict[str, Any], Future[TimedPoses]]
 
 
 def scan_results(ctx: RunContext) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -31,6 +42,7 @@ def scan_results(ctx: RunContext) -> tuple[dict[str, Any], list[dict[str, Any]]]
 
 class ScanStep(Step):
     NAME = "scan"
+    VERSION = 2  # 2: dHash of the thumbnail
     SECTIONS = ("sampling", "models", "pose", "head_angle")
 
     def run(self, ctx: RunContext) -> None:
@@ -40,6 +52,11 @@ class ScanStep(Step):
         stats = SamplingStats()
         pending: list[tuple[str, int, Any]] = []
         last_index = resume_after
+        total: int | None = None
+        # Frames whose body poses are being found on the worker thread while this one
+        # decodes, detects and describes the next: mediapipe pose is single-threaded,
+        # so on two cores it runs beside the decoder, the detector and the head pose.
+        in_flight: deque[InFlight] = deque()
 
         def flush(done: bool = False, extra: list[tuple[str, int, Any]] | None = None) -> None:
             ctx.store.commit_progress(
@@ -47,7 +64,37 @@ class ScanStep(Step):
             )
             pending.clear()
 
-        with VideoReader(ctx.video_path) as reader:  # bad input fails before models load
+        def settle(keep: int) -> None:
+            """Record finished analyses, oldest first, until ``keep`` are left in flight."""
+            nonlocal last_index
+            while len(in_flight) > keep:
+                candidate, faces, described, future = in_flight.popleft()
+                poses, seconds = future.result()
+                ctx.timings["pose"] += seconds
+                frame = candidate.frame
+                analysis = analyzer.combine(frame.image, faces, described, poses)
+                for person in analysis["people"]:
+                    if person["head"]["method"] == "keypoints":
+                        ctx.fallbacks.warn("head pose", HEAD_POSE_FALLBACK)
+                record = {
+                    "index": frame.index,
+                    "time_s": round(frame.time_s, 6),
+                    "keyframe": frame.is_keyframe,
+                    "dhash": f"{candidate.dhash:016x}",
+                    "reason": candidate.reason,
+                    "faces": [face_to_dict(f) for f in faces],
+                    **analysis,
+                }
+                pending.append((f"{frame.index:09d}", frame.index, record))
+                last_index = frame.index
+                ctx.progress(self.NAME, stats.frames_decoded, total)
+                if len(pending) >= cfg.pipeline.commit_every:
+                    flush()
+
+        with (
+            VideoReader(ctx.video_path) as reader,  # bad input fails before models load
+            ThreadPoolExecutor(1, thread_name_prefix="personframes-analyze") as worker,
+        ):
             t0 = time.perf_counter()
             detector = ctx.sessions.face_detector(
                 cfg.models.face_detector,
@@ -57,47 +104,44 @@ class ScanStep(Step):
             )
             analyzer = ctx.sessions.frame_analyzer(cfg)
             ctx.timings["load_models"] += time.perf_counter() - t0
+
+            def find_poses(image: Image, faces: list[FaceDetection]) -> TimedPoses:
+                started = time.perf_counter()
+                return analyzer.poses(image, faces), time.perf_counter() - started
+
             total = reader.info.frame_count or None
-            for candidate in sample_candidates(
+            candidates = sample_candidates(
                 reader,
                 cfg.sampling.sample_interval,
                 cfg.sampling.dedup_distance,
                 cfg.sampling.max_frames,
                 stats,
                 start_after=resume_after,
-            ):
+            )
+            while True:
+                t0 = time.perf_counter()
+                candidate = next(candidates, None)
+                t1 = time.perf_counter()
+                ctx.timings["decode"] += t1 - t0
+                if candidate is None:
+                    break
                 if ctx.stop.is_set():
+                    settle(0)
                     flush()
                     ctx.stop.check(f"while scanning {ctx.video_path.name}")
-                frame = candidate.frame
-                t0 = time.perf_counter()
-                faces = detector.detect(frame.image)
-                t1 = time.perf_counter()
-                analysis = analyzer.analyze(frame.image, faces)
-                ctx.timings["detect"] += t1 - t0
-                ctx.timings["analyze"] += time.perf_counter() - t1
-                for person in analysis["people"]:
-                    if person["head"]["method"] == "keypoints":
-                        ctx.fallbacks.warn("head pose", HEAD_POSE_FALLBACK)
-                pending.append(
-                    (
-                        f"{frame.index:09d}",
-                        frame.index,
-                        {
-                            "index": frame.index,
-                            "time_s": round(frame.time_s, 6),
-                            "keyframe": frame.is_keyframe,
-                            "dhash": f"{candidate.dhash:016x}",
-                            "reason": candidate.reason,
-                            "faces": [face_to_dict(f) for f in faces],
-                            **analysis,
-                        },
-                    )
-                )
-                last_index = frame.index
-                ctx.progress(self.NAME, stats.frames_decoded, total)
-                if len(pending) >= cfg.pipeline.commit_every:
-                    flush()
+                image = candidate.frame.image
+                faces = detector.detect(image)
+                t2 = time.perf_counter()
+                ctx.timings["detect"] += t2 - t1
+                poses = worker.submit(find_poses, image, faces)
+                if not analyzer.quiet:
+                    # mediapipe may print its first-use notes to a silenced stderr:
+                    # wait, so that nothing this thread logs is lost meanwhile.
+                    wait([poses])
+                in_flight.append((candidate, faces, analyzer.describe(image, faces), poses))
+                ctx.timings["analyze"] += time.perf_counter() - t2
+                settle(POSE_QUEUE)
+            settle(0)
             info = {
                 "video": reader.info.to_dict(),
                 "frames_decoded": stats.frames_decoded,

@@ -18,11 +18,20 @@ from .rrdbnet import RRDBNet
 ARCHS: dict[str, Callable[[], nn.Module]] = {
     "rrdbnet": lambda: RRDBNet(num_feat=64, num_block=23, num_grow_ch=32, scale=4),
     "gfpgan-v1-clean": lambda: GFPGANv1Clean(
-        out_size=512, num_style_feat=512, channel_multiplier=2, num_mlp=8,
-        input_is_latent=True, different_w=True, narrow=1, sft_half=True,
+        out_size=512,
+        num_style_feat=512,
+        channel_multiplier=2,
+        num_mlp=8,
+        input_is_latent=True,
+        different_w=True,
+        narrow=1,
+        sft_half=True,
     ),
     "codeformer": lambda: CodeFormer(
-        dim_embd=512, codebook_size=1024, n_head=8, n_layers=9,
+        dim_embd=512,
+        codebook_size=1024,
+        n_head=8,
+        n_layers=9,
         connect_list=("32", "64", "128", "256"),
     ),
 }

@@ -143,7 +143,8 @@ class TransformerSALayer(nn.Module):
 
 def _branch(in_ch: int, out_ch: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.LeakyReLU(0.2),
+        nn.Conv2d(in_ch, out_ch, 3, padding=1),
+        nn.LeakyReLU(0.2),
         nn.Conv2d(out_ch, out_ch, 3, padding=1),
     )
 
@@ -176,18 +177,38 @@ class CodeFormer(nn.Module):
     # Encoder block after which a feature map is kept, generator block after which
     # it is fused, and channel count, per resolution.
     _ENC_OUT: ClassVar[dict[str, int]] = {
-        "512": 2, "256": 5, "128": 8, "64": 11, "32": 14, "16": 18
+        "512": 2,
+        "256": 5,
+        "128": 8,
+        "64": 11,
+        "32": 14,
+        "16": 18,
     }
     _GEN_FUSE: ClassVar[dict[str, int]] = {
-        "16": 6, "32": 9, "64": 12, "128": 15, "256": 18, "512": 21
+        "16": 6,
+        "32": 9,
+        "64": 12,
+        "128": 15,
+        "256": 18,
+        "512": 21,
     }
     _CHANNELS: ClassVar[dict[str, int]] = {
-        "16": 512, "32": 256, "64": 256, "128": 128, "256": 128, "512": 64
+        "16": 512,
+        "32": 256,
+        "64": 256,
+        "128": 128,
+        "256": 128,
+        "512": 64,
     }
 
     def __init__(
-        self, dim_embd: int = 512, n_head: int = 8, n_layers: int = 9, codebook_size: int = 1024,
-        latent_size: int = 256, connect_list: Sequence[str] = ("32", "64", "128", "256"),
+        self,
+        dim_embd: int = 512,
+        n_head: int = 8,
+        n_layers: int = 9,
+        codebook_size: int = 1024,
+        latent_size: int = 256,
+        connect_list: Sequence[str] = ("32", "64", "128", "256"),
     ) -> None:
         super().__init__()
         mult = (1, 2, 2, 4, 4, 8)

@@ -36,8 +36,13 @@ class ModulatedConv2d(nn.Module):
     """StyleGAN2 modulated convolution (weight scaled per sample by the style)."""
 
     def __init__(
-        self, in_ch: int, out_ch: int, kernel: int, style_dim: int,
-        demodulate: bool = True, upsample: bool = False,
+        self,
+        in_ch: int,
+        out_ch: int,
+        kernel: int,
+        style_dim: int,
+        demodulate: bool = True,
+        upsample: bool = False,
     ) -> None:
         super().__init__()
         self.out_ch = out_ch
@@ -105,7 +110,12 @@ class StyleGAN2GeneratorCSFT(nn.Module):
     """StyleGAN2 decoder whose features are modulated by spatial (SFT) conditions."""
 
     def __init__(
-        self, out_size: int, style_dim: int, num_mlp: int, multiplier: float, narrow: float,
+        self,
+        out_size: int,
+        style_dim: int,
+        num_mlp: int,
+        multiplier: float,
+        narrow: float,
         sft_half: bool,
     ) -> None:
         super().__init__()
@@ -181,9 +191,15 @@ class GFPGANv1Clean(nn.Module):
     """GFPGAN v1 "clean" generator (v1.3 / v1.4 weights)."""
 
     def __init__(
-        self, out_size: int = 512, num_style_feat: int = 512, channel_multiplier: float = 2,
-        num_mlp: int = 8, input_is_latent: bool = True, different_w: bool = True,
-        narrow: float = 1, sft_half: bool = True,
+        self,
+        out_size: int = 512,
+        num_style_feat: int = 512,
+        channel_multiplier: float = 2,
+        num_mlp: int = 8,
+        input_is_latent: bool = True,
+        different_w: bool = True,
+        narrow: float = 1,
+        sft_half: bool = True,
     ) -> None:
         super().__init__()
         self.input_is_latent = input_is_latent

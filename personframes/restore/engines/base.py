@@ -128,12 +128,18 @@ class EngineRegistry:
 
 ENGINES = EngineRegistry()
 ENGINES.register(
-    EngineEntry("ncnn", "personframes.restore.engines.ncnn_engine", "NcnnEngine", "ncnn",
-                "pip install ncnn")
+    EngineEntry(
+        "ncnn", "personframes.restore.engines.ncnn_engine", "NcnnEngine", "ncnn", "pip install ncnn"
+    )
 )
 ENGINES.register(
-    EngineEntry("torch", "personframes.restore.engines.torch_engine", "TorchEngine", "torch",
-                "pip install 'personframes[torch]'")
+    EngineEntry(
+        "torch",
+        "personframes.restore.engines.torch_engine",
+        "TorchEngine",
+        "torch",
+        "pip install 'personframes[torch]'",
+    )
 )
 
 

@@ -67,8 +67,12 @@ class NcnnEngine(Engine):
         self._net = net
         self.model = model
         self.device = "vulkan:0" if use_gpu else "cpu"
-        log.info("%s: ncnn engine on %s (%d threads, fp32)", model.spec.id, self.device,
-                 net.opt.num_threads)
+        log.info(
+            "%s: ncnn engine on %s (%d threads, fp32)",
+            model.spec.id,
+            self.device,
+            net.opt.num_threads,
+        )
 
     def _forward(self, tile: FloatImage) -> FloatImage:
         if self._net is None:  # pragma: no cover - guarded by run()

@@ -26,8 +26,16 @@ from .tiling import FloatImage, run_tiled
 
 log = logging.getLogger(__name__)
 
-_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError,
-                zipfile.BadZipFile, KeyError, TypeError)
+_LOAD_ERRORS = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    EOFError,
+    OSError,
+    ValueError,
+    zipfile.BadZipFile,
+    KeyError,
+    TypeError,
+)
 
 
 def choose_device(device: Device) -> torch.device:
@@ -106,8 +114,10 @@ class TorchEngine(Engine):
         spec = self.model.spec if self.model is not None else None
         size = spec.input_size if spec is not None else None
         if size is not None and image.shape[:2] != (size, size):
-            raise InputError(f"{spec.id if spec else 'model'} needs {size}x{size} input, got "
-                             f"{image.shape[1]}x{image.shape[0]}")
+            raise InputError(
+                f"{spec.id if spec else 'model'} needs {size}x{size} input, got "
+                f"{image.shape[1]}x{image.shape[0]}"
+            )
         x = image.astype(np.float32) / 255.0
         tileable = size is None
 
@@ -121,14 +131,19 @@ class TorchEngine(Engine):
                 raise
             torch.cuda.empty_cache()
             if tileable:
-                log.warning("torch: CUDA out of memory on %dx%d input; retrying in %d px tiles",
-                            image.shape[1], image.shape[0], self.tile)
+                log.warning(
+                    "torch: CUDA out of memory on %dx%d input; retrying in %d px tiles",
+                    image.shape[1],
+                    image.shape[0],
+                    self.tile,
+                )
                 try:
                     return to_uint8(run_tiled(whole, x, self.scale, self.tile, self.tile_pad))
                 except torch.cuda.OutOfMemoryError:
                     torch.cuda.empty_cache()
-            log.warning("torch: CUDA out of memory; moving %s to the CPU",
-                        spec.id if spec else "the model")
+            log.warning(
+                "torch: CUDA out of memory; moving %s to the CPU", spec.id if spec else "the model"
+            )
             self._to_cpu()
             if tileable:
                 return to_uint8(run_tiled(whole, x, self.scale, self.tile, self.tile_pad))

@@ -1,0 +1,45 @@
+"""The scan step: poses found on a worker thread while the next frame is decoded and
+described must give the same records, in frame order, as one thread doing it all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from personframes.config import load_config
+from personframes.pipeline.context import RunContext, StopFlag
+from personframes.pipeline.records import face_to_dict
+from personframes.pipeline.sessions import Sessions
+from personframes.pipeline.state import StateStore
+from personframes.pipeline.steps.scan import ScanStep, scan_results
+from personframes.video.decode import VideoReader
+from personframes.video.sampling import SamplingStats, sample_candidates
+
+from .util import VIDEOS
+
+
+def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
+    video = VIDEOS / "stage_performer.mp4"  # several people a frame, three cuts
+    config = load_config(None, {"sampling": {"max_frames": 24}}, environ={})
+    sessions = Sessions()
+    store = StateStore(tmp_path)
+    try:
+        ctx = RunContext(video, "key", tmp_path, config, store, sessions, StopFlag())
+        ScanStep().run(ctx)
+        _, records = scan_results(ctx)
+    finally:
+        store.close()
+
+    analyzer = sessions.frame_analyzer(config)
+    m = config.models
+    detector = sessions.face_detector(m.face_detector, m.confidence, m.detector_max_side, m.device)
+    assert analyzer.quiet  # people were found, so the poses ran beside the main thread
+    with VideoReader(video) as reader:
+        candidates = list(sample_candidates(reader, 0.25, 2, 24, SamplingStats()))
+    assert [r["index"] for r in records] == [c.frame.index for c in candidates]
+    assert sum(len(r["people"]) for r in records) >= 24
+    for record, candidate in zip(records, candidates, strict=True):
+        faces = detector.detect(candidate.frame.image)  # unrounded, as the scan had them
+        assert record["faces"] == [face_to_dict(f) for f in faces]
+        expected = analyzer.analyze(candidate.frame.image, faces)
+        assert record["quality"] == expected["quality"]
+        assert record["people"] == expected["people"], f"frame {record['index']}"
