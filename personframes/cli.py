@@ -52,6 +52,7 @@ CLI_FIELDS: dict[str, tuple[str, str]] = {
     "device": ("models", "device"),
     "face_detector": ("models", "face_detector"),
     "force": ("pipeline", "force"),
+    "keep_temp": ("pipeline", "keep_temp"),
     "workers": ("pipeline", "workers"),
     "log_level": ("logging", "log_level"),
     "verbose": ("logging", "verbose"),
@@ -133,6 +134,13 @@ def cli() -> None:
 @click.option("--face-detector", help="Face detector id.")
 @click.option("--force", is_flag=True, default=None, help="Start over, ignoring saved progress.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Videos processed in parallel (1).")
+@click.option(
+    "--keep-temp",
+    is_flag=True,
+    default=None,
+    help="Keep intermediate files (candidate frames, crops before restoration) in "
+    "OUT/.personframes/temp/.",
+)
 @common_options
 def extract(inputs: tuple[Path, ...], **params: Any) -> None:
     """Extract face crops and full frames of people from videos (files or folders)."""

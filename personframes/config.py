@@ -112,6 +112,11 @@ class PipelineConfig(_Section):
     force: bool = False
     workers: int = Field(1, ge=1, le=64)
     commit_every: int = Field(25, ge=1, description="frames between progress commits")
+    keep_temp: bool = Field(
+        False,
+        description="keep intermediate files (candidate frames, face crops before "
+        "restoration) in OUT/.personframes/temp/VIDEO/",
+    )
 
 
 class LoggingConfig(_Section):

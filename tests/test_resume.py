@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from .util import VIDEOS, files_in, run_cli
 
@@ -137,3 +138,43 @@ def test_rerun_of_finished_video_skips(tmp_path: Path) -> None:
     assert third.returncode == 0, third.stderr
     names = files_in(out)
     assert not any(n.endswith(".jpg") for n in names) and any(n.endswith(".png") for n in names)
+
+
+def test_keep_temp_keeps_candidates_and_crops_before_restoration(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    # Strength 0 restores with Lanczos alone: the crops still pass through restoration.
+    args = ["--max-frames", "5", "--face-restoration-strength", "0"]
+    first = run_cli("extract", str(VIDEO), "-o", str(out), *args, "--keep-temp")
+    assert first.returncode == 0, first.stderr
+    temp = out / ".personframes" / "temp" / VIDEO.stem
+    assert f"intermediate files kept in {temp}" in first.stderr
+    info = json.loads((out / f"{VIDEO.stem}_info.json").read_text())
+
+    candidates = sorted(p.name for p in (temp / "candidates").iterdir())
+    assert len(candidates) == info["summary"]["candidates"] == 5
+    with Image.open(temp / "candidates" / candidates[0]) as frame:
+        assert frame.size == (640, 360)
+    chosen = {f"frame_{o['frame_index']:06d}.png" for o in info["outputs"]}
+    assert chosen <= set(candidates)
+
+    faces = [o for o in info["outputs"] if o["kind"] == "face"]
+    assert faces
+    for face in faces:
+        raw = temp / "before_restoration" / face["file"].replace(".jpg", ".png")
+        with Image.open(raw) as crop:  # the crop at source resolution, before upscaling
+            assert list(crop.size) == [round(v) for v in face["crop_box_xywh"][2:]]
+            assert max(crop.size) < max(face["size"]) == 512
+
+    # Without the flag, a later run leaves no intermediate files behind.
+    second = run_cli("extract", str(VIDEO), "-o", str(out), *args)
+    assert second.returncode == 0 and "1 skipped" in second.stderr
+    assert not temp.exists()
+    assert not any((out / ".personframes" / "temp").iterdir())
+
+
+def test_no_intermediate_files_without_keep_temp(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli("extract", str(VIDEO), "-o", str(out), "--max-frames", "3")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / f"{VIDEO.stem}_info.json").read_text())
+    assert not (out / ".personframes" / "temp").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import threading
 from collections import defaultdict
@@ -13,10 +14,14 @@ from typing import Any
 
 from ..config import Config
 from ..errors import Interrupted
+from ..output.writer import write_image
+from ..types import Image
 from .sessions import Sessions
 from .state import StateStore
 
 log = logging.getLogger(__name__)
+
+TEMP_DIRNAME = "temp"
 
 ProgressFn = Callable[[str, int, int | None], None]
 
@@ -95,3 +100,20 @@ class RunContext:
     @property
     def stem(self) -> str:
         return self.video_path.stem
+
+    @property
+    def temp_dir(self) -> Path:
+        """Where ``--keep-temp`` puts this video's intermediate files."""
+        return self.store.folder / TEMP_DIRNAME / self.stem
+
+    def keep_intermediate(self, folder: str, name: str, image: Image) -> None:
+        """With ``--keep-temp``, save an intermediate image as ``temp_dir/folder/name.png``."""
+        if not self.config.pipeline.keep_temp:
+            return
+        path = self.temp_dir / folder / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_image(path, image, "png", 95)
+
+    def clear_intermediates(self, folder: str | None = None) -> None:
+        """Remove one folder of intermediate files, or (``None``) all of this video's."""
+        shutil.rmtree(self.temp_dir if folder is None else self.temp_dir / folder, True)

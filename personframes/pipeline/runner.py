@@ -52,6 +52,8 @@ def _needs_run(ctx: RunContext, step: Step, wanted: str) -> bool:
     if state is None or state[0] != wanted or state[1]:
         # New, reconfigured, or done-but-invalid: start this step afresh.
         step.discard(ctx)
+        if step.TEMP is not None:
+            ctx.clear_intermediates(step.TEMP)
         ctx.store.reset_step(ctx.video_key, step.NAME, wanted)
     return True
 
@@ -96,6 +98,12 @@ def process_video(
             step_started = time.perf_counter()
             step.run(ctx)
             ctx.timings[f"step:{step.NAME}"] += time.perf_counter() - step_started
+        if not config.pipeline.keep_temp:
+            ctx.clear_intermediates()  # kept by an earlier --keep-temp run
+        elif ran:
+            log.info("%s: intermediate files kept in %s", video.name, ctx.temp_dir)
+        else:
+            log.info("%s: already done, no intermediate files written (add --force)", video.name)
         summary = dict(store.records(ctx.video_key, "manifest")[0])
         summary["stage_seconds"] = {k: round(v, 3) for k, v in sorted(ctx.timings.items())}
         status = "done" if ran else "skipped"

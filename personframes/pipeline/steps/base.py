@@ -13,12 +13,15 @@ class Step(ABC):
 
     ``SECTIONS`` names the config sections whose values change the step's
     result; with the upstream steps' hashes they form the step's config hash.
-    Bump ``VERSION`` when the step's own logic changes its output.
+    Bump ``VERSION`` when the step's own logic changes its output. ``TEMP`` names
+    the folder (under the video's temp dir) of the intermediate files it keeps
+    with ``--keep-temp``; it is emptied whenever the step starts afresh.
     """
 
     NAME: ClassVar[str]
     SECTIONS: ClassVar[tuple[str, ...]] = ()
     VERSION: ClassVar[int] = 1
+    TEMP: ClassVar[str | None] = None
 
     @abstractmethod
     def run(self, ctx: RunContext) -> None:

@@ -43,6 +43,7 @@ def scan_results(ctx: RunContext) -> tuple[dict[str, Any], list[dict[str, Any]]]
 class ScanStep(Step):
     NAME = "scan"
     VERSION = 2  # 2: dHash of the thumbnail
+    TEMP = "candidates"
     SECTIONS = ("sampling", "models", "pose", "head_angle")
 
     def run(self, ctx: RunContext) -> None:
@@ -86,6 +87,7 @@ class ScanStep(Step):
                     **analysis,
                 }
                 pending.append((f"{frame.index:09d}", frame.index, record))
+                ctx.keep_intermediate(self.TEMP, f"frame_{frame.index:06d}", frame.image)
                 last_index = frame.index
                 ctx.progress(self.NAME, stats.frames_decoded, total)
                 if len(pending) >= cfg.pipeline.commit_every:

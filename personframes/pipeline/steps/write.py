@@ -58,6 +58,7 @@ def caption_text(item: dict[str, Any], trigger: str | None) -> str:
 class WriteStep(Step):
     NAME = "write"
     SECTIONS = ("output",)
+    TEMP = "before_restoration"
 
     def _written(self, ctx: RunContext) -> list[dict[str, Any]]:
         return ctx.store.records(ctx.video_key, self.NAME)
@@ -137,6 +138,7 @@ class WriteStep(Step):
             result = cut(image, box)
             extra["crop_box_xywh"] = box.as_xywh()
             if item["kind"] == "face" and out.face_restoration:
+                ctx.keep_intermediate(self.TEMP, item["file"].rsplit(".", 1)[0], result)
                 result, extra["restoration"] = self._restore(ctx, result)
                 return snap_to_bucket(result, out.bucket), {**extra, "size": _size(result)}
         result = snap_to_bucket(resize_longest(result, out.resize), out.bucket)
