@@ -1,11 +1,15 @@
-"""The state store opened by several processes at once (``--workers`` on a new folder)."""
+"""The state store: opened by several processes at once, and the remembered video keys."""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from personframes.pipeline import state
 from personframes.pipeline.state import StateStore
 
 
@@ -34,3 +38,24 @@ def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> No
         for proc in procs:
             proc.join(60)
         assert list(results) == [1] * workers, f"attempt {attempt}: {list(results)}"
+
+
+def test_video_key_is_remembered_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"first version")
+    reads: list[Path] = []
+    real = state.content_hash
+    monkeypatch.setattr(state, "content_hash", lambda p: reads.append(p) or real(p))
+    store = StateStore(tmp_path / "out")
+    try:
+        first = store.video_key(video)
+        assert store.video_key(video) == first and len(reads) == 1  # not read again
+        assert store.video_key(video, remembered=False) == first and len(reads) == 2
+        video.write_bytes(b"second version")  # new size and time: read, new key
+        assert store.video_key(video) != first and len(reads) == 3
+        os.utime(video, ns=(1, 1))  # same bytes, new time: read again, same key
+        assert store.video_key(video) == real(video) and len(reads) == 4
+    finally:
+        store.close()

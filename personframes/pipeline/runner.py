@@ -14,7 +14,7 @@ from ..output.writer import ensure_output_dir
 from ..video.decode import check_video_path
 from .context import ProgressFn, RunContext, StopFlag
 from .sessions import Sessions
-from .state import StateStore, content_hash
+from .state import StateStore
 from .steps import STEPS, Step, manifest_name
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def process_video(
     try:
         ctx = RunContext(
             video_path=video,
-            video_key=content_hash(video),
+            video_key=store.video_key(video, remembered=not config.pipeline.force),
             output_dir=out_dir,
             config=config,
             store=store,

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import DiskFullError, OutputError, ProcessingError
+from ..errors import DiskFullError, InputError, OutputError, ProcessingError
 
 STATE_DIRNAME = ".personframes"
 LOCK_WAIT_S = 60.0  # how long to wait for another process holding the database
@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS records (
     seq INTEGER NOT NULL,
     data TEXT NOT NULL,
     PRIMARY KEY (video_key, step, key)
+);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    video_key TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS videos (
     video_key TEXT PRIMARY KEY,
@@ -168,6 +174,29 @@ class StateStore:
         return {row[0] for row in rows}
 
     # -- videos ------------------------------------------------------------
+    def video_key(self, path: Path, remembered: bool = True) -> str:
+        """The video's content hash, remembered with its path, size and modification
+        time: a rerun over unchanged files does not read them again (``remembered=False``
+        reads the file regardless)."""
+        try:
+            stat = path.stat()
+            where = str(path.resolve())
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+        row = self._db.execute(
+            "SELECT video_key FROM files WHERE path=? AND size=? AND mtime_ns=?",
+            (where, stat.st_size, stat.st_mtime_ns),
+        ).fetchone()
+        if row is not None and remembered:
+            return str(row[0])
+        key = content_hash(path)
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO files (path, size, mtime_ns, video_key) VALUES (?,?,?,?)",
+                (where, stat.st_size, stat.st_mtime_ns, key),
+            )
+        return key
+
     def set_video(self, video_key: str, path: Path, status: str, summary: Any = None) -> None:
         with self.transaction():
             self._db.execute(
