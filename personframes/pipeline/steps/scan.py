@@ -95,7 +95,7 @@ class ScanStep(Step):
 
         with (
             VideoReader(ctx.video_path) as reader,  # bad input fails before models load
-            ThreadPoolExecutor(1, thread_name_prefix="personframes-analyze") as worker,
+            ThreadPoolExecutor(1, thread_name_prefix="personframes-pose") as worker,
         ):
             t0 = time.perf_counter()
             detector = ctx.sessions.face_detector(
@@ -133,13 +133,13 @@ class ScanStep(Step):
                     ctx.stop.check(f"while scanning {ctx.video_path.name}")
                 image = candidate.frame.image
                 faces = detector.detect(image)
-                t2 = time.perf_counter()
-                ctx.timings["detect"] += t2 - t1
+                ctx.timings["detect"] += time.perf_counter() - t1
                 poses = worker.submit(find_poses, image, faces)
                 if not analyzer.quiet:
                     # mediapipe may print its first-use notes to a silenced stderr:
                     # wait, so that nothing this thread logs is lost meanwhile.
                     wait([poses])
+                t2 = time.perf_counter()
                 in_flight.append((candidate, faces, analyzer.describe(image, faces), poses))
                 ctx.timings["analyze"] += time.perf_counter() - t2
                 settle(POSE_QUEUE)
