@@ -47,11 +47,13 @@ def make_video(
     rate: int = 10,
     rotation: int | None = None,
     times: list[float] | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
-    """Encode RGB frames into ``path``. ``times`` (seconds) makes variable frame rate."""
+    """Encode RGB frames into ``path``. ``times`` (seconds) makes variable frame rate;
+    ``options`` go to the encoder (e.g. ``{"g": "8"}``: a keyframe every 8 frames)."""
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=rate)
+        stream = container.add_stream(codec, rate=rate, options=options or {})
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         if times is not None:

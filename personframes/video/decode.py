@@ -75,6 +75,11 @@ def rotate_upright(image: Image, rotation: int) -> Image:
     return np.ascontiguousarray(np.rot90(image, k=k)) if k else image
 
 
+def upright_rgb(frame: av.VideoFrame, rotation: int) -> Image:
+    """The decoded frame as an upright RGB array."""
+    return rotate_upright(np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8), rotation)
+
+
 class VideoReader:
     """Open a video and stream its frames in decode order.
 
@@ -136,12 +141,16 @@ class VideoReader:
                 raise InputError(f"{self.path}: video stream has no decodable frames")
         except av.error.FFmpegError as exc:
             raise InputError(f"{self.path}: video data is corrupt ({_first_line(exc)})") from exc
-        # Reopen rather than seek, so decode order restarts exactly at frame 0.
+        self.rewind()
+        return rotation
+
+    def rewind(self) -> None:
+        """Start again at frame 0: reopened rather than sought, so decode order (and with
+        it every frame index) restarts exactly."""
         self._container.close()
         self._container = av.open(str(self.path), mode="r")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
-        return rotation
 
     def __enter__(self) -> VideoReader:
         return self
@@ -158,8 +167,7 @@ class VideoReader:
             rotation = self.info.rotation
 
             def to_image(frame: av.VideoFrame = frame, rotation: int = rotation) -> Image:
-                rgb = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-                return rotate_upright(rgb, rotation)
+                return upright_rgb(frame, rotation)
 
             yield index, time_s, key, to_image
 
@@ -195,8 +203,26 @@ class VideoReader:
         if index < 0:
             raise InputError(f"{self.path}: video stream has no decodable frames")
 
+    def frames_from(self, time_s: float) -> Iterator[tuple[float, bool, av.VideoFrame]]:
+        """Seek to the keyframe at or before ``time_s`` and yield (time_s, is_keyframe,
+        PyAV frame) from there on. The frames' indices are unknown after a seek: match
+        them by time (``rewind`` before using ``raw_frames`` again)."""
+        stream = self._stream
+        time_base = stream.time_base or Fraction(1, 1)
+        try:
+            self._container.seek(round(time_s / time_base), stream=stream, backward=True)
+            for frame in self._container.decode(stream):
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts is not None:
+                    yield float(pts * time_base), bool(frame.key_frame), frame
+        except av.error.FFmpegError as exc:
+            raise InputError(
+                f"{self.path}: video data is corrupt near {time_s:.2f} s ({_first_line(exc)})"
+            ) from exc
+
     def read(self, wanted: set[int]) -> Iterator[Frame]:
-        """Decode again and yield the frames whose index is in ``wanted``, in order."""
+        """Decode on (from the start, unless sought: ``rewind`` first) and yield the frames
+        whose index is in ``wanted``, in order."""
         if not wanted:
             return
         last = max(wanted)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..types import Frame, Image
 from .cuts import CutDetector, thumbnail
-from .decode import VideoReader, rotate_upright
+from .decode import VideoReader, upright_rgb
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class SamplingStats:
     duplicates: int = 0
     candidates: int = 0
     cuts: list[int] = field(default_factory=list)
+    keyframe_times: list[float] = field(default_factory=list)  # where a later read can seek
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def sample_candidates(
     cuts = CutDetector()
     for index, time_s, key, av_frame in reader.raw_frames():
         stats.frames_decoded += 1
+        if key:
+            stats.keyframe_times.append(time_s)
         thumb = thumbnail(av_frame)
         cuts.add(index, thumb)
         if next_target is None:
@@ -84,8 +87,7 @@ def sample_candidates(
         last_hash = frame_hash
         stats.candidates += 1
         if index > start_after:
-            rgb = np.asarray(av_frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-            image = rotate_upright(rgb, reader.info.rotation)
+            image = upright_rgb(av_frame, reader.info.rotation)
             frame = Frame(index=index, time_s=time_s, image=image, is_keyframe=key)
             yield Candidate(frame, frame_hash, "keyframe" if key and not on_grid else "interval")
         if max_frames is not None and stats.candidates >= max_frames:

@@ -12,7 +12,7 @@ from ..records import face_for_manifest, face_from_dict
 from .base import Step
 from .scan import HEAD_POSE_FALLBACK, scan_results
 from .select import SelectStep
-from .write import WriteStep
+from .write import SEEK_FALLBACK, WriteStep
 
 SCHEMA_VERSION = 1
 
@@ -101,6 +101,9 @@ class ManifestStep(Step):
             for f in frames.values()
             for p in f["people"]
             if p["head"]["method"] == "keypoints"
+        )
+        fallbacks.update(
+            f"frame seeking: {SEEK_FALLBACK}" for r in written if r.get("reread_from_start")
         )
         if info.get("frames_without_pts"):
             fallbacks["video timestamps: frames without pts, timed from the frame rate"] = info[

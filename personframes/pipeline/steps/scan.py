@@ -151,6 +151,7 @@ class ScanStep(Step):
                 "duplicates_removed": stats.duplicates,
                 "candidates": stats.candidates,
                 "shot_cuts": stats.cuts,
+                "keyframe_times": [round(t, 6) for t in stats.keyframe_times],
                 "frames_without_pts": reader.frames_without_pts,
             }
         flush(done=True, extra=[(INFO_KEY, -1, info)])

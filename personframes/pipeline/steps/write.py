@@ -16,11 +16,14 @@ from ...output.writer import write_image, write_text
 from ...restore import FaceRestorer, target_size_for
 from ...types import Box, Image
 from ...video.decode import VideoReader
+from ...video.revisit import FrameRef, Revisit
 from ..context import RunContext
 from ..records import face_from_dict
 from .base import Step
 from .scan import scan_results
 from .select import SelectStep
+
+SEEK_FALLBACK = "seeking did not reach the scanned frame; frames decoded from the start"
 
 
 def planned(ctx: RunContext) -> list[dict[str, Any]]:
@@ -86,17 +89,24 @@ class WriteStep(Step):
         for item in plan:
             if item["file"] not in done:
                 todo[item["frame_index"]].append(item)
-        frames = {f["index"]: f for f in scan_results(ctx)[1]}
+        info, scanned = scan_results(ctx)
+        frames = {f["index"]: f for f in scanned}
         restoring = out.face_restoration and out.face_restoration_strength > 0
         if restoring and any(i["kind"] == "face" for items in todo.values() for i in items):
             # A missing or corrupt model is a set-up error, not a per-crop fallback:
             # fail now with the file and the repair command rather than degrade silently.
             self._restorer(ctx).load()
         finished = len(done)
+        refs = [FrameRef(i, frames[i]["time_s"], int(frames[i]["dhash"], 16)) for i in sorted(todo)]
         with VideoReader(ctx.video_path) as reader:
-            for frame in reader.read(set(todo)):
+            # Without timestamps on every frame, seeking cannot find frames by time.
+            seekable = [] if info["frames_without_pts"] else info["keyframe_times"]
+            revisit = Revisit(reader, refs, seekable)
+            for frame in revisit:
                 if ctx.stop.is_set():
                     ctx.stop.check(f"while writing {ctx.video_path.name}")
+                if revisit.mismatch is not None:
+                    ctx.fallbacks.warn("frame seeking", revisit.mismatch)
                 records = []
                 for item in todo[frame.index]:
                     image, extra = self._render(ctx, frame.image, frames[frame.index], item)
@@ -107,6 +117,8 @@ class WriteStep(Step):
                         caption = item["file"].rsplit(".", 1)[0] + ".txt"
                         write_text(ctx.output_dir / caption, caption_text(item, out.trigger))
                         extra["caption"] = caption
+                    if revisit.mismatch is not None:
+                        extra["reread_from_start"] = True
                     records.append((item["file"], item["seq"], {**item, **extra}))
                 finished += len(records)
                 ctx.store.commit_progress(ctx.video_key, self.NAME, frame.index, records)
