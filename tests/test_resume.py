@@ -178,3 +178,31 @@ def test_no_intermediate_files_without_keep_temp(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads((out / f"{VIDEO.stem}_info.json").read_text())
     assert not (out / ".personframes" / "temp").exists()
+
+
+def test_frame_that_seeking_does_not_reach_is_decoded_from_the_start(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
+    assert first.returncode == 0, first.stderr
+    info = json.loads((out / f"{VIDEO.stem}_info.json").read_text())
+    last = max(o["frame_index"] for o in info["outputs"])
+    # Make the scan's record of the last chosen frame disagree with what a seek decodes
+    # (as a file with repeated timestamps would), then redo only the write step.
+    with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
+        (data,) = db.execute(
+            "SELECT data FROM records WHERE step='scan' AND key=?", (f"{last:09d}",)
+        ).fetchone()
+        record = json.loads(data)
+        record["dhash"] = f"{int(record['dhash'], 16) ^ 0xFF:016x}"
+        db.execute(
+            "UPDATE records SET data=? WHERE step='scan' AND key=?",
+            (json.dumps(record), f"{last:09d}"),
+        )
+    second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS, "--output-format", "png")
+    assert second.returncode == 0, second.stderr
+    assert f"frame seeking: frame {last}" in second.stderr
+    redo = json.loads((out / f"{VIDEO.stem}_info.json").read_text())
+    assert [o["frame_index"] for o in redo["outputs"]] == [
+        o["frame_index"] for o in info["outputs"]
+    ]
+    assert any(k.startswith("frame seeking") for k in redo["summary"]["fallbacks"])
