@@ -90,7 +90,7 @@ def print_summary(result: BatchResult) -> None:
         if item.manifest is not None:
             console.print(f"{item.path.name}: wrote {item.manifest}")
     for path, reason, _code in result.failures:
-        console.print(f"failed: {path}: {reason}")
+        console.print(f"failed: {reason}" if str(path) in reason else f"failed: {path}: {reason}")
     if result.interrupted is not None:
         console.print(f"interrupted: {result.interrupted}. Run the same command again to resume.")
     done = sum(1 for r in result.results if r.status == "done")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import signal
@@ -117,3 +118,6 @@ class RunContext:
     def clear_intermediates(self, folder: str | None = None) -> None:
         """Remove one folder of intermediate files, or (``None``) all of this video's."""
         shutil.rmtree(self.temp_dir if folder is None else self.temp_dir / folder, True)
+        if folder is None:
+            with contextlib.suppress(OSError):  # still holds another video's: keep it
+                self.temp_dir.parent.rmdir()
