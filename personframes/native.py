@@ -24,13 +24,13 @@ def silence_native_stderr() -> Iterator[None]:
     if debug_enabled():
         yield
         return
+    fd = 2  # native code writes to the descriptor, whatever sys.stderr has become
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):  # no real stderr (e.g. captured)
+        saved = os.dup(fd)
+    except OSError:  # no descriptor 2 at all
         yield
         return
     sys.stderr.flush()
-    saved = os.dup(fd)
     try:
         with open(os.devnull, "wb") as devnull:
             os.dup2(devnull.fileno(), fd)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from personframes.config import load_config
+from personframes.detect import create_face_detector
 from personframes.pipeline.context import RunContext, StopFlag
 from personframes.pipeline.records import face_to_dict
 from personframes.pipeline.sessions import Sessions
@@ -43,3 +46,17 @@ def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
         expected = analyzer.analyze(candidate.frame.image, faces)
         assert record["quality"] == expected["quality"]
         assert record["people"] == expected["people"], f"frame {record['index']}"
+
+
+def test_warm_up_takes_mediapipe_notes_off_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:
+    """The session's stand-in person makes mediapipe print its first-use notes (to a
+    silenced stderr) at load time, so the scan can overlap pose from the first frame."""
+    analyzer = Sessions().frame_analyzer(load_config(None, {}, environ={}))
+    assert analyzer.quiet
+    with VideoReader(VIDEOS / "sitting_window.mp4") as reader:
+        frame = next(iter(sample_candidates(reader, 0.25, 2, 1, SamplingStats()))).frame
+    detector = create_face_detector("centerface")
+    assert any(
+        pose is not None for pose in analyzer.poses(frame.image, detector.detect(frame.image))
+    )
+    assert capfd.readouterr().err == ""
