@@ -18,6 +18,7 @@ from .config import Config, load_config
 from .errors import PersonframesError, debug_enabled
 from .logs import setup_logging
 from .models import MODEL_IDS
+from .restore.policy import POLICY_NAMES
 from .summary import print_summary
 
 log = logging.getLogger("personframes")
@@ -35,6 +36,7 @@ CLI_FIELDS: dict[str, tuple[str, str]] = {
     "face_restoration": ("output", "face_restoration"),
     "face_restoration_strength": ("output", "face_restoration_strength"),
     "face_restoration_model": ("output", "face_restoration_model"),
+    "face_restoration_policy": ("output", "face_restoration_policy"),
     "resize": ("output", "resize"),
     "body_crops": ("output", "body_crops"),
     "crop_ratio": ("output", "crop_ratio"),
@@ -107,7 +109,9 @@ def cli() -> None:
 )
 @click.option("--output-format", type=click.Choice(["jpg", "png"]), help="Image format.")
 @click.option("--output-jpg-quality", type=click.IntRange(1, 100), help="JPEG quality (95).")
-@click.option("--output-face-crop-padding", type=float, help="Face crop padding (0.3 x face size).")
+@click.option(
+    "--output-face-crop-padding", type=float, help="Padding around the head (0.1 x its size)."
+)
 @click.option("--full-frames/--no-full-frames", default=None, help="Write full frames.")
 @click.option("--face-crops/--no-face-crops", default=None, help="Write face crops.")
 @click.option("--body-crops/--no-body-crops", "--crop", default=None, help="Write body crops.")
@@ -125,7 +129,14 @@ def cli() -> None:
     "--face-restoration/--no-face-restoration", default=None, help="Restore face crops (on)."
 )
 @click.option(
-    "--face-restoration-strength", type=click.FloatRange(0, 1), help="0 = Lanczos only (0.8)."
+    "--face-restoration-strength",
+    type=click.FloatRange(0, 1),
+    help="Most strength the policy may use; 0 = Lanczos only (0.8).",
+)
+@click.option(
+    "--face-restoration-policy",
+    type=click.Choice(POLICY_NAMES),
+    help="auto: restore only where it helps (default); always: every face.",
 )
 @click.option("--face-restoration-model", type=click.Choice(MODEL_IDS), help="Restoration model.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Cap on candidate frames.")

@@ -19,7 +19,8 @@ from .models.catalogue import DEFAULT_MODEL, MODEL_IDS, get_model
 from .output.writer import atomic_write_bytes
 from .restore.align import FFHQ_TEMPLATE_512
 from .restore.api import FaceRestoration
-from .restore.restorer import FaceRestorer, fit_longest, lanczos
+from .restore.policy import ALIGNED_FACE_FRACTION, POLICY_NAMES
+from .restore.restorer import FaceRestorer, RestoreResult
 from .restore.session import ModelSession
 from .types import Image
 
@@ -91,14 +92,20 @@ def output_path(src: Path, output_dir: Path) -> Path:
     type=click.Choice(["1", "2", "4"]),
     default="1",
     show_default=True,
-    help="Also upscale the whole image with the SR model.",
+    help="Enlarge the whole image; faces are restored from their native pixels.",
 )
 @click.option("--aligned", is_flag=True, help="Inputs are aligned 512 px face crops.")
 @click.option(
     "--face-restoration-strength",
     type=click.FloatRange(0.0, 1.0),
     default=None,
-    help="0 = Lanczos only, 1 = model only (default 0.8).",
+    help="Most strength the policy may use; 0 = Lanczos only (default 0.8).",
+)
+@click.option(
+    "--face-restoration-policy",
+    type=click.Choice(POLICY_NAMES),
+    default=None,
+    help="auto: restore only faces it helps (default); always: every face.",
 )
 @click.option(
     "--face-restoration-model",
@@ -122,6 +129,7 @@ def restore(
     upscale: str,
     aligned: bool,
     face_restoration_strength: float | None,
+    face_restoration_policy: str | None,
     face_restoration_model: str | None,
     fidelity: float,
     device: str | None,
@@ -132,6 +140,7 @@ def restore(
     overrides: dict[str, dict[str, Any]] = {
         "output": {
             "face_restoration_strength": face_restoration_strength,
+            "face_restoration_policy": face_restoration_policy,
             "face_restoration_model": face_restoration_model,
         },
         "models": {"device": device, "cache_dir": cache_dir},
@@ -139,6 +148,7 @@ def restore(
     cli = {k: {f: v for f, v in fields.items() if v is not None} for k, fields in overrides.items()}
     config = load_config(config_file, cli)
     strength = config.output.face_restoration_strength
+    policy = config.output.face_restoration_policy
     model_id = get_model(config.output.face_restoration_model).id
     dev = cast(Device, config.models.device)
     files = collect_inputs(inputs)
@@ -146,36 +156,36 @@ def restore(
     targets = [output_path(src, output_dir) for src in files]  # refuse before any work
 
     session = ModelSession(config.models.cache_dir)
-    restorer = FaceRestorer(model_id, dev, session=session, fidelity=fidelity)
+    restorer = FaceRestorer(model_id, dev, session=session, fidelity=fidelity, policy=policy)
     if strength > 0:
         restorer.load()  # a missing/corrupt model stops here, naming the repair command
     factor = int(upscale)
-    background = None
-    if factor > 1 and not aligned:
-        bg_id = model_id if restorer.spec.kind == "sr" else DEFAULT_MODEL
-        background = FaceRestorer(bg_id, dev, session=session)
-        background.load()
     faces = FaceRestoration(session=session)
     for src, dest in zip(files, targets, strict=True):
         start = time.perf_counter()
         image = read_image(src)
         h, w = image.shape[:2]
         if aligned:
-            target = max(h, w) * factor
-            points = FFHQ_TEMPLATE_512 * (w / 512.0)
             result = restorer.restore_crop(
-                image, target, strength, landmarks=points, restore_large=True
+                image,
+                max(h, w) * factor,
+                strength,
+                landmarks=FFHQ_TEMPLATE_512 * (w / 512.0),
+                face_px=max(h, w) * ALIGNED_FACE_FRACTION,
             )
-            out, note = result.image, "fell back to Lanczos" if result.fell_back else "restored"
+            out, notes = result.image, [_note(result)]
         else:
-            base = image
-            if background is not None:
-                engine = background.load()
-                big = engine.run(image)
-                base = lanczos(big, fit_longest(w, h, max(w, h) * factor))
-            report = faces.restore(base, strength, model_id, dev)
-            out = report.image
-            failed = sum(f.fell_back for f in report.faces)
-            note = f"{len(report.faces)} face(s)" + (f", {failed} fell back" if failed else "")
+            report = faces.restore(image, strength, model_id, dev, upscale=factor, policy=policy)
+            out, notes = report.image, [_note(f.result) for f in report.faces]
         write_image(out, dest)
-        click.echo(f"{dest} ({note}, {time.perf_counter() - start:.1f} s)", err=True)
+        summary = ", ".join(notes) if notes else "no faces"
+        click.echo(f"{dest} ({summary}; {time.perf_counter() - start:.1f} s)", err=True)
+
+
+def _note(result: RestoreResult) -> str:
+    """One face's outcome in a few words."""
+    if result.fell_back:
+        return "fell back to Lanczos"
+    if result.restored:
+        return f"restored at {result.strength:g}"
+    return f"left as is ({result.reason})"

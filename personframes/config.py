@@ -25,6 +25,7 @@ from pydantic import (
 
 from .errors import ConfigError
 from .models.catalogue import ModelId
+from .restore.policy import PolicyName
 
 ENV_PREFIX = "PERSONFRAMES_"
 Device = Literal["auto", "cpu", "gpu"]
@@ -94,7 +95,12 @@ class OutputConfig(_Section):
     format: ImageFormat = "jpg"
     jpg_quality: int = Field(95, ge=1, le=100)
     face_crops: bool = True
-    face_crop_padding: float = Field(0.3, ge=0.0, le=5.0)
+    face_crop_padding: float = Field(
+        0.1,
+        ge=0.0,
+        le=5.0,
+        description="face crops frame the head (hair to chin); padding x its size on each side",
+    )
     full_frames: bool = True
     body_crops: bool = False
     crop_ratio: CropRatio = "any"
@@ -104,7 +110,14 @@ class OutputConfig(_Section):
     trigger: str | None = None
     bucket: int | None = Field(None, ge=8, le=512, description="snap output sizes to multiples")
     face_restoration: bool = True
-    face_restoration_strength: float = Field(0.8, ge=0.0, le=1.0)
+    face_restoration_strength: float = Field(
+        0.8, ge=0.0, le=1.0, description="the most strength the policy may use (0: Lanczos only)"
+    )
+    face_restoration_policy: PolicyName = Field(
+        "auto",
+        description="auto: restore only where the measured table says it helps; "
+        "always: run the model on every face at the given strength",
+    )
     face_restoration_model: ModelId = "realesrgan-x4plus"
 
 

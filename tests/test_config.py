@@ -19,7 +19,8 @@ def test_defaults_match_person_from_vid() -> None:
     config = Config()
     assert config.sampling.sample_interval == 0.25
     assert config.output.jpg_quality == 95 and config.output.format == "jpg"
-    assert config.output.face_crop_padding == 0.3
+    assert config.output.face_crop_padding == 0.1  # around the head box, not the face box
+    assert config.output.face_restoration_policy == "auto"
     assert config.output.face_restoration is True and config.output.face_restoration_strength == 0.8
 
 

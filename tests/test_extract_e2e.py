@@ -10,6 +10,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from personframes.output.crops import crop_box, head_box
+from personframes.pipeline.records import face_from_dict
+
 from .util import VIDEOS, files_in, labels, run_cli
 
 
@@ -118,9 +121,19 @@ def test_face_crop_padding_and_png(tmp_path: Path) -> None:
     faces = [o for o in info["outputs"] if o["kind"] == "face"]
     assert faces and all(o["file"].endswith(".png") for o in faces)
     assert all(o["kind"] == "face" for o in info["outputs"])
-    for o in faces:  # zero padding: the crop is the face box itself (to rounding)
-        _bx, _by, bw, bh = o["face"]["box_xywh"]
-        assert abs(o["size"][0] - bw) <= 2 and abs(o["size"][1] - bh) <= 2
+    for o in faces:  # zero padding: the crop is the head box itself, moved inside the frame
+        face = face_from_dict({**o["face"], "box": _xyxy(o["face"]["box_xywh"])})
+        head = crop_box(head_box(face), 640, 360, 0.0)
+        x, y, w, h = o["crop_box_xywh"]
+        assert [x, y, w, h] == head.as_xywh()
+        assert o["size"] == [round(w), round(h)]
+        _bx, by, _bw, bh = o["face"]["box_xywh"]
+        assert y <= by and y + h >= by + bh  # the whole face box, and the hair above it
+
+
+def _xyxy(xywh: list[float]) -> list[float]:
+    x, y, w, h = xywh
+    return [x, y, x + w, y + h]
 
 
 NAME_PATTERNS = {

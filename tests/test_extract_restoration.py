@@ -9,6 +9,7 @@ from typing import Any
 
 import av
 import numpy as np
+import pytest
 from PIL import Image
 
 from personframes.models import get_model
@@ -35,18 +36,32 @@ def _frame(index: int) -> np.ndarray:
     raise AssertionError(index)
 
 
-def test_restored_crops_are_512_and_named_in_info(tmp_path: Path) -> None:
+def test_restored_crops_are_512_with_a_per_face_record_in_info(tmp_path: Path) -> None:
     info = _extract(tmp_path, "--face-restoration")
     faces = [o for o in info["outputs"] if o["kind"] == "face"]
     assert faces
     for entry in faces:
         assert max(entry["size"]) == 512
-        restoration = entry["restoration"]
-        assert restoration["model"] == "realesrgan-x4plus" and restoration["strength"] == 0.8
-        assert restoration["fell_back"] is False and restoration["device"] == "cpu"
+        record = entry["restoration"]
+        assert record["model"] == "realesrgan-x4plus" and record["policy"] == "auto"
+        assert record["decision"] in ("restore", "lanczos") and record["reason"]
+        assert record["face_px"] == pytest.approx(entry["face"]["box_xywh"][3], abs=0.1)
+        _x, _y, w, h = entry["crop_box_xywh"]
+        assert record["factor"] == pytest.approx(512 / max(w, h), abs=0.001)
+        assert 0.0 <= record["blur"] <= 1.0 and record["fell_back"] is False
+        if record["decision"] == "restore":
+            assert record["restored"] and 0 < record["strength"] <= 0.8
+            assert record["device"] == "cpu" and record["model_input"] == [round(w), round(h)]
+            assert record["departure_db"] > 20
+        else:
+            assert not record["restored"] and record["strength"] == 0
+            assert record["device"] == "none" and record["model_input"] is None
         with Image.open(tmp_path / entry["file"]) as image:
             assert max(image.size) == 512
-    assert info["summary"]["restorations"] == len(faces)
+    restored = sum(1 for o in faces if o["restoration"]["restored"])
+    assert info["summary"]["restorations"] == restored
+    decisions = info["summary"]["restoration_decisions"]
+    assert sum(decisions.values()) == len(faces)
 
 
 def test_strength_zero_is_plain_lanczos_bit_for_bit(tmp_path: Path) -> None:

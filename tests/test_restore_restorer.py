@@ -24,7 +24,7 @@ from personframes.restore.align import (
     paste_face,
     warp_face,
 )
-from personframes.restore.restorer import blend, fit_longest, lanczos, model_input_side
+from personframes.restore.restorer import blend, fit_longest, lanczos
 from personframes.types import Box, FaceDetection
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -53,12 +53,9 @@ def session() -> ModelSession:
     return ModelSession()
 
 
-def test_target_size_and_input_bound() -> None:
+def test_target_size() -> None:
     assert target_size_for(None) == 512 and target_size_for(384) == 512
     assert target_size_for(1024) == 1024
-    assert model_input_side(64, 512, 4) == 64  # native
-    assert model_input_side(300, 512, 4) == 128  # bounded to max(512/4, 128)
-    assert model_input_side(600, 2048, 4) == 512
     assert fit_longest(40, 48, 512) == (427, 512)
 
 
@@ -75,10 +72,11 @@ def test_strength_zero_is_lanczos_bit_for_bit_and_loads_nothing(tmp_path: Path) 
 def test_blend_formula_with_real_model(session: ModelSession) -> None:
     restorer = FaceRestorer(session=session, device="cpu")
     crop = _crop()
-    full = restorer.restore_crop(crop, 512, 1.0)
+    full = restorer.restore_crop(crop, 512, 1.0, policy="always")
     assert not full.fell_back and full.device == "cpu" and full.image.shape == (512, 427, 3)
+    assert full.model_input == (40, 48)  # the crop at its native size
     none = restorer.restore_crop(crop, 512, 0.0).image
-    half = restorer.restore_crop(crop, 512, 0.5).image
+    half = restorer.restore_crop(crop, 512, 0.5, policy="always").image
     expected = np.rint(0.5 * full.image.astype(np.float64) + 0.5 * none.astype(np.float64))
     assert np.array_equal(half, expected.astype(np.uint8))
     assert np.array_equal(blend(full.image, none, 0.5), half)
@@ -111,18 +109,11 @@ def test_corrupt_model_falls_back_with_warning(
 
     caplog.clear()
     crop = _crop()
-    result = restorer.restore_crop(crop, 512, 0.8)
+    result = restorer.restore_crop(crop, 512, 0.8, policy="always")
     assert result.fell_back and result.reason and "personframes models fetch" in result.reason
     assert np.array_equal(result.image, lanczos(crop, (427, 512)))
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "Lanczos" in warnings[0].getMessage()
-
-
-def test_large_crops_are_not_sent_through_sr(session: ModelSession) -> None:
-    big = np.ascontiguousarray(_image()[:200, :200])
-    result = FaceRestorer(session=session, device="cpu").restore_crop(big, 128, 0.8)
-    assert result.device == "none" and not result.fell_back and result.reason
-    assert np.array_equal(result.image, lanczos(big, (128, 128)))
 
 
 def test_bad_inputs_raise_input_error() -> None:
@@ -164,7 +155,7 @@ class _FixedDetector:
 def test_restore_faces_same_size_local_and_thread_safe(session: ModelSession) -> None:
     image = _image()
     restoration = FaceRestoration(session=session, detector=_FixedDetector())
-    result = restoration.restore(image, 0.8, device="cpu")
+    result = restoration.restore(image, 0.8, device="cpu", policy="always")
     out = result.image
     assert out.shape == image.shape and out.dtype == np.uint8
     assert len(result.faces) == 1 and not result.faces[0].fell_back
@@ -176,11 +167,16 @@ def test_restore_faces_same_size_local_and_thread_safe(session: ModelSession) ->
     assert np.abs(out[region].mean((0, 1)) - image[region].mean((0, 1))).max() < 4
     # strength 0: unchanged
     assert np.array_equal(restoration.restore(image, 0.0, device="cpu").image, image)
+    # the default policy leaves this sharp, native-size face alone
+    auto = restoration.restore(image, 0.8, device="cpu")
+    assert np.array_equal(auto.image, image) and auto.faces[0].result.decision is not None
     # concurrent calls give the same result as the sequential one
     outs: list[np.ndarray] = []
     threads = [
         threading.Thread(
-            target=lambda: outs.append(restoration.restore(image, 0.8, device="cpu").image)
+            target=lambda: outs.append(
+                restoration.restore(image, 0.8, device="cpu", policy="always").image
+            )
         )
         for _ in range(2)
     ]

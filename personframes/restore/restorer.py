@@ -1,10 +1,13 @@
 """FaceRestorer: restore one face crop to a target size, blended with Lanczos.
 
     original = Lanczos(crop -> longest side = target)
-    restored = model(crop at native resolution, input bounded) -> Lanczos to original's size
-    final    = round(s * restored + (1 - s) * original)           (in float)
+    decision = policy(face size, upscale factor, blur of the crop; max strength)
+    restored = model(crop at native resolution) -> Lanczos to original's size
+    final    = round(s * restored + (1 - s) * original)   (in float; s from the decision)
 
-s == 0 returns ``original`` exactly, without loading any model. Any model
+s == 0, or a policy decision not to restore, returns ``original`` exactly without
+running the model (the decision and its reason are in the result). The model never
+sees a crop shrunk below its native resolution (see :mod:`.policy`). Any model
 failure returns ``original`` with ``fell_back=True`` and the reason, logged
 once as a WARNING. Face models (GFPGAN, CodeFormer) instead align the face to
 the FFHQ 512 template, restore it, and paste it back (feathered, colour-matched).
@@ -14,13 +17,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image as PILImage
@@ -30,13 +32,13 @@ from ..models.catalogue import DEFAULT_MODEL, ModelSpec, get_model
 from ..types import FaceDetection, Image
 from .align import alignment_matrix, face_points, paste_face, warp_face
 from .engines.base import Device, Engine
+from .metrics import psnr
+from .policy import Decision, Policy, PolicyName, estimate_face_px, face_features
 from .session import ModelSession
 
 log = logging.getLogger(__name__)
 
 MIN_TARGET = 512
-# Smallest model input the bound allows (px, longest side); see model_input_side().
-MIN_MODEL_INPUT = 128
 # Face detector used by face models and restore_faces() when none is passed in.
 DEFAULT_DETECTOR = "centerface"
 
@@ -53,6 +55,38 @@ class RestoreResult:
     seconds: float
     fell_back: bool = False
     reason: str | None = None  # why the model did not run / was not used
+    decision: Decision | None = None  # the policy's decision (None: strength 0)
+    strength: float = 0.0  # strength actually used (0: Lanczos only)
+    model_input: tuple[int, int] | None = None  # (w, h) the model saw
+    departure_db: float | None = None  # PSNR of the result against Lanczos alone
+
+    @property
+    def restored(self) -> bool:
+        """True when the model's output is part of the image."""
+        return self.strength > 0 and not self.fell_back
+
+    def record(self) -> dict[str, Any]:
+        """JSON-ready per-face record: what the policy decided and why, what ran."""
+        decision = self.decision
+        return {
+            "model": self.model,
+            "restored": self.restored,
+            "policy": decision.policy if decision else None,
+            "decision": decision.action if decision else "off",
+            "reason": self.reason,
+            "face_px": round(decision.features.face_px, 1) if decision else None,
+            "factor": round(decision.features.factor, 3) if decision else None,
+            "blur": round(decision.features.blur, 4) if decision else None,
+            "strength": self.strength,
+            "model_input": list(self.model_input) if self.model_input else None,
+            "departure_db": self.departure_db,
+            "device": self.device,
+            "seconds": round(self.seconds, 3),
+            "fell_back": self.fell_back,
+        }
+
+
+Strategy = Callable[[Engine, Image, Image, "np.ndarray | None", int], tuple[Image, tuple[int, int]]]
 
 
 class NoFaceFound(ProcessingError):
@@ -89,19 +123,6 @@ def blend(restored: Image, original: Image, strength: float) -> Image:
     return result
 
 
-def model_input_side(crop_longest: int, target: int, scale: int) -> int:
-    """Longest side the SR model sees for a crop of ``crop_longest`` px restored to ``target``.
-
-    The model runs on the crop at native resolution, but never above
-    max(ceil(target / scale), MIN_MODEL_INPUT): beyond target/scale its x``scale`` output
-    exceeds the target and is thrown away by the final downscale, while cost grows with
-    the square of the side (35.9 MFLOP per input pixel for x4plus: 128 px = 0.59 TFLOP,
-    ~1.9 s on 2 cores; 256 px = 2.4 TFLOP, ~9 s).
-    """
-    bound = max(math.ceil(target / scale), MIN_MODEL_INPUT)
-    return min(crop_longest, bound)
-
-
 def _validate(crop: Image) -> None:
     if (
         not isinstance(crop, np.ndarray)
@@ -127,16 +148,16 @@ class FaceRestorer:
         session: ModelSession | None = None,
         detector: FaceDetectorLike | None = None,
         fidelity: float = 0.5,
-        restore_large_crops: bool = False,
+        policy: PolicyName = "auto",
     ) -> None:
         self.spec: ModelSpec = get_model(model_id)
         self.device: Device = device
         self.session = session if session is not None else ModelSession(cache_dir)
         self.fidelity = fidelity
-        self.restore_large_crops = restore_large_crops
+        self.policy: PolicyName = policy
         self._detector = detector
         self._detector_lock = threading.Lock()
-        self._strategies: dict[str, Callable[[Engine, Image, Image, np.ndarray | None], Image]] = {
+        self._strategies: dict[str, Strategy] = {
             "sr": self._restore_sr,
             "face": self._restore_face,
         }
@@ -156,13 +177,18 @@ class FaceRestorer:
         strength: float,
         *,
         landmarks: np.ndarray | None = None,
-        restore_large: bool | None = None,
+        face_px: float | None = None,
+        policy: PolicyName | None = None,
     ) -> RestoreResult:
         """Restore ``crop`` so that its longest side is ``target_size``.
 
-        ``landmarks``: optional (5, 2) face points in crop coordinates (face models
-        detect them when not given). ``restore_large``: run SR models even on crops
-        already at least ``target_size`` px (default: the restorer's setting, off).
+        ``strength`` is the most the policy may use (the blend weight of the model).
+        ``face_px``: height of the face in the crop's pixels (detector box); when not
+        given it is estimated as a face crop with the default padding. ``policy``:
+        "auto" (default: the restorer's) decides per face from the measured table in
+        :mod:`.policy`; "always" runs the model at ``strength``. ``landmarks``:
+        optional (5, 2) face points in crop coordinates (face models detect them
+        when not given).
         """
         _validate(crop)
         if not 0.0 <= strength <= 1.0:
@@ -173,52 +199,79 @@ class FaceRestorer:
         height, width = crop.shape[:2]
         original = lanczos(crop, fit_longest(width, height, target_size))
         if strength == 0.0:
-            return RestoreResult(original, self.spec.id, "none", time.perf_counter() - start)
-        large = self.restore_large_crops if restore_large is None else restore_large
-        if self.spec.kind == "sr" and max(height, width) >= target_size and not large:
             return RestoreResult(
-                original,
-                self.spec.id,
-                "none",
-                time.perf_counter() - start,
-                reason=f"crop ({max(height, width)} px) already >= target ({target_size} px)",
+                original, self.spec.id, "none", time.perf_counter() - start, reason="strength 0"
             )
+        features = face_features(
+            crop, estimate_face_px(crop) if face_px is None else face_px, target_size
+        )
+        decision = Policy(policy or self.policy, strength).decide(features)
+        lanczos_only = RestoreResult(
+            original,
+            self.spec.id,
+            "none",
+            time.perf_counter() - start,
+            reason=decision.reason,
+            decision=decision,
+        )
+        if decision.action != "restore":
+            return lanczos_only
         try:
             engine = self.load()
-            restored = self._strategies[self.spec.kind](engine, crop, original, landmarks)
+            restored, model_input = self._strategies[self.spec.kind](
+                engine, crop, original, landmarks, decision.input_side
+            )
         except _MODEL_FAILURES as exc:
             reason = str(exc) or type(exc).__name__
             log.warning(
                 "face restoration with %s failed, using Lanczos only: %s", self.spec.id, reason
             )
-            return RestoreResult(
-                original,
-                self.spec.id,
-                "none",
-                time.perf_counter() - start,
-                fell_back=True,
-                reason=reason,
+            return replace(
+                lanczos_only, seconds=time.perf_counter() - start, fell_back=True, reason=reason
             )
-        final = blend(restored, original, strength)
-        return RestoreResult(final, self.spec.id, engine.device, time.perf_counter() - start)
+        final = blend(restored, original, decision.strength)
+        return RestoreResult(
+            final,
+            self.spec.id,
+            engine.device,
+            time.perf_counter() - start,
+            reason=decision.reason,
+            decision=decision,
+            strength=decision.strength,
+            model_input=model_input,
+            departure_db=round(psnr(final, original), 2),
+        )
 
     # -- strategies, chosen by the catalogue's ``kind`` --------------------------------
 
     def _restore_sr(
-        self, engine: Engine, crop: Image, original: Image, landmarks: np.ndarray | None
-    ) -> Image:
+        self,
+        engine: Engine,
+        crop: Image,
+        original: Image,
+        landmarks: np.ndarray | None,
+        input_side: int,
+    ) -> tuple[Image, tuple[int, int]]:
         del landmarks
         height, width = crop.shape[:2]
-        side = model_input_side(max(height, width), max(original.shape[:2]), engine.scale)
         model_in = (
-            crop if side == max(height, width) else lanczos(crop, fit_longest(width, height, side))
+            crop
+            if input_side >= max(height, width)
+            else lanczos(crop, fit_longest(width, height, input_side))
         )
         upscaled = engine.run(model_in, fidelity=self.fidelity)
-        return lanczos(upscaled, (original.shape[1], original.shape[0]))
+        size = (int(model_in.shape[1]), int(model_in.shape[0]))
+        return lanczos(upscaled, (original.shape[1], original.shape[0])), size
 
     def _restore_face(
-        self, engine: Engine, crop: Image, original: Image, landmarks: np.ndarray | None
-    ) -> Image:
+        self,
+        engine: Engine,
+        crop: Image,
+        original: Image,
+        landmarks: np.ndarray | None,
+        input_side: int,
+    ) -> tuple[Image, tuple[int, int]]:
+        del input_side  # face models take their fixed aligned size
         size = self.spec.input_size or 512
         if landmarks is not None:
             factor = original.shape[1] / crop.shape[1]
@@ -232,7 +285,7 @@ class FaceRestorer:
         matrix = alignment_matrix(points, size)
         aligned = warp_face(original, matrix, size)
         restored = engine.run(aligned, fidelity=self.fidelity)
-        return paste_face(original, restored, matrix, source_face=aligned)
+        return paste_face(original, restored, matrix, source_face=aligned), (size, size)
 
     def detector(self) -> FaceDetectorLike:
         with self._detector_lock:

@@ -118,6 +118,9 @@ class ManifestStep(Step):
             "files_written": len(written),
             "outputs_by_kind": dict(kinds),
             "selected_by_category": dict(categories),
-            "restorations": sum(1 for r in written if "restoration" in r),
+            "restorations": sum(1 for r in written if r.get("restoration", {}).get("restored")),
+            "restoration_decisions": dict(
+                Counter(r["restoration"]["decision"] for r in written if "restoration" in r)
+            ),
             "fallbacks": dict(fallbacks),
         }

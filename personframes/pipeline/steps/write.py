@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image as PILImage
 
 from ...detect.pose import body_region
-from ...output.crops import RATIOS, crop_box, cut
+from ...output.crops import RATIOS, crop_box, cut, head_box
 from ...output.writer import write_image, write_text
 from ...restore import FaceRestorer, target_size_for
 from ...types import Box, Image
@@ -137,7 +137,7 @@ class WriteStep(Step):
         else:
             face = face_from_dict(frame["faces"][item["face"]])
             if item["kind"] == "face":
-                box = crop_box(face.box, width, height, out.face_crop_padding, ratio)
+                box = crop_box(head_box(face), width, height, out.face_crop_padding, ratio)
             else:
                 body = frame["people"][item["face"]]["body_box"]
                 if body is None:
@@ -151,7 +151,7 @@ class WriteStep(Step):
             extra["crop_box_xywh"] = box.as_xywh()
             if item["kind"] == "face" and out.face_restoration:
                 ctx.keep_intermediate(self.TEMP, item["file"].rsplit(".", 1)[0], result)
-                result, extra["restoration"] = self._restore(ctx, result)
+                result, extra["restoration"] = self._restore(ctx, result, face.box.height)
                 return snap_to_bucket(result, out.bucket), {**extra, "size": _size(result)}
         result = snap_to_bucket(resize_longest(result, out.resize), out.bucket)
         extra["size"] = _size(result)
@@ -165,24 +165,24 @@ class WriteStep(Step):
             ctx.config.models.cache_dir,
         )
 
-    def _restore(self, ctx: RunContext, crop: Image) -> tuple[Image, dict[str, Any]]:
-        """Face restoration per the plan: target max(512, --resize), strength blend."""
+    def _restore(
+        self, ctx: RunContext, crop: Image, face_px: float
+    ) -> tuple[Image, dict[str, Any]]:
+        """Face restoration per the plan: target max(512, --resize); the policy decides
+        per face whether the model runs and at which strength (at most the given one)."""
         out = ctx.config.output
         t0 = time.perf_counter()
         result = self._restorer(ctx).restore_crop(
-            crop, target_size_for(out.resize), out.face_restoration_strength
+            crop,
+            target_size_for(out.resize),
+            out.face_restoration_strength,
+            face_px=face_px,
+            policy=out.face_restoration_policy,
         )
         ctx.timings["restore"] += time.perf_counter() - t0
         if result.fell_back:
             ctx.fallbacks.warn(f"face restoration ({result.model} -> Lanczos)", str(result.reason))
-        return result.image, {
-            "model": result.model,
-            "strength": out.face_restoration_strength,
-            "device": result.device,
-            "seconds": round(result.seconds, 3),
-            "fell_back": result.fell_back,
-            "reason": result.reason,
-        }
+        return result.image, result.record()
 
 
 def _size(image: Image) -> list[int]:
