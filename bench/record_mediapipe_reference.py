@@ -22,9 +22,10 @@ images (PIL, converted to RGB). For each input it records:
   these faces are the ones the pipeline hands to the face mesh and the pose estimator.
 - ``face_mesh``: FaceLandmarker (face_landmark.tflite through cv2.dnn) on each of the
   first ``MAX_FACES`` CenterFace faces: crop centre/side/rotation, 468 points, presence.
-- ``pose_per_face``: PoseEstimator.detect on body_region(face) for the same faces
-  (what detect_people does), plus world landmarks and mediapipe's internal pose
-  detection / ROIs read from the same graph run with extra output streams.
+- ``pose_per_face``: mediapipe Pose on body_region(face) for the same faces, as
+  PoseEstimator.detect did before the LiteRT port (what detect_people does), plus
+  world landmarks and mediapipe's internal pose detection / ROIs read from the same
+  graph run with extra output streams.
 - ``pose_whole_image``: ``mp.solutions.pose.Pose(static_image_mode=True,
   model_complexity=1)`` on the whole image (== PoseEstimator.detect(image)).
 
@@ -61,7 +62,8 @@ from personframes.detect.mediapipe_face import (  # noqa: E402
     MediaPipeShortRange,
 )
 from personframes.detect.pose import (  # noqa: E402
-    PoseEstimator,
+    BodyPose,
+    Landmark,
     _belongs_to,
     body_region,
 )
@@ -444,12 +446,44 @@ def pose_debug(result: Any) -> dict[str, Any]:
     }
 
 
-class PoseRecorder:
+class MediapipePoseEstimator:
+    """What the project's PoseEstimator.detect was before the LiteRT port: mediapipe's
+    Pose(static_image_mode=True) on the rounded region, landmarks mapped to full-frame px
+    (z scaled by the crop width). The recording must come from mediapipe itself, not from
+    the port it is there to check."""
+
     def __init__(self) -> None:
-        self.estimator = PoseEstimator(
+        self._pose = mp.solutions.pose.Pose(
+            static_image_mode=True,
             model_complexity=POSE_MODEL_COMPLEXITY,
+            enable_segmentation=False,
             min_detection_confidence=POSE_MIN_DETECTION_CONFIDENCE,
         )
+
+    def detect(self, image: Image, region: Box) -> BodyPose | None:
+        height, width = image.shape[:2]
+        area = region.clip(width, height)
+        x1, y1 = round(area.x1), round(area.y1)
+        x2, y2 = round(area.x2), round(area.y2)
+        if x2 - x1 < 16 or y2 - y1 < 16:
+            return None
+        result = self._pose.process(np.ascontiguousarray(image[y1:y2, x1:x2]))
+        if result.pose_landmarks is None:
+            return None
+        cw, ch = x2 - x1, y2 - y1
+        landmarks = tuple(
+            Landmark(x1 + lm.x * cw, y1 + lm.y * ch, lm.z * cw, float(lm.visibility))
+            for lm in result.pose_landmarks.landmark
+        )
+        return BodyPose(landmarks=landmarks, region=Box(x1, y1, x2, y2))
+
+    def close(self) -> None:
+        self._pose.close()
+
+
+class PoseRecorder:
+    def __init__(self) -> None:
+        self.estimator = MediapipePoseEstimator()
         self.debug = DebugPose()
         self.whole = mp.solutions.pose.Pose(
             static_image_mode=True, model_complexity=POSE_MODEL_COMPLEXITY
