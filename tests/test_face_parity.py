@@ -21,15 +21,11 @@ detections scoring at least that graph threshold; the port reproduces this
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image as PILImage
 
 from personframes.detect import create_face_detector
 from personframes.detect.blazeface import BlazeFace
@@ -41,11 +37,8 @@ from personframes.detect.mediapipe_face import (
     MediaPipeShortRange,
 )
 from personframes.types import FIVE_POINT_NAMES, Box, FaceDetection, Image
-from personframes.video.decode import VideoReader
 
-from .util import SHARED
-
-FIXTURE = Path(__file__).parent / "fixtures" / "mediapipe_reference.json"
+from .reference_inputs import decode_inputs, load_reference, pixels_sha256, recorded_face
 
 # Tolerances. The same .tflite weights on LiteRT instead of mediapipe's TFLite, with the
 # pre/post-processing ported; measured on the 26 inputs: boxes and keypoints within
@@ -74,25 +67,13 @@ MODELS: dict[str, type[MediaPipeFaceDetector]] = {
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, Any]:
-    return dict(json.loads(FIXTURE.read_text(encoding="utf-8")))
+    return load_reference()
 
 
 @pytest.fixture(scope="module")
 def images(reference: dict[str, Any]) -> dict[str, Image]:
     """Every recorded input, decoded as the recorder did."""
-    out: dict[str, Image] = {}
-    wanted: dict[str, set[int]] = {}
-    for entry in reference["inputs"]:
-        if "frame_index" in entry:
-            wanted.setdefault(entry["source"], set()).add(entry["frame_index"])
-        else:
-            with PILImage.open(SHARED / entry["source"]) as handle:
-                out[entry["id"]] = np.asarray(handle.convert("RGB"), dtype=np.uint8)
-    for source, indices in wanted.items():
-        with VideoReader(SHARED / source) as reader:
-            for frame in reader.read(indices):
-                out[f"{Path(source).stem}#{frame.index}"] = frame.image
-    return out
+    return decode_inputs(reference["inputs"])
 
 
 @dataclass
@@ -176,8 +157,7 @@ def test_inputs_decode_to_the_recorded_pixels(
     for entry in reference["inputs"]:
         image = images[entry["id"]]
         assert image.shape[:2] == (entry["height"], entry["width"]), entry["id"]
-        digest = hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
-        assert digest == entry["rgb_sha256"], f"{entry['id']}: decoded pixels differ"
+        assert pixels_sha256(image) == entry["rgb_sha256"], f"{entry['id']}: decoded pixels differ"
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -253,18 +233,6 @@ def test_centerface_matches_recording(reference: dict[str, Any], images: dict[st
             assert face.score == pytest.approx(rec["score"], abs=1e-4)
 
 
-def _recorded_face(rec: dict[str, Any]) -> FaceDetection:
-    """A recorded CenterFace face (px to 4 decimals), as the pipeline hands it to the mesh."""
-    return FaceDetection(
-        box=Box(*rec["box_px"]),
-        score=rec["score"],
-        keypoints={
-            n: (x, y) for n, (x, y) in zip(FIVE_POINT_NAMES, rec["keypoints_px"], strict=True)
-        },
-        detector="centerface",
-    )
-
-
 def test_face_mesh_matches_recording(reference: dict[str, Any], images: dict[str, Image]) -> None:
     landmarker = FaceLandmarker()
     xy_errors: list[float] = []
@@ -272,7 +240,7 @@ def test_face_mesh_matches_recording(reference: dict[str, Any], images: dict[str
     for entry in reference["inputs"]:
         for rec in entry["face_mesh"]:
             what = f"{entry['id']} mesh of face {rec['face']}"
-            face = _recorded_face(entry["centerface"][rec["face"]])
+            face = recorded_face(entry["centerface"][rec["face"]])
             mesh = landmarker.detect(images[entry["id"]], face)
             assert np.allclose(mesh.crop.center, rec["crop_center"], atol=MESH_CROP_TOL_PX), what
             assert mesh.crop.width == pytest.approx(rec["crop_side"], abs=MESH_CROP_TOL_PX), what

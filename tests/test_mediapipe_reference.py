@@ -11,23 +11,16 @@ file, on all its inputs, by ``tests/test_face_parity.py``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image as PILImage
 
-from personframes.detect.pose import BodyPose, PoseEstimator, body_region
-from personframes.types import FIVE_POINT_NAMES, Box, FaceDetection, Image
-from personframes.video.decode import VideoReader
+from personframes.detect.pose import BodyPose, PoseEstimator
+from personframes.types import Image
 
-from .util import SHARED
-
-FIXTURE = Path(__file__).parent / "fixtures" / "mediapipe_reference.json"
+from .reference_inputs import decode_inputs, load_reference, pixels_sha256, poses_per_face
 
 # Tolerances the project (and the future LiteRT port of mediapipe's pre/post-processing)
 # must meet against the recorded mediapipe outputs. Same .tflite weights on another
@@ -52,50 +45,18 @@ CASES = (
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, dict[str, Any]]:
-    doc = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    return {entry["id"]: entry for entry in doc["inputs"]}
+    return {entry["id"]: entry for entry in load_reference()["inputs"]}
 
 
 @pytest.fixture(scope="module")
 def images(reference: dict[str, dict[str, Any]]) -> dict[str, Image]:
-    out: dict[str, Image] = {}
-    wanted: dict[str, set[int]] = {}
-    for case in CASES:
-        entry = reference[case]
-        if "frame_index" in entry:
-            wanted.setdefault(entry["source"], set()).add(entry["frame_index"])
-        else:
-            with PILImage.open(SHARED / entry["source"]) as handle:
-                out[case] = np.asarray(handle.convert("RGB"), dtype=np.uint8)
-    for source, indices in wanted.items():
-        with VideoReader(SHARED / source) as reader:
-            for frame in reader.read(indices):
-                out[f"{Path(source).stem}#{frame.index}"] = frame.image
-    return out
+    return decode_inputs(reference[case] for case in CASES)
 
 
 @pytest.fixture(scope="module")
 def pose_estimator() -> Iterator[PoseEstimator]:
     with PoseEstimator() as estimator:
         yield estimator
-
-
-def _box(values: list[float]) -> Box:
-    return Box(*values)
-
-
-def _centerface_face(entry: dict[str, Any]) -> FaceDetection:
-    """A recorded CenterFace detection (px to 4 decimals), as the pipeline hands it on to
-    the pose: it is checked on the recorded faces, independent of CenterFace itself
-    (checked in tests/test_face_parity.py)."""
-    return FaceDetection(
-        box=_box(entry["box_px"]),
-        score=entry["score"],
-        keypoints={
-            n: (x, y) for n, (x, y) in zip(FIVE_POINT_NAMES, entry["keypoints_px"], strict=True)
-        },
-        detector="centerface",
-    )
 
 
 def _assert_close(actual: Any, expected: Any, tol: float, what: str) -> None:
@@ -126,8 +87,7 @@ def test_input_pixels_match(
     image = images[case]
     entry = reference[case]
     assert image.shape[:2] == (entry["height"], entry["width"])
-    digest = hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
-    assert digest == entry["rgb_sha256"], f"{case}: decoded pixels differ from the recording"
+    assert pixels_sha256(image) == entry["rgb_sha256"], f"{case}: decoded pixels differ"
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -137,17 +97,12 @@ def test_pose_per_face_matches(
     images: dict[str, Image],
     pose_estimator: PoseEstimator,
 ) -> None:
-    entry, image = reference[case], images[case]
-    height, width = image.shape[:2]
-    faces = [_centerface_face(entry["centerface"][rec["face"]]) for rec in entry["pose_per_face"]]
-    kept = pose_estimator.detect_people(image, faces)
-    for rec, face, pose in zip(entry["pose_per_face"], faces, kept, strict=True):
+    for found in poses_per_face(pose_estimator, images[case], reference[case]):
+        rec, region, pose = found.record, found.region, found.pose
         what = f"{case} pose of face {rec['face']}"
-        region = body_region(face.box, width, height)
-        _assert_close([region.x1, region.y1, region.x2, region.y2], rec["body_region"], 0.01, what)
-        assert (pose is not None) == rec["belongs_to_face"], f"{what}: kept by detect_people"
-        if pose is None:
-            pose = pose_estimator.detect(image, region)
+        corners = [region.x1, region.y1, region.x2, region.y2]
+        _assert_close(corners, rec["body_region"], BODY_REGION_TOL_PX, what)
+        assert found.kept == rec["belongs_to_face"], f"{what}: kept by detect_people"
         assert (pose is not None) == rec["found"], f"{what}: found"
         if pose is not None:
             _check_pose(pose, rec["landmarks_px"], rec["crop_px"], what)

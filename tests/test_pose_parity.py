@@ -21,24 +21,17 @@ by a few % of the ROI.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image as PILImage
 
 from personframes.detect.blazepose import BlazePose, PoseResult
-from personframes.detect.pose import BodyPose, PoseEstimator, body_region
-from personframes.types import FIVE_POINT_NAMES, Box, FaceDetection, Image
-from personframes.video.decode import VideoReader
+from personframes.detect.pose import BodyPose, PoseEstimator
+from personframes.types import Box
 
-from .util import SHARED
-
-FIXTURE = Path(__file__).parent / "fixtures" / "mediapipe_reference.json"
+from .reference_inputs import decode_inputs, load_reference, pixels_sha256, poses_per_face
 
 MIN_DETECTION_CONFIDENCE = 0.5  # the recording's (and PoseEstimator's) detector threshold
 # Found / not found may differ only where the detection score is this close to the
@@ -96,35 +89,6 @@ class Run:
     compared: int = 0
 
 
-def _decode(entries: list[dict[str, Any]]) -> dict[str, Image]:
-    """The inputs, decoded as the recorder does (PyAV from the start; PIL to RGB)."""
-    images: dict[str, Image] = {}
-    wanted: dict[str, set[int]] = {}
-    for entry in entries:
-        if "frame_index" in entry:
-            wanted.setdefault(entry["source"], set()).add(entry["frame_index"])
-        else:
-            with PILImage.open(SHARED / entry["source"]) as handle:
-                images[entry["id"]] = np.asarray(handle.convert("RGB"), dtype=np.uint8)
-    for source, indices in wanted.items():
-        with VideoReader(SHARED / source) as reader:
-            for frame in reader.read(indices):
-                images[f"{Path(source).stem}#{frame.index}"] = frame.image
-    return images
-
-
-def _face(entry: dict[str, Any]) -> FaceDetection:
-    """A recorded CenterFace detection, as the pipeline hands it to the pose stage."""
-    return FaceDetection(
-        box=Box(*entry["box_px"]),
-        score=entry["score"],
-        keypoints={
-            n: (x, y) for n, (x, y) in zip(FIVE_POINT_NAMES, entry["keypoints_px"], strict=True)
-        },
-        detector="centerface",
-    )
-
-
 def _compare(
     run: Run,
     what: str,
@@ -163,34 +127,29 @@ def _compare(
 
 @pytest.fixture(scope="module")
 def run() -> Run:
-    doc = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    doc = load_reference()
     settings = doc["settings"]["pose"]
     assert settings["min_detection_confidence"] == MIN_DETECTION_CONFIDENCE
     assert settings["static_image_mode"] and settings["model_complexity"] == 1
     entries = doc["inputs"]
-    images = _decode(entries)
+    images = decode_inputs(entries)
     out = Run()
     with PoseEstimator(min_detection_confidence=MIN_DETECTION_CONFIDENCE) as estimator:
         model = BlazePose(min_detection_confidence=MIN_DETECTION_CONFIDENCE)
         for entry in entries:
             image = images[entry["id"]]
-            digest = hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
-            assert digest == entry["rgb_sha256"], f"{entry['id']}: pixels differ from recording"
+            assert pixels_sha256(image) == entry["rgb_sha256"], f"{entry['id']}: pixels differ"
             height, width = image.shape[:2]
-            faces = [_face(entry["centerface"][rec["face"]]) for rec in entry["pose_per_face"]]
-            kept = estimator.detect_people(image, faces)
-            for rec, face, pose in zip(entry["pose_per_face"], faces, kept, strict=True):
+            for found in poses_per_face(estimator, image, entry):
+                rec = found.record
                 what = f"{entry['id']} face {rec['face']}"
-                region = body_region(face.box, width, height)
-                out.regions.append((what, region, rec["body_region"]))
-                out.belongs.append((what, pose is not None, rec["belongs_to_face"]))
-                if pose is None:  # not found, or someone else's: the pose itself
-                    pose = estimator.detect(image, region)
+                out.regions.append((what, found.region, rec["body_region"]))
+                out.belongs.append((what, found.kept, rec["belongs_to_face"]))
                 x1, y1, x2, y2 = rec["crop_px"]
                 ours = model.process(image[y1:y2, x1:x2])
                 expected = np.array(rec["landmarks_px"]) if rec["found"] else None
                 recorded = rec if rec["found"] else None
-                _compare(out, what, pose, recorded, expected, (x1, y1, x2, y2), ours)
+                _compare(out, what, found.pose, recorded, expected, (x1, y1, x2, y2), ours)
             whole = entry["pose_whole_image"]
             expected = None
             if whole is not None:

@@ -1,4 +1,10 @@
-"""Loading a ``.tflite`` model into a LiteRT interpreter (``ai-edge-litert``)."""
+"""Loading ``.tflite`` models into LiteRT interpreters (``ai-edge-litert``).
+
+Owns, for every LiteRT model of the package (BlazeFace, BlazePose, the face mesh): the
+import of LiteRT, the interpreter's creation and tensor allocation, the ``ModelError``
+when either fails, keeping LiteRT's "Created TensorFlow Lite XNNPACK delegate" line off
+the terminal, and finding an output tensor by its size.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
+from ..native import silence_native_stderr
 
 # On the 2-core machines the pipeline runs on, one thread per model: the pipeline runs
 # decoding, detection and analysis side by side, and these models are small.
@@ -15,15 +22,19 @@ DEFAULT_THREADS = 1
 def load_interpreter(path: Path, who: str, num_threads: int = DEFAULT_THREADS) -> Any:
     """A LiteRT ``Interpreter`` for ``path`` with its tensors allocated.
 
-    Raises ``ModelError`` (naming ``who`` and the file) when it cannot be loaded.
+    LiteRT announces its XNNPACK delegate on file descriptor 2 when the first model of
+    the process allocates its tensors; that happens with descriptor 2 silenced (unless
+    PERSONFRAMES_DEBUG is set). Raises ``ModelError`` (naming ``who`` and the file) when
+    LiteRT is missing or the model cannot be loaded.
     """
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:  # pragma: no cover - a hard dependency
         raise ModelError(f"{who}: LiteRT is not installed (pip install ai-edge-litert)") from exc
     try:
-        interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        interpreter.allocate_tensors()
+        with silence_native_stderr():
+            interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise ModelError(f"{who}: cannot load model {path}: {exc}") from exc
     return interpreter

@@ -29,10 +29,12 @@ the options the graph gives them:
     ``WorldLandmarkProjectionCalculator`` for the world landmarks (metres, rotated by the
     ROI's rotation).
 
-Image warps follow mediapipe's OpenCV converter: the ROI corners from
-``cv2.boxPoints``, a transform from ``cv2.getPerspectiveTransform``, bilinear warping of
-the uint8 image, then scaling to the float range. Normalised coordinates are fractions of
-the image given to :meth:`BlazePose.process` (0..1, may fall outside).
+This module owns the pose graph's order and settings, the ROI from a detection, the
+landmark decoding, heatmap refinement and projections. The calculators it shares with
+the BlazeFace port live in :mod:`.letterbox` (``ImageToTensorCalculator`` and the
+letterbox removals), :mod:`.ssd` (anchors, detection decoding, weighted NMS) and
+:mod:`._litert` (model loading). Normalised coordinates are fractions of the image given
+to :meth:`BlazePose.process` (0..1, may fall outside).
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -50,29 +51,27 @@ import numpy.typing as npt
 from ..errors import ModelError
 from ..models.bundled import bundled_path
 from ..types import Image
+from . import ssd
+from ._litert import DEFAULT_THREADS, load_interpreter, output_index
+from .letterbox import WHOLE_IMAGE, Letterbox, Roi, image_to_tensor
 
 FloatArray = npt.NDArray[np.float32]
 
+WHO = "BlazePose"  # names the model in errors
 DETECTOR_MODEL = "pose_detection.tflite"
 LANDMARK_MODEL = "pose_landmark_full.tflite"
-# One interpreter thread per model: the pipeline runs pose on a worker thread beside
-# decoding, face detection and head pose (see pipeline/steps/scan.py).
-DEFAULT_THREADS = 1
 
 # --- PoseDetectionCpu -------------------------------------------------------------
 DETECTOR_SIZE = 224
 DETECTOR_RANGE = (-1.0, 1.0)
 NUM_ANCHORS = 2254
-NUM_COORDS = 12  # box x/y centre, w, h, then 4 keypoints x, y
 NUM_KEYPOINTS = 4
-KEYPOINT_OFFSET = 4
-SCORE_CLIPPING = 100.0
-NMS_MIN_SUPPRESSION = 0.3
+KEYPOINT_OFFSET = 4  # box x/y centre, w, h, then the keypoints x, y
+NUM_COORDS = KEYPOINT_OFFSET + 2 * NUM_KEYPOINTS
 # min_scale 0.1484375 / max_scale 0.75 only size the anchors, which fixed_anchor_size
 # makes 1 x 1: the decoder then reads box sizes and offsets in units of the input size.
 ANCHOR_STRIDES = (8, 16, 32, 32, 32)
-ANCHOR_OFFSET = 0.5
-ANCHOR_ASPECT_RATIOS = (1.0,)
+NUM_ANCHOR_ASPECT_RATIOS = 1  # aspect_ratios: [1.0]
 ANCHOR_INTERPOLATED_ASPECT_RATIO = 1.0  # the option's default: one extra anchor per cell
 
 # --- PoseDetectionToRoi ---------------------------------------------------------------
@@ -86,6 +85,7 @@ LANDMARK_SIZE = 256
 LANDMARK_RANGE = (0.0, 1.0)
 NUM_LANDMARKS = 39  # 33 body landmarks + 2 auxiliary (ROI for tracking) + 4 unused
 NUM_BODY_LANDMARKS = 33
+HEATMAP_SIZE = 64  # the landmark model's heatmap: 64 x 64 cells, one channel a landmark
 # ThresholdingCalculator on the pose flag (min_tracking_confidence): a pose is kept when
 # the flag is strictly above it.
 MIN_PRESENCE = 0.5
@@ -112,18 +112,6 @@ class PoseDetection:
 
 
 @dataclass(frozen=True)
-class Roi:
-    """mediapipe's NormalizedRect: centre and size normalised to the image, rotation in
-    radians (positive = clockwise in image view)."""
-
-    x_center: float
-    y_center: float
-    width: float
-    height: float
-    rotation: float
-
-
-@dataclass(frozen=True)
 class PoseResult:
     """One person's pose, as mediapipe's Pose graph returns it.
 
@@ -140,200 +128,17 @@ class PoseResult:
     roi: Roi
 
 
-def _sigmoid(values: FloatArray) -> FloatArray:
-    with np.errstate(over="ignore"):  # exp overflows to inf for very negative inputs: 0
-        return np.asarray(1.0 / (1.0 + np.exp(-values)), dtype=np.float32)
-
-
-# ------------------------------------------------------------------------ anchors
-
-
-def ssd_anchors(
-    input_size: int = DETECTOR_SIZE,
-    strides: tuple[int, ...] = ANCHOR_STRIDES,
-    offset: float = ANCHOR_OFFSET,
-    aspect_ratios: tuple[float, ...] = ANCHOR_ASPECT_RATIOS,
-    interpolated_aspect_ratio: float = ANCHOR_INTERPOLATED_ASPECT_RATIO,
-) -> FloatArray:
-    """Anchor centres (N x 2: x, y, normalised) of ``SsdAnchorsCalculator`` with
-    ``fixed_anchor_size`` (every anchor 1 x 1, so only the count per cell matters)."""
-    centres: list[tuple[float, float]] = []
-    layer = 0
-    while layer < len(strides):
-        per_cell = 0
-        last = layer
-        # Layers of the same stride are merged: their anchors share the cells.
-        while last < len(strides) and strides[last] == strides[layer]:
-            per_cell += len(aspect_ratios)
-            if interpolated_aspect_ratio > 0.0:
-                per_cell += 1
-            last += 1
-        fm = math.ceil(input_size / strides[layer])
-        for y in range(fm):
-            for x in range(fm):
-                centre = ((x + offset) / fm, (y + offset) / fm)
-                centres.extend([centre] * per_cell)
-        layer = last
-    return np.asarray(centres, dtype=np.float32)
-
-
-# --------------------------------------------------------------- image to tensor
-
-
-def _pad_roi(roi: Roi, size_px: tuple[float, float], tensor: int) -> tuple[Roi, float, float]:
-    """``PadRoi`` with keep_aspect_ratio for a square tensor: the ROI widened to the
-    tensor's aspect ratio, and the horizontal / vertical letterbox padding (each side,
-    as a fraction of the tensor)."""
-    width, height = roi.width * size_px[0], roi.height * size_px[1]
-    tensor_ratio = 1.0  # square tensors only (224x224, 256x256)
-    roi_ratio = height / width
-    horizontal = vertical = 0.0
-    if tensor_ratio > roi_ratio:
-        new_w, new_h = width, width * tensor_ratio
-        vertical = (1.0 - roi_ratio / tensor_ratio) / 2.0
-    else:
-        new_w, new_h = height / tensor_ratio, height
-        horizontal = (1.0 - tensor_ratio / roi_ratio) / 2.0
-    padded = Roi(roi.x_center, roi.y_center, new_w / size_px[0], new_h / size_px[1], roi.rotation)
-    return padded, horizontal, vertical
-
-
-def roi_transform(roi: Roi, width: int, height: int, tensor: int) -> npt.NDArray[np.float64]:
-    """3 x 3 matrix taking image px to tensor px for the (already padded) ``roi``, as
-    mediapipe builds it: ``cv2.boxPoints`` corners mapped onto the tensor's corners by
-    ``cv2.getPerspectiveTransform`` (an affine map, up to float rounding)."""
-    rotated = (
-        (roi.x_center * width, roi.y_center * height),
-        (roi.width * width, roi.height * height),
-        math.degrees(roi.rotation),
-    )
-    src = cv2.boxPoints(rotated).astype(np.float32)
-    size = float(tensor)
-    dst = np.array([[0.0, size], [0.0, 0.0], [size, 0.0], [size, size]], dtype=np.float32)
-    return np.asarray(cv2.getPerspectiveTransform(src, dst), dtype=np.float64)
-
-
-def image_to_tensor(
-    image: Image,
-    roi: Roi,
-    tensor: int,
-    value_range: tuple[float, float],
-    border: int,
-) -> tuple[FloatArray, float, float]:
-    """``ImageToTensorCalculator`` (keep_aspect_ratio): the ROI warped into a
-    ``tensor`` x ``tensor`` float tensor (1 x H x W x 3) in ``value_range``, and the
-    letterbox padding (horizontal, vertical) it left."""
-    height, width = image.shape[:2]
-    padded, horizontal, vertical = _pad_roi(roi, (width, height), tensor)
-    matrix = roi_transform(padded, width, height, tensor)
-    # warpPerspective as mediapipe calls it: warpAffine with the same matrix rounds its
-    # sample positions differently and moves landmarks ~2x further from mediapipe's.
-    warped = cv2.warpPerspective(
-        image,
-        matrix,
-        (tensor, tensor),
-        flags=cv2.INTER_LINEAR,
-        borderMode=border,
-        borderValue=(0, 0, 0),
-    )
-    low, high = value_range
-    scale = (high - low) / 255.0
-    out = warped.astype(np.float32) * np.float32(scale) + np.float32(low)
-    return out[np.newaxis], horizontal, vertical
-
-
-# --------------------------------------------------------------------- detections
-
-
-def decode_detections(
-    raw_boxes: FloatArray, raw_scores: FloatArray, anchors: FloatArray, min_score: float
-) -> tuple[FloatArray, FloatArray]:
-    """``TensorsToDetectionsCalculator``: (scores K, boxes K x 12) for the anchors whose
-    sigmoid score reaches ``min_score``. Box rows: xmin, ymin, xmax, ymax, then 4
-    keypoints x, y; normalised to the detector's input tensor."""
-    scores = raw_scores.reshape(-1).astype(np.float32)
-    scores = _sigmoid(np.clip(scores, -SCORE_CLIPPING, SCORE_CLIPPING))
-    keep = np.flatnonzero(scores >= min_score)
-    if keep.size == 0:
-        return np.zeros(0, np.float32), np.zeros((0, NUM_COORDS), np.float32)
-    raw = raw_boxes.reshape(-1, NUM_COORDS)[keep].astype(np.float32)
-    anchor = anchors[keep]
-    scale = np.float32(DETECTOR_SIZE)
-    # Anchors are 1 x 1 (fixed_anchor_size): offsets / scale + anchor centre.
-    cx = raw[:, 0] / scale + anchor[:, 0]
-    cy = raw[:, 1] / scale + anchor[:, 1]
-    w = raw[:, 2] / scale
-    h = raw[:, 3] / scale
-    boxes = np.empty((keep.size, NUM_COORDS), np.float32)
-    boxes[:, 0] = cx - w / 2
-    boxes[:, 1] = cy - h / 2
-    boxes[:, 2] = cx + w / 2
-    boxes[:, 3] = cy + h / 2
-    kp = raw[:, KEYPOINT_OFFSET:].reshape(-1, NUM_KEYPOINTS, 2) / scale + anchor[:, None, :]
-    boxes[:, KEYPOINT_OFFSET:] = kp.reshape(-1, NUM_KEYPOINTS * 2)
-    # Decoded boxes of negative (or NaN) size are dropped, as mediapipe does.
-    valid = (boxes[:, 2] - boxes[:, 0] >= 0) & (boxes[:, 3] - boxes[:, 1] >= 0)
-    return scores[keep][valid], boxes[valid]
-
-
-def _iou(box: FloatArray, boxes: FloatArray) -> FloatArray:
-    """IoU of ``box`` (xmin, ymin, xmax, ymax) with each row of ``boxes``."""
-    ix = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
-    iy = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
-    overlap = (ix >= 0) & (iy >= 0)  # Rectangle::Intersects (touching counts)
-    inter = np.where(overlap, np.maximum(ix, 0) * np.maximum(iy, 0), 0)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(overlap & (union > 0), inter / union, 0).astype(np.float32)
-
-
-def weighted_nms(
-    scores: FloatArray, boxes: FloatArray, threshold: float = NMS_MIN_SUPPRESSION
-) -> list[tuple[float, FloatArray]]:
-    """``NonMaxSuppressionCalculator`` with the WEIGHTED algorithm and IoU overlap.
-
-    Highest score first: every remaining detection overlapping it by more than
-    ``threshold`` (itself included) is merged into a score-weighted mean of box corners
-    and keypoints, keeping the top score. Returns (score, row of 12) per output.
-    """
-    order = np.argsort(-scores, kind="stable")
-    remaining = order
-    out: list[tuple[float, FloatArray]] = []
-    while remaining.size:
-        top = remaining[0]
-        similarity = _iou(boxes[top], boxes[remaining])
-        chosen = similarity > threshold
-        candidates = remaining[chosen]
-        if candidates.size:
-            weights = scores[candidates].astype(np.float32)
-            merged = (boxes[candidates] * weights[:, None]).sum(axis=0) / weights.sum()
-        else:
-            merged = boxes[top].copy()
-        out.append((float(scores[top]), merged.astype(np.float32)))
-        rest = remaining[~chosen]
-        if rest.size == remaining.size:
-            break
-        remaining = rest
-    return out
-
-
 def remove_letterbox(
-    row: FloatArray, horizontal: float, vertical: float
+    row: FloatArray, letterbox: Letterbox
 ) -> tuple[tuple[float, float, float, float], tuple[tuple[float, float], ...]]:
     """``DetectionLetterboxRemovalCalculator``: a decoded row (xmin, ymin, xmax, ymax,
     keypoints) as box (xmin, ymin, w, h) and keypoints normalised to the image."""
-    sx, sy = 1.0 - 2 * horizontal, 1.0 - 2 * vertical
-    xmin, ymin, xmax, ymax = (float(v) for v in row[:4])
-    box = (
-        (xmin - horizontal) / sx,
-        (ymin - vertical) / sy,
-        (xmax - xmin) / sx,
-        (ymax - ymin) / sy,
-    )
-    kps = row[KEYPOINT_OFFSET:].reshape(NUM_KEYPOINTS, 2)
-    keypoints = tuple(((float(x) - horizontal) / sx, (float(y) - vertical) / sy) for x, y in kps)
+    values = row.astype(np.float64)
+    xs, ys = letterbox.remove(values[0::2], values[1::2])
+    width = (values[2] - values[0]) / letterbox.x_scale
+    height = (values[3] - values[1]) / letterbox.y_scale
+    box = (float(xs[0]), float(ys[0]), float(width), float(height))
+    keypoints = tuple((float(x), float(y)) for x, y in zip(xs[2:], ys[2:], strict=True))
     return box, keypoints
 
 
@@ -388,7 +193,7 @@ def refine_from_heatmap(
         c0, c1 = max(0, col - offset), min(hm_w, col + offset + 1)
         if r0 >= r1 or c0 >= c1:
             continue
-        conf = _sigmoid(heatmap[r0:r1, c0:c1, i])
+        conf = ssd.sigmoid(heatmap[r0:r1, c0:c1, i])
         total = float(conf.sum())
         if float(conf.max()) >= min_confidence and total > 0:
             rows = np.arange(r0, r1, dtype=np.float32)[:, None]
@@ -397,16 +202,13 @@ def refine_from_heatmap(
             landmarks[i, 1] = float((conf * rows).sum()) / hm_h / total
 
 
-def project_landmarks(
-    landmarks: FloatArray, roi: Roi, horizontal: float, vertical: float
-) -> FloatArray:
+def project_landmarks(landmarks: FloatArray, roi: Roi, letterbox: Letterbox) -> FloatArray:
     """``LandmarkLetterboxRemovalCalculator`` then ``LandmarkProjectionCalculator``:
     landmarks normalised to the tensor (x, y, z, ...) to normalised image coordinates."""
     out = landmarks.astype(np.float32, copy=True)
-    sx, sy = 1.0 - 2 * horizontal, 1.0 - 2 * vertical
-    x = (out[:, 0] - horizontal) / sx - 0.5
-    y = (out[:, 1] - vertical) / sy - 0.5
-    z = out[:, 2] / sx
+    x, y = letterbox.remove(out[:, 0], out[:, 1])
+    x, y = x - 0.5, y - 0.5
+    z = out[:, 2] / letterbox.x_scale
     cos, sin = math.cos(roi.rotation), math.sin(roi.rotation)
     out[:, 0] = (cos * x - sin * y) * roi.width + roi.x_center
     out[:, 1] = (sin * x + cos * y) * roi.height + roi.y_center
@@ -427,33 +229,9 @@ def project_world_landmarks(world: FloatArray, roi: Roi) -> FloatArray:
 # --------------------------------------------------------------------------- model
 
 
-def _load(path: Path, num_threads: int) -> Any:
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError as exc:  # pragma: no cover - a hard dependency
-        raise ModelError("BlazePose: LiteRT is not installed (pip install ai-edge-litert)") from exc
-    try:
-        interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        raise ModelError(f"BlazePose: cannot load model {path.name} ({path}): {exc}") from exc
-    return interpreter
-
-
-def _outputs(interpreter: Any, shapes: dict[str, tuple[int, ...]], model: str) -> dict[str, int]:
-    """Output tensor index per role, matched by shape (model output order otherwise)."""
-    found: dict[str, int] = {}
-    details = interpreter.get_output_details()
-    for role, shape in shapes.items():
-        for detail in details:
-            if tuple(int(v) for v in detail["shape"]) == shape and detail["index"] not in (
-                found.values()
-            ):
-                found[role] = int(detail["index"])
-                break
-        else:
-            raise ModelError(f"{model}: no output of shape {shape} ({role})")
-    return found
+def _outputs(interpreter: Any, sizes: dict[str, int]) -> dict[str, int]:
+    """Output tensor index per role, found by its number of values."""
+    return {role: output_index(interpreter, size, WHO) for role, size in sizes.items()}
 
 
 class BlazePose:
@@ -470,53 +248,54 @@ class BlazePose:
     ) -> None:
         self.min_detection_confidence = min_detection_confidence
         self.min_presence = min_presence
-        self._detector = _load(bundled_path(DETECTOR_MODEL), num_threads)
-        self._landmarker = _load(bundled_path(LANDMARK_MODEL), num_threads)
+        self._detector = load_interpreter(bundled_path(DETECTOR_MODEL), WHO, num_threads)
+        self._landmarker = load_interpreter(bundled_path(LANDMARK_MODEL), WHO, num_threads)
         self._det_in = int(self._detector.get_input_details()[0]["index"])
         self._det_out = _outputs(
-            self._detector,
-            {"boxes": (1, NUM_ANCHORS, NUM_COORDS), "scores": (1, NUM_ANCHORS, 1)},
-            DETECTOR_MODEL,
+            self._detector, {"boxes": NUM_ANCHORS * NUM_COORDS, "scores": NUM_ANCHORS}
         )
         self._lm_in = int(self._landmarker.get_input_details()[0]["index"])
         self._lm_out = _outputs(
             self._landmarker,
             {
-                "landmarks": (1, NUM_LANDMARKS * 5),
-                "flag": (1, 1),
-                "heatmap": (1, 64, 64, NUM_LANDMARKS),
-                "world": (1, NUM_LANDMARKS * 3),
+                "landmarks": NUM_LANDMARKS * 5,
+                "flag": 1,
+                "heatmap": HEATMAP_SIZE * HEATMAP_SIZE * NUM_LANDMARKS,
+                "world": NUM_LANDMARKS * 3,
             },
-            LANDMARK_MODEL,
         )
-        self._anchors = ssd_anchors()
+        self._anchors = ssd.anchor_centres(
+            DETECTOR_SIZE,
+            ANCHOR_STRIDES,
+            aspect_ratios=NUM_ANCHOR_ASPECT_RATIOS,
+            interpolated_scale_aspect_ratio=ANCHOR_INTERPOLATED_ASPECT_RATIO,
+        )
         if len(self._anchors) != NUM_ANCHORS:  # pragma: no cover - constants
             raise ModelError(f"{DETECTOR_MODEL}: {len(self._anchors)} anchors, not {NUM_ANCHORS}")
         self._lock = threading.Lock()
 
     def detect(self, image: Image) -> PoseDetection | None:
         """``PoseDetectionCpu``: the first (highest-scoring) person detection."""
-        whole = Roi(0.5, 0.5, 1.0, 1.0, 0.0)
-        tensor, horizontal, vertical = image_to_tensor(
-            image, whole, DETECTOR_SIZE, DETECTOR_RANGE, cv2.BORDER_CONSTANT
+        tensor, letterbox = image_to_tensor(
+            image, WHOLE_IMAGE, DETECTOR_SIZE, DETECTOR_RANGE, cv2.BORDER_CONSTANT
         )
         self._detector.set_tensor(self._det_in, tensor)
         self._detector.invoke()
         raw_boxes = self._detector.get_tensor(self._det_out["boxes"])
         raw_scores = self._detector.get_tensor(self._det_out["scores"])
-        scores, boxes = decode_detections(
-            raw_boxes, raw_scores, self._anchors, self.min_detection_confidence
+        rows, scores = ssd.decode(
+            raw_boxes, raw_scores, self._anchors, DETECTOR_SIZE, self.min_detection_confidence
         )
         if scores.size == 0:
             return None
-        score, row = weighted_nms(scores, boxes)[0]
-        box, keypoints = remove_letterbox(row, horizontal, vertical)
+        score, row = ssd.weighted_nms(rows, scores)[0]
+        box, keypoints = remove_letterbox(row, letterbox)
         return PoseDetection(score=score, box=box, keypoints=keypoints)
 
     def landmarks(self, image: Image, roi: Roi) -> tuple[FloatArray, FloatArray, float] | None:
         """``PoseLandmarkByRoiCpu`` on ``roi``: (33 landmarks, 33 world landmarks, pose
         flag), or None unless the flag is above ``min_presence``."""
-        tensor, horizontal, vertical = image_to_tensor(
+        tensor, letterbox = image_to_tensor(
             image, roi, LANDMARK_SIZE, LANDMARK_RANGE, cv2.BORDER_REPLICATE
         )
         self._landmarker.set_tensor(self._lm_in, tensor)
@@ -529,10 +308,10 @@ class BlazePose:
         world_raw = self._landmarker.get_tensor(self._lm_out["world"]).reshape(NUM_LANDMARKS, 3)
         norm = np.empty((NUM_LANDMARKS, 5), np.float32)
         norm[:, :3] = raw[:, :3] / np.float32(LANDMARK_SIZE)
-        norm[:, 3] = _sigmoid(raw[:, 3])
-        norm[:, 4] = _sigmoid(raw[:, 4])
+        norm[:, 3] = ssd.sigmoid(raw[:, 3])
+        norm[:, 4] = ssd.sigmoid(raw[:, 4])
         refine_from_heatmap(norm, heatmap)
-        body = project_landmarks(norm[:NUM_BODY_LANDMARKS], roi, horizontal, vertical)
+        body = project_landmarks(norm[:NUM_BODY_LANDMARKS], roi, letterbox)
         world = np.empty((NUM_BODY_LANDMARKS, 5), np.float32)
         world[:, :3] = project_world_landmarks(world_raw[:NUM_BODY_LANDMARKS], roi)
         world[:, 3:] = norm[:NUM_BODY_LANDMARKS, 3:]  # VisibilityCopyCalculator

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..errors import ModelError
-from ..native import silence_native_stderr
 from ..types import Box, FaceDetection, Image
 from .blazepose import BlazePose
 
@@ -148,11 +147,8 @@ class PoseEstimator:
                 f"pose model_complexity={model_complexity} is not bundled "
                 f"(bundled: {sorted(BUNDLED_COMPLEXITIES)})"
             )
-        # LiteRT announces its XNNPACK delegate on descriptor 2 when a model loads.
-        with silence_native_stderr():
-            self._model: BlazePose | None = BlazePose(
-                min_detection_confidence=min_detection_confidence
-            )
+        # The loader keeps LiteRT's XNNPACK line off the terminal (detect/_litert.py).
+        self._model: BlazePose | None = BlazePose(min_detection_confidence=min_detection_confidence)
 
     def close(self) -> None:
         if self._model is not None:
