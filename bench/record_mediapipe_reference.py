@@ -13,18 +13,22 @@ Inputs (fixed, see ``SITTING_WINDOW_FRAMES`` / ``STAGE_PERFORMER_FRAMES`` /
 start (frame index = 0-based decode order, upright RGB uint8), and the shared whole
 images (PIL, converted to RGB). For each input it records:
 
-- ``face_detection``: MediaPipeFullRange / MediaPipeShortRange exactly as the project
-  calls them (their defaults: confidence 0.4, downscaled to max_side 640 with INTER_AREA,
-  results mapped back to full-frame px and clipped), and the raw
-  ``mp.solutions.face_detection`` result on the image as given (no downscaling) with
-  min_detection_confidence 0.3.
+- ``face_detection``: mediapipe's face detection as MediaPipeFullRange /
+  MediaPipeShortRange ran it before the LiteRT port, with their defaults (confidence 0.4,
+  downscaled to max_side 640 with INTER_AREA, results mapped back to full-frame px and
+  clipped), and the raw ``mp.solutions.face_detection`` result on the image as given (no
+  downscaling) with min_detection_confidence 0.3. (mediapipe 0.10.21 ignores that
+  confidence: its graphs keep their own 0.6 full range / 0.5 short range, mediapipe
+  issue 3896.)
 - ``centerface``: the project's default face detector (CenterFace, 0.4, max_side 640);
   these faces are the ones the pipeline hands to the face mesh and the pose estimator.
-- ``face_mesh``: FaceLandmarker (face_landmark.tflite through cv2.dnn) on each of the
-  first ``MAX_FACES`` CenterFace faces: crop centre/side/rotation, 468 points, presence.
-- ``pose_per_face``: PoseEstimator.detect on body_region(face) for the same faces
-  (what detect_people does), plus world landmarks and mediapipe's internal pose
-  detection / ROIs read from the same graph run with extra output streams.
+- ``face_mesh``: FaceLandmarker as it was before the LiteRT port (face_landmark.tflite
+  through cv2.dnn, OpenCV 4.x) on each of the first ``MAX_FACES`` CenterFace faces: crop
+  centre/side/rotation, 468 points, presence.
+- ``pose_per_face``: mediapipe Pose on body_region(face) for the same faces, as
+  PoseEstimator.detect did before the LiteRT port (what detect_people does), plus
+  world landmarks and mediapipe's internal pose detection / ROIs read from the same
+  graph run with extra output streams.
 - ``pose_whole_image``: ``mp.solutions.pose.Pose(static_image_mode=True,
   model_complexity=1)`` on the whole image (== PoseEstimator.detect(image)).
 
@@ -53,15 +57,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from personframes.detect import create_face_detector  # noqa: E402
-from personframes.detect.base import downscale  # noqa: E402
+from personframes.detect.base import DownscalingFaceDetector, downscale, named_points  # noqa: E402
 from personframes.detect.face_landmarks import FaceLandmarker  # noqa: E402
 from personframes.detect.mediapipe_face import (  # noqa: E402
     KEYPOINT_NAMES,
+    MediaPipeFaceDetector,
     MediaPipeFullRange,
     MediaPipeShortRange,
 )
 from personframes.detect.pose import (  # noqa: E402
-    PoseEstimator,
+    BodyPose,
+    Landmark,
     _belongs_to,
     body_region,
 )
@@ -321,16 +327,58 @@ def raw_detection(detection: Any, width: int, height: int) -> dict[str, Any]:
     }
 
 
+class MediapipeFaceDetector(DownscalingFaceDetector):
+    """What ``project`` (MediaPipeFullRange / MediaPipeShortRange) was before the LiteRT
+    port: ``mp.solutions.face_detection`` on the downscaled image. The recording must come
+    from mediapipe itself, not from the port it is there to check."""
+
+    def __init__(
+        self, project: type[MediaPipeFaceDetector], confidence: float = 0.4, max_side: int = 640
+    ) -> None:
+        super().__init__(confidence=confidence, max_side=max_side)
+        self.project = project
+        self.NAME = project.NAME
+        self._solution = mp.solutions.face_detection.FaceDetection(
+            min_detection_confidence=confidence, model_selection=project.MODEL_SELECTION
+        )
+
+    def _detect_scaled(self, image: Image) -> list[FaceDetection]:
+        height, width = image.shape[:2]
+        found = []
+        for detection in self._solution.process(image).detections or []:
+            data = detection.location_data
+            rel = data.relative_bounding_box
+            box = Box(
+                rel.xmin * width,
+                rel.ymin * height,
+                (rel.xmin + rel.width) * width,
+                (rel.ymin + rel.height) * height,
+            )
+            points = [(kp.x * width, kp.y * height) for kp in data.relative_keypoints]
+            found.append(
+                FaceDetection(
+                    box=box,
+                    score=float(detection.score[0]),
+                    keypoints=named_points(KEYPOINT_NAMES[: len(points)], points),
+                    detector=self.NAME,
+                )
+            )
+        return found
+
+    def close(self) -> None:
+        self._solution.close()
+
+
 class FaceDetectionRecorder:
     def __init__(self) -> None:
         self.project = {
-            "mediapipe-full": MediaPipeFullRange(),
-            "mediapipe-short": MediaPipeShortRange(),
+            "mediapipe-full": MediapipeFaceDetector(MediaPipeFullRange),
+            "mediapipe-short": MediapipeFaceDetector(MediaPipeShortRange),
         }
         self.raw = {
             name: mp.solutions.face_detection.FaceDetection(
                 min_detection_confidence=RAW_FACE_MIN_CONFIDENCE,
-                model_selection=detector.MODEL_SELECTION,
+                model_selection=detector.project.MODEL_SELECTION,
             )
             for name, detector in self.project.items()
         }
@@ -338,9 +386,9 @@ class FaceDetectionRecorder:
     def settings(self) -> dict[str, Any]:
         return {
             name: {
-                "class": type(d).__name__,
-                "model_selection": d.MODEL_SELECTION,
-                "model_file": d.MODEL_FILE,
+                "class": d.project.__name__,
+                "model_selection": d.project.MODEL_SELECTION,
+                "model_file": d.project.MODEL_FILE,
                 "project_confidence": d.confidence,
                 "project_max_side": d.max_side,
                 "raw_min_detection_confidence": RAW_FACE_MIN_CONFIDENCE,
@@ -376,6 +424,25 @@ class FaceDetectionRecorder:
 
 
 # ---------------------------------------------------------------- face mesh
+
+
+class CvDnnFaceLandmarker(FaceLandmarker):
+    """FaceLandmarker as it was before the LiteRT port: mediapipe's face_landmark.tflite
+    through OpenCV's TFLite importer (OpenCV 4.x; OpenCV 5 drops the face-flag output)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        path = Path(mp.__file__).parent / "modules" / "face_landmark" / "face_landmark.tflite"
+        self._net = cv2.dnn.readNetFromTFLite(str(path))
+        self._outputs = list(self._net.getUnconnectedOutLayersNames())
+
+    def _infer(self, patch: Image) -> tuple[np.ndarray, float]:
+        blob = patch.astype(np.float32)[None].transpose(0, 3, 1, 2) / 255.0
+        self._net.setInput(blob)
+        outs = self._net.forward(self._outputs)
+        flag = next(o for o in outs if o.size == 1)
+        mesh = next(o for o in outs if o.size == 468 * 3).reshape(468, 3).astype(np.float64)
+        return mesh, float(flag.ravel()[0])
 
 
 def record_mesh(landmarker: FaceLandmarker, image: Image, face: FaceDetection) -> dict[str, Any]:
@@ -444,12 +511,44 @@ def pose_debug(result: Any) -> dict[str, Any]:
     }
 
 
-class PoseRecorder:
+class MediapipePoseEstimator:
+    """What the project's PoseEstimator.detect was before the LiteRT port: mediapipe's
+    Pose(static_image_mode=True) on the rounded region, landmarks mapped to full-frame px
+    (z scaled by the crop width). The recording must come from mediapipe itself, not from
+    the port it is there to check."""
+
     def __init__(self) -> None:
-        self.estimator = PoseEstimator(
+        self._pose = mp.solutions.pose.Pose(
+            static_image_mode=True,
             model_complexity=POSE_MODEL_COMPLEXITY,
+            enable_segmentation=False,
             min_detection_confidence=POSE_MIN_DETECTION_CONFIDENCE,
         )
+
+    def detect(self, image: Image, region: Box) -> BodyPose | None:
+        height, width = image.shape[:2]
+        area = region.clip(width, height)
+        x1, y1 = round(area.x1), round(area.y1)
+        x2, y2 = round(area.x2), round(area.y2)
+        if x2 - x1 < 16 or y2 - y1 < 16:
+            return None
+        result = self._pose.process(np.ascontiguousarray(image[y1:y2, x1:x2]))
+        if result.pose_landmarks is None:
+            return None
+        cw, ch = x2 - x1, y2 - y1
+        landmarks = tuple(
+            Landmark(x1 + lm.x * cw, y1 + lm.y * ch, lm.z * cw, float(lm.visibility))
+            for lm in result.pose_landmarks.landmark
+        )
+        return BodyPose(landmarks=landmarks, region=Box(x1, y1, x2, y2))
+
+    def close(self) -> None:
+        self._pose.close()
+
+
+class PoseRecorder:
+    def __init__(self) -> None:
+        self.estimator = MediapipePoseEstimator()
         self.debug = DebugPose()
         self.whole = mp.solutions.pose.Pose(
             static_image_mode=True, model_complexity=POSE_MODEL_COMPLEXITY
@@ -560,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     centerface = create_face_detector("centerface")
-    landmarker = FaceLandmarker()
+    landmarker = CvDnnFaceLandmarker()
     faces_rec = FaceDetectionRecorder()
     pose_rec = PoseRecorder()
     doc = header()

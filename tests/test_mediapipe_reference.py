@@ -1,49 +1,31 @@
-"""The project's face / mesh / pose classes against mediapipe's recorded outputs.
+"""The project's pose classes against mediapipe's recorded outputs.
 
 ``tests/fixtures/mediapipe_reference.json`` was written by
 ``bench/record_mediapipe_reference.py`` with mediapipe 0.10.21 (see the file's
 ``versions``, ``models`` and ``fields``). Today this is a consistency check (the same
 code must give the same numbers); once mediapipe is replaced by LiteRT running the same
 .tflite files with ported pre/post-processing, the port must still pass it within the
-tolerances below.
+tolerances below. The face detectors, the face mesh and CenterFace are held to the same
+file, on all its inputs, by ``tests/test_face_parity.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image as PILImage
 
-from personframes.detect import create_face_detector
-from personframes.detect.base import FaceDetector
-from personframes.detect.face_landmarks import FaceLandmarker
-from personframes.detect.mediapipe_face import KEYPOINT_NAMES, MediaPipeFullRange
-from personframes.detect.pose import BodyPose, PoseEstimator, body_region
-from personframes.types import FIVE_POINT_NAMES, Box, FaceDetection, Image
-from personframes.video.decode import VideoReader
+from personframes.detect.pose import BodyPose, PoseEstimator
+from personframes.types import Image
 
-from .util import SHARED
-
-FIXTURE = Path(__file__).parent / "fixtures" / "mediapipe_reference.json"
+from .reference_inputs import decode_inputs, load_reference, pixels_sha256, poses_per_face
 
 # Tolerances the project (and the future LiteRT port of mediapipe's pre/post-processing)
 # must meet against the recorded mediapipe outputs. Same .tflite weights on another
 # interpreter differ by float rounding only; the slack covers resampling / anchor-decoding
 # details of a port, not a different model.
-FACE_BOX_TOL_PX = 2.0  # face box edges (MediaPipe full-range, CenterFace), full-frame px
-FACE_KEYPOINT_TOL_PX = 2.0  # face detection keypoints, full-frame px
-FACE_SCORE_TOL = 0.02  # face detection score (0..1)
-MESH_CROP_TOL_PX = 0.01  # face mesh crop centre / side (arithmetic on the face box)
-MESH_ROTATION_TOL_DEG = 0.01  # face mesh crop rotation (from the face's eye keypoints)
-MESH_POINT_TOL_PX = 1.0  # each of the 468 mesh points, x and y, full-frame px
-MESH_Z_TOL_PX = 2.0  # mesh relative depth (px scale), noisier than x/y
-MESH_PRESENCE_TOL = 0.02  # face-presence probability
 BODY_REGION_TOL_PX = 0.01  # body_region() of a face box (arithmetic)
 POSE_XY_TOL = 0.01  # pose landmark x/y, as a fraction of the crop's width/height
 POSE_Z_TOL = 0.02  # pose landmark z, as a fraction of the crop's width
@@ -63,43 +45,12 @@ CASES = (
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, dict[str, Any]]:
-    doc = json.loads(FIXTURE.read_text(encoding="utf-8"))
-    return {entry["id"]: entry for entry in doc["inputs"]}
+    return {entry["id"]: entry for entry in load_reference()["inputs"]}
 
 
 @pytest.fixture(scope="module")
 def images(reference: dict[str, dict[str, Any]]) -> dict[str, Image]:
-    out: dict[str, Image] = {}
-    wanted: dict[str, set[int]] = {}
-    for case in CASES:
-        entry = reference[case]
-        if "frame_index" in entry:
-            wanted.setdefault(entry["source"], set()).add(entry["frame_index"])
-        else:
-            with PILImage.open(SHARED / entry["source"]) as handle:
-                out[case] = np.asarray(handle.convert("RGB"), dtype=np.uint8)
-    for source, indices in wanted.items():
-        with VideoReader(SHARED / source) as reader:
-            for frame in reader.read(indices):
-                out[f"{Path(source).stem}#{frame.index}"] = frame.image
-    return out
-
-
-@pytest.fixture(scope="module")
-def centerface() -> FaceDetector:
-    return create_face_detector("centerface")
-
-
-@pytest.fixture(scope="module")
-def mediapipe_full() -> Iterator[MediaPipeFullRange]:
-    detector = MediaPipeFullRange()
-    yield detector
-    detector.close()
-
-
-@pytest.fixture(scope="module")
-def landmarker() -> FaceLandmarker:
-    return FaceLandmarker()
+    return decode_inputs(reference[case] for case in CASES)
 
 
 @pytest.fixture(scope="module")
@@ -108,52 +59,10 @@ def pose_estimator() -> Iterator[PoseEstimator]:
         yield estimator
 
 
-def _box(values: list[float]) -> Box:
-    return Box(*values)
-
-
-def _centerface_face(entry: dict[str, Any]) -> FaceDetection:
-    """A recorded CenterFace detection (px to 4 decimals), as the pipeline hands it on to
-    the mesh and the pose: those stages are checked on the recorded faces, independent of
-    CenterFace itself (checked separately)."""
-    return FaceDetection(
-        box=_box(entry["box_px"]),
-        score=entry["score"],
-        keypoints={
-            n: (x, y) for n, (x, y) in zip(FIVE_POINT_NAMES, entry["keypoints_px"], strict=True)
-        },
-        detector="centerface",
-    )
-
-
 def _assert_close(actual: Any, expected: Any, tol: float, what: str) -> None:
     diff = np.abs(np.asarray(actual, dtype=np.float64) - np.asarray(expected, dtype=np.float64))
     worst = float(diff.max()) if diff.size else 0.0
     assert worst <= tol, f"{what}: off by {worst:.4f} (tolerance {tol})"
-
-
-def _match(expected: list[dict[str, Any]], found: list[FaceDetection], what: str) -> list[int]:
-    """Index in ``found`` of the best-overlapping detection for each expected one."""
-    assert len(found) == len(expected), f"{what}: {len(found)} faces, expected {len(expected)}"
-    order = []
-    for i, exp in enumerate(expected):
-        box = _box(exp["box_px"])
-        best = max(range(len(found)), key=lambda j: found[j].box.iou(box))
-        assert best not in order, f"{what}: face {i} matched twice"
-        order.append(best)
-    return order
-
-
-def _check_faces(
-    found: list[FaceDetection], expected: list[dict[str, Any]], names: tuple[str, ...], what: str
-) -> None:
-    for i, j in enumerate(_match(expected, found, what)):
-        face, exp = found[j], expected[i]
-        box = face.box
-        _assert_close([box.x1, box.y1, box.x2, box.y2], exp["box_px"], FACE_BOX_TOL_PX, what)
-        _assert_close(face.score, exp["score"], FACE_SCORE_TOL, f"{what} face {i} score")
-        points = [face.keypoints[n] for n in names]
-        _assert_close(points, exp["keypoints_px"], FACE_KEYPOINT_TOL_PX, f"{what} keypoints")
 
 
 def _check_pose(pose: BodyPose, landmarks: list[list[float]], crop: list[int], what: str) -> None:
@@ -178,55 +87,7 @@ def test_input_pixels_match(
     image = images[case]
     entry = reference[case]
     assert image.shape[:2] == (entry["height"], entry["width"])
-    digest = hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()
-    assert digest == entry["rgb_sha256"], f"{case}: decoded pixels differ from the recording"
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_mediapipe_full_range_matches(
-    case: str,
-    reference: dict[str, dict[str, Any]],
-    images: dict[str, Image],
-    mediapipe_full: MediaPipeFullRange,
-) -> None:
-    recorded = reference[case]["face_detection"]["mediapipe-full"]["project"]["detections"]
-    found = mediapipe_full.detect(images[case])
-    _check_faces(found, recorded, KEYPOINT_NAMES, f"{case} mediapipe-full")
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_centerface_faces_match(
-    case: str,
-    reference: dict[str, dict[str, Any]],
-    images: dict[str, Image],
-    centerface: FaceDetector,
-) -> None:
-    """The faces the mesh and pose below were recorded on are still the ones found."""
-    found = centerface.detect(images[case])
-    _check_faces(found, reference[case]["centerface"], FIVE_POINT_NAMES, f"{case} centerface")
-
-
-@pytest.mark.parametrize("case", CASES)
-def test_face_mesh_matches(
-    case: str,
-    reference: dict[str, dict[str, Any]],
-    images: dict[str, Image],
-    landmarker: FaceLandmarker,
-) -> None:
-    entry = reference[case]
-    assert entry["face_mesh"], f"{case}: no mesh recorded"
-    for rec in entry["face_mesh"]:
-        what = f"{case} mesh of face {rec['face']}"
-        face = _centerface_face(entry["centerface"][rec["face"]])
-        mesh = landmarker.detect(images[case], face)
-        _assert_close(mesh.crop.center, rec["crop_center"], MESH_CROP_TOL_PX, f"{what} centre")
-        _assert_close(mesh.crop.width, rec["crop_side"], MESH_CROP_TOL_PX, f"{what} side")
-        _assert_close(mesh.rotation, rec["rotation_deg"], MESH_ROTATION_TOL_DEG, f"{what} rot")
-        _assert_close(mesh.presence, rec["presence"], MESH_PRESENCE_TOL, f"{what} presence")
-        if rec["points"] is not None:  # stored only where presence >= 0.5
-            points = np.array(rec["points"])
-            _assert_close(mesh.points[:, :2], points[:, :2], MESH_POINT_TOL_PX, f"{what} x/y")
-            _assert_close(mesh.points[:, 2], points[:, 2], MESH_Z_TOL_PX, f"{what} z")
+    assert pixels_sha256(image) == entry["rgb_sha256"], f"{case}: decoded pixels differ"
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -236,17 +97,12 @@ def test_pose_per_face_matches(
     images: dict[str, Image],
     pose_estimator: PoseEstimator,
 ) -> None:
-    entry, image = reference[case], images[case]
-    height, width = image.shape[:2]
-    faces = [_centerface_face(entry["centerface"][rec["face"]]) for rec in entry["pose_per_face"]]
-    kept = pose_estimator.detect_people(image, faces)
-    for rec, face, pose in zip(entry["pose_per_face"], faces, kept, strict=True):
+    for found in poses_per_face(pose_estimator, images[case], reference[case]):
+        rec, region, pose = found.record, found.region, found.pose
         what = f"{case} pose of face {rec['face']}"
-        region = body_region(face.box, width, height)
-        _assert_close([region.x1, region.y1, region.x2, region.y2], rec["body_region"], 0.01, what)
-        assert (pose is not None) == rec["belongs_to_face"], f"{what}: kept by detect_people"
-        if pose is None:
-            pose = pose_estimator.detect(image, region)
+        corners = [region.x1, region.y1, region.x2, region.y2]
+        _assert_close(corners, rec["body_region"], BODY_REGION_TOL_PX, what)
+        assert found.kept == rec["belongs_to_face"], f"{what}: kept by detect_people"
         assert (pose is not None) == rec["found"], f"{what}: found"
         if pose is not None:
             _check_pose(pose, rec["landmarks_px"], rec["crop_px"], what)

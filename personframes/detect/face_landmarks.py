@@ -1,11 +1,10 @@
-"""468 face landmarks on a face crop (mediapipe's bundled ``face_landmark.tflite``).
+"""468 face landmarks on a face crop (mediapipe's ``face_landmark.tflite``, on LiteRT).
 
-The model file ships inside the ``mediapipe`` wheel, so nothing is downloaded.
-It is run through OpenCV's TFLite importer (``cv2.dnn.readNetFromTFLite``)
-directly on a square crop around a detected face. That skips the short-range
-face detector that ``mp.solutions.face_mesh`` runs first, which rejects most
-profile faces (measured on the labelled frames: 0 of 16 left profiles got
-landmarks through FaceMesh; the landmark model itself still fits them).
+The model file is bundled with personframes (``personframes/models/bundled/``), so
+nothing is downloaded. It runs on LiteRT directly on a square crop around a detected
+face. That skips the short-range face detector that ``mp.solutions.face_mesh`` runs
+first, which rejects most profile faces (measured on the labelled frames: 0 of 16 left
+profiles got landmarks through FaceMesh; the landmark model itself still fits them).
 
 The crop is rotated upright from the detector's eye keypoints when they are
 plausible (as mediapipe does), so moderate head roll does not hurt the fit.
@@ -16,15 +15,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ModelError
+from ..models.bundled import bundled_path
 from ..types import Box, FaceDetection, Image
+from ._litert import DEFAULT_THREADS, load_interpreter, output_index
 
-MODEL_FILE = ("modules", "face_landmark", "face_landmark.tflite")
+MODEL_FILE = "face_landmark.tflite"
+NUM_POINTS = 468
 
 # A few named indices of the 468-point mesh. "left"/"right" are as seen by the
 # viewer (image left / image right), like FaceDetection keypoints.
@@ -41,18 +43,6 @@ MESH_INDEX: dict[str, int] = {
     "left_cheek": 234,
     "right_cheek": 454,
 }
-
-
-def bundled_model_path() -> Path:
-    """Path of mediapipe's bundled face landmark model; ModelError if missing."""
-    try:
-        import mediapipe
-    except ImportError as exc:  # pragma: no cover - mediapipe is a hard dependency
-        raise ModelError("mediapipe is not installed: pip install mediapipe==0.10.21") from exc
-    path = Path(mediapipe.__file__).parent.joinpath(*MODEL_FILE)
-    if not path.is_file():
-        raise ModelError(f"{path}: face landmark model not found in the mediapipe package")
-    return path
 
 
 @dataclass(frozen=True)
@@ -82,13 +72,17 @@ class FaceLandmarker:
     NAME = "mediapipe-face-landmark"
     INPUT_SIZE = 192
 
-    def __init__(self, model_path: Path | None = None, crop_scale: float = 1.6) -> None:
-        path = model_path if model_path is not None else bundled_model_path()
-        try:
-            self._net = cv2.dnn.readNetFromTFLite(str(path))
-        except cv2.error as exc:
-            raise ModelError(f"{path}: cannot load face landmark model: {exc}") from exc
-        self._outputs = list(self._net.getUnconnectedOutLayersNames())
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        crop_scale: float = 1.6,
+        num_threads: int = DEFAULT_THREADS,
+    ) -> None:
+        self.model_path = model_path if model_path is not None else bundled_path(MODEL_FILE)
+        self._interpreter: Any = load_interpreter(self.model_path, self.NAME, num_threads)
+        self._input = int(self._interpreter.get_input_details()[0]["index"])
+        self._mesh = output_index(self._interpreter, NUM_POINTS * 3, self.NAME)
+        self._flag = output_index(self._interpreter, 1, self.NAME)
         self.crop_scale = crop_scale
 
     def detect(self, image: Image, face: FaceDetection | Box) -> FaceLandmarks:
@@ -104,21 +98,27 @@ class FaceLandmarker:
         matrix = cv2.getRotationMatrix2D((cx, cy), angle, scale)
         matrix[0, 2] += size / 2 - cx
         matrix[1, 2] += size / 2 - cy
-        patch = cv2.warpAffine(
+        warped = cv2.warpAffine(
             image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
         )
-        blob = patch.astype(np.float32)[None].transpose(0, 3, 1, 2) / 255.0
-        self._net.setInput(blob)
-        outs = self._net.forward(self._outputs)
-        flag = next(o for o in outs if o.size == 1)
-        mesh = next(o for o in outs if o.size == 468 * 3).reshape(468, 3).astype(np.float64)
-        presence = float(1.0 / (1.0 + math.exp(-float(flag.ravel()[0]))))
+        patch = np.asarray(warped, dtype=np.uint8)  # uint8 like the input: no copy
+        mesh, flag = self._infer(patch)
+        presence = 1.0 / (1.0 + math.exp(-min(max(flag, -100.0), 100.0)))
         inverse = cv2.invertAffineTransform(matrix)
         xy = mesh[:, :2] @ inverse[:, :2].T + inverse[:, 2]
         z = mesh[:, 2] / scale
         points = np.column_stack([xy, z]).astype(np.float32)
         crop = Box(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
         return FaceLandmarks(points=points, presence=presence, crop=crop, rotation=angle)
+
+    def _infer(self, patch: Image) -> tuple[npt.NDArray[np.float64], float]:
+        """The model on one RGB crop: (468, 3) points in input px, and the face-flag logit."""
+        tensor = patch.astype(np.float32)[None] / np.float32(255.0)  # 1 x H x W x 3, 0..1
+        self._interpreter.set_tensor(self._input, tensor)
+        self._interpreter.invoke()
+        flag = float(self._interpreter.get_tensor(self._flag).ravel()[0])
+        mesh = self._interpreter.get_tensor(self._mesh).reshape(NUM_POINTS, 3)
+        return mesh.astype(np.float64), flag
 
 
 def _eye_angle(face: FaceDetection) -> float:

@@ -1,16 +1,19 @@
-"""MediaPipe face detection (legacy ``mp.solutions.face_detection`` API, CPU)."""
+"""MediaPipe's face detectors (BlazeFace short / full range) on LiteRT, CPU.
+
+The bundled ``.tflite`` files run through ``blazeface.BlazeFace``, a port of
+mediapipe 0.10.21's face detection graphs (letterbox, SSD anchors, weighted
+non-maximum suppression); results match ``mp.solutions.face_detection`` to a
+fraction of a pixel (``tests/test_face_parity.py``).
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
-import mediapipe as mp
-
-from ..errors import ModelError
 from ..types import Box, FaceDetection, Image
 from .base import DownscalingFaceDetector, named_points
+from .blazeface import FULL_RANGE, SHORT_RANGE, BlazeFace, BlazeFaceSpec, RawFace
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +28,31 @@ KEYPOINT_NAMES: tuple[str, ...] = (
     "left_ear",  # RIGHT_EAR_TRAGION
     "right_ear",  # LEFT_EAR_TRAGION
 )
-_MODEL_DIR = Path(mp.__file__).resolve().parent / "modules" / "face_detection"
 _warned: set[str] = set()
 
 
 class MediaPipeFaceDetector(DownscalingFaceDetector):
-    """Base for the two MediaPipe models; subclasses pick the model."""
+    """Base for the two MediaPipe models; subclasses pick the model.
 
-    MODEL_SELECTION: int
-    MODEL_FILE: str
+    The minimum score is ``max(confidence, SPEC.graph_min_score)``: mediapipe's graphs
+    keep their own threshold (0.5 short range, 0.6 full range) whatever
+    ``min_detection_confidence`` the legacy Python API was given (mediapipe issue
+    3896), and below it these models mostly add false boxes on bodies and hair. So the
+    default confidence (0.4) gives exactly what the project got from mediapipe, and a
+    higher one now takes effect.
+    """
+
+    SPEC: BlazeFaceSpec
+    MODEL_SELECTION: int  # mediapipe's model_selection for the same model
+    MODEL_FILE: str  # bundled file name
 
     def __init__(
-        self, *, confidence: float = 0.4, max_side: int = 640, device: str = "cpu"
+        self,
+        *,
+        confidence: float = 0.4,
+        max_side: int = 640,
+        device: str = "cpu",
+        model_path: Path | None = None,
     ) -> None:
         super().__init__(confidence=confidence, max_side=max_side)
         if device not in ("cpu", "gpu", "auto"):
@@ -44,43 +60,27 @@ class MediaPipeFaceDetector(DownscalingFaceDetector):
         if device == "gpu" and self.NAME not in _warned:
             _warned.add(self.NAME)
             log.warning(
-                "%s: GPU requested but mediapipe's Python solutions run on the CPU only; "
-                "using the CPU",
-                self.NAME,
+                "%s: GPU requested but this model runs on the CPU only; using the CPU", self.NAME
             )
-        self.model_path = _MODEL_DIR / self.MODEL_FILE
-        if not self.model_path.is_file():
-            raise ModelError(f"{self.NAME}: model file {self.model_path} not found")
-        try:
-            self._solution = mp.solutions.face_detection.FaceDetection(
-                min_detection_confidence=confidence, model_selection=self.MODEL_SELECTION
-            )
-        except RuntimeError as exc:
-            raise ModelError(f"{self.NAME}: cannot load model {self.model_path}: {exc}") from exc
+        self._model = BlazeFace(self.SPEC, who=self.NAME, model_path=model_path)
+        self.model_path = self._model.model_path
+        self.min_score = max(confidence, self.SPEC.graph_min_score)
 
     def close(self) -> None:
-        """Release the MediaPipe graph (also done when garbage-collected)."""
-        self._solution.close()
+        """Nothing to release (kept for callers of the former mediapipe graph)."""
 
     def _detect_scaled(self, image: Image) -> list[FaceDetection]:
         height, width = image.shape[:2]
-        result = self._solution.process(image)
-        detections = result.detections or []
-        return [self._convert(d, width, height) for d in detections]
+        return [
+            self._convert(face, width, height) for face in self._model.detect(image, self.min_score)
+        ]
 
-    def _convert(self, detection: Any, width: int, height: int) -> FaceDetection:
-        data = detection.location_data
-        rel = data.relative_bounding_box
-        box = Box(
-            rel.xmin * width,
-            rel.ymin * height,
-            (rel.xmin + rel.width) * width,
-            (rel.ymin + rel.height) * height,
-        )
-        points = [(kp.x * width, kp.y * height) for kp in data.relative_keypoints]
+    def _convert(self, face: RawFace, width: int, height: int) -> FaceDetection:
+        x1, y1, x2, y2 = face.box
+        points = [(x * width, y * height) for x, y in face.keypoints]
         return FaceDetection(
-            box=box,
-            score=float(detection.score[0]),
+            box=Box(x1 * width, y1 * height, x2 * width, y2 * height),
+            score=face.score,
             keypoints=named_points(KEYPOINT_NAMES[: len(points)], points),
             detector=self.NAME,
         )
@@ -90,13 +90,15 @@ class MediaPipeFullRange(MediaPipeFaceDetector):
     """Full-range model (faces up to about 5 m away); finds smaller faces."""
 
     NAME = "mediapipe-full"
+    SPEC = FULL_RANGE
     MODEL_SELECTION = 1
-    MODEL_FILE = "face_detection_full_range_sparse.tflite"
+    MODEL_FILE = FULL_RANGE.model_file
 
 
 class MediaPipeShortRange(MediaPipeFaceDetector):
     """Short-range model (faces within about 2 m); fastest, large faces only."""
 
     NAME = "mediapipe-short"
+    SPEC = SHORT_RANGE
     MODEL_SELECTION = 0
-    MODEL_FILE = "face_detection_short_range.tflite"
+    MODEL_FILE = SHORT_RANGE.model_file

@@ -1,13 +1,13 @@
-"""33 body landmarks per person (mediapipe's legacy ``mp.solutions.pose``).
+"""33 body landmarks per person: BlazePose (mediapipe's pose models) on LiteRT.
 
-mediapipe's pose model finds one person per call, so :class:`PoseEstimator`
-runs it on a region per person: :func:`body_region` grows a face box into a
-region wide and tall enough to hold that person's body (most of it below the
-face). Landmarks come back in full-frame pixels.
+The model finds one person per call, so :class:`PoseEstimator` runs it on a region per
+person: :func:`body_region` grows a face box into a region wide and tall enough to hold
+that person's body (most of it below the face). Landmarks come back in full-frame pixels.
 
-Only ``model_complexity=1`` is usable offline: the mediapipe wheel bundles
-``pose_landmark_full.tflite`` but not the lite (0) or heavy (1) models, which
-it would try to download.
+The models are ``pose_detection.tflite`` and ``pose_landmark_full.tflite`` (mediapipe's
+``model_complexity=1``), bundled with the package; :mod:`.blazepose` ports what
+mediapipe's ``mp.solutions.pose.Pose(static_image_mode=True)`` does around them, so the
+landmarks match what the project got from mediapipe (``tests/test_pose_parity.py``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-
-import numpy as np
 
 from ..errors import ModelError
 from ..types import Box, FaceDetection, Image
+from .blazepose import BlazePose
 
 log = logging.getLogger(__name__)
 
@@ -62,25 +60,49 @@ POSE_LANDMARK_NAMES: tuple[str, ...] = (
     "right_foot_index",
 )
 _INDEX = {name: i for i, name in enumerate(POSE_LANDMARK_NAMES)}
+# mediapipe's model_complexity -> landmark model: only the full model (1) is bundled.
 BUNDLED_COMPLEXITIES: dict[int, str] = {1: "pose_landmark_full.tflite"}
+MIN_REGION_PX = 16  # regions narrower or shorter than this are not worth a model run
 
 
 @dataclass(frozen=True)
 class Landmark:
-    """One body landmark: full-frame pixels, relative depth, visibility 0..1."""
+    """One body landmark: full-frame pixels, relative depth, visibility 0..1.
+
+    ``z``: depth in the scale of x (pixels of the region the model ran on), hips ~ 0,
+    smaller = nearer the camera. ``presence``: probability that the landmark lies inside
+    the image (1.0 where not measured).
+    """
 
     x: float
     y: float
     z: float
     visibility: float
+    presence: float = 1.0
+
+
+@dataclass(frozen=True)
+class WorldLandmark:
+    """One body landmark in metres, origin between the hips; axes as the image's (x right,
+    y down), z away from the camera."""
+
+    x: float
+    y: float
+    z: float
 
 
 @dataclass(frozen=True)
 class BodyPose:
-    """The 33 landmarks of one person and the region the model ran on."""
+    """The 33 landmarks of one person and the region the model ran on.
+
+    ``world_landmarks``: the same 33 points in metres (empty where not measured).
+    ``score``: the landmark model's probability that a person is there (0..1).
+    """
 
     landmarks: tuple[Landmark, ...]
     region: Box
+    world_landmarks: tuple[WorldLandmark, ...] = ()
+    score: float = 1.0
 
     def __getitem__(self, name: str) -> Landmark:
         return self.landmarks[_INDEX[name]]
@@ -111,32 +133,27 @@ def body_region(face_box: Box, width: int, height: int) -> Box:
 
 
 class PoseEstimator:
-    """mediapipe pose on a region per person; ``close()`` when done."""
+    """BlazePose on a region per person; ``close()`` when done.
 
-    NAME = "mediapipe-pose"
+    ``model_complexity``: mediapipe's setting; only 1 (the full model) is bundled.
+    ``min_detection_confidence``: the person detector's score threshold.
+    """
+
+    NAME = "blazepose"
 
     def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5) -> None:
         if model_complexity not in BUNDLED_COMPLEXITIES:
             raise ModelError(
-                f"pose model_complexity={model_complexity} is not bundled with mediapipe "
-                f"(bundled: {sorted(BUNDLED_COMPLEXITIES)}); it would need a download"
+                f"pose model_complexity={model_complexity} is not bundled "
+                f"(bundled: {sorted(BUNDLED_COMPLEXITIES)})"
             )
-        try:
-            import mediapipe as mp
-        except ImportError as exc:  # pragma: no cover - hard dependency
-            raise ModelError("mediapipe is not installed: pip install mediapipe==0.10.21") from exc
-        model = Path(mp.__file__).parent / "modules" / "pose_landmark"
-        if not (model / BUNDLED_COMPLEXITIES[model_complexity]).is_file():
-            raise ModelError(f"{model}: {BUNDLED_COMPLEXITIES[model_complexity]} is missing")
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=True,
-            model_complexity=model_complexity,
-            enable_segmentation=False,
-            min_detection_confidence=min_detection_confidence,
-        )
+        # The loader keeps LiteRT's XNNPACK line off the terminal (detect/_litert.py).
+        self._model: BlazePose | None = BlazePose(min_detection_confidence=min_detection_confidence)
 
     def close(self) -> None:
-        self._pose.close()
+        if self._model is not None:
+            self._model.close()
+            self._model = None
 
     def __enter__(self) -> PoseEstimator:
         return self
@@ -146,27 +163,38 @@ class PoseEstimator:
 
     def detect(self, image: Image, region: Box | None = None) -> BodyPose | None:
         """The most prominent person's landmarks inside ``region`` (default: whole image)."""
+        if self._model is None:
+            raise ModelError("PoseEstimator is closed")
         height, width = image.shape[:2]
         area = Box(0, 0, width, height) if region is None else region.clip(width, height)
         x1, y1 = round(area.x1), round(area.y1)
         x2, y2 = round(area.x2), round(area.y2)
-        if x2 - x1 < 16 or y2 - y1 < 16:
+        if x2 - x1 < MIN_REGION_PX or y2 - y1 < MIN_REGION_PX:
             return None
-        crop = np.ascontiguousarray(image[y1:y2, x1:x2])
-        result = self._pose.process(crop)
-        if result.pose_landmarks is None:
+        result = self._model.process(image[y1:y2, x1:x2])
+        if result is None:
             return None
         cw, ch = x2 - x1, y2 - y1
         landmarks = tuple(
             Landmark(
-                x=x1 + lm.x * cw,
-                y=y1 + lm.y * ch,
-                z=lm.z * cw,
-                visibility=float(lm.visibility),
+                x=x1 + float(x) * cw,
+                y=y1 + float(y) * ch,
+                z=float(z) * cw,
+                visibility=float(visibility),
+                presence=float(presence),
             )
-            for lm in result.pose_landmarks.landmark
+            for x, y, z, visibility, presence in result.landmarks.tolist()
         )
-        return BodyPose(landmarks=landmarks, region=Box(x1, y1, x2, y2))
+        world = tuple(
+            WorldLandmark(float(x), float(y), float(z))
+            for x, y, z in result.world_landmarks[:, :3].tolist()
+        )
+        return BodyPose(
+            landmarks=landmarks,
+            region=Box(x1, y1, x2, y2),
+            world_landmarks=world,
+            score=result.presence,
+        )
 
     def detect_people(self, image: Image, faces: Sequence[FaceDetection]) -> list[BodyPose | None]:
         """One pose per face (None where no body was found), each in its own region.

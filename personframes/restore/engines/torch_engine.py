@@ -106,7 +106,7 @@ class TorchEngine(Engine):
             raise ModelError("torch engine not loaded")
         x = torch.from_numpy(np.ascontiguousarray(tile.transpose(2, 0, 1)))[None]
         with torch.inference_mode():
-            y = self.net.restore(x.to(self.torch_device), fidelity)  # type: ignore[operator]
+            y = self.net.restore(x.to(self.torch_device), fidelity)  # type: ignore[operator, unused-ignore]
         result: FloatImage = y[0].float().cpu().numpy().transpose(1, 2, 0)
         return result
 
