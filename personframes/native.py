@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 from .errors import debug_enabled
 
-# Read by glog / TensorFlow Lite when mediapipe loads; set before its import.
+# Read by glog / TensorFlow Lite (LiteRT) when it loads; set before its import.
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

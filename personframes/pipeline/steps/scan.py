@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ...detect.pose import BodyPose
@@ -135,10 +135,6 @@ class ScanStep(Step):
                 faces = detector.detect(image)
                 ctx.timings["detect"] += time.perf_counter() - t1
                 poses = worker.submit(find_poses, image, faces)
-                if not analyzer.quiet:
-                    # mediapipe may print its first-use notes to a silenced stderr:
-                    # wait, so that nothing this thread logs is lost meanwhile.
-                    wait([poses])
                 t2 = time.perf_counter()
                 in_flight.append((candidate, faces, analyzer.describe(image, faces), poses))
                 ctx.timings["analyze"] += time.perf_counter() - t2
