@@ -33,7 +33,6 @@ head_box blue, padded crop white, old crop orange).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import sys
@@ -41,7 +40,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image as PILImage
 from PIL import ImageDraw
@@ -52,6 +50,10 @@ sys.path.insert(0, str(REPO))
 from personframes.detect import create_face_detector  # noqa: E402
 from personframes.output.crops import EYE_MOUTH_PER_U, crop_box, head_box  # noqa: E402
 from personframes.types import Box, FaceDetection, Image  # noqa: E402
+from personframes.video.decode import VideoReader  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import detect_recall  # noqa: E402  (the labels' reader, shared with that benchmark)
 
 SHARED = REPO.parent / "shared" / "data"
 
@@ -161,30 +163,14 @@ def _summary(values: Sequence[float]) -> dict[str, float | int]:
 
 
 def read_labels(path: Path) -> dict[int, Box | None]:
-    labels: dict[int, Box | None] = {}
-    with path.open(newline="") as fh:
-        for row in csv.DictReader(fh):
-            box = None
-            if row["face_box"].strip():
-                x, y, w, h = (float(v) for v in row["face_box"].split(","))
-                box = Box(x, y, x + w, y + h)
-            labels[int(row["frame_index"])] = box
-    return labels
+    """Frame index -> the labelled face box (None where no face is labelled)."""
+    return {label.frame_index: label.face_box for label in detect_recall.read_labels(path)}
 
 
 def decode_frames(video: Path, indices: set[int]) -> dict[int, Image]:
     """RGB frames at the given 0-based decode-order indices."""
-    frames: dict[int, Image] = {}
-    last = max(indices)
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for index, frame in enumerate(container.decode(stream)):
-            if index in indices:
-                frames[index] = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-            if index >= last:
-                break
-    return frames
+    with VideoReader(video) as reader:
+        return {frame.index: frame.image for frame in reader.read(indices)}
 
 
 def _hair(source: str, frame_index: int) -> list[tuple[int, int]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-import av
 import numpy as np
 import pytest
 from PIL import Image as PILImage
@@ -13,6 +12,7 @@ from PIL import Image as PILImage
 from personframes.detect import FaceDetector, create_face_detector
 from personframes.output.crops import crop_box, head_box
 from personframes.types import Box, FaceDetection, Image, Point
+from personframes.video.decode import VideoReader
 
 from .util import VIDEOS, labels
 
@@ -45,16 +45,8 @@ def _label_box(video: str, index: int) -> Box:
 
 
 def _decode(video: str, indices: set[int]) -> dict[int, Image]:
-    frames: dict[int, Image] = {}
-    with av.open(str(VIDEOS / f"{video}.mp4")) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for index, frame in enumerate(container.decode(stream)):
-            if index in indices:
-                frames[index] = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
-            if index >= max(indices):
-                break
-    return frames
+    with VideoReader(VIDEOS / f"{video}.mp4") as reader:
+        return {frame.index: frame.image for frame in reader.read(indices)}
 
 
 @pytest.fixture(scope="module")
