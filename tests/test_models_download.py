@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -45,6 +46,36 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         srv.requests.append((self.path, self.headers.get("Range")))
         if self.path == "/500":
             self.send_error(500, "boom")
+            return
+        if self.path.startswith("/redirect"):
+            target = {
+                "/redirect-http": "http://example.com/x.pth",  # a downgrade off localhost
+                "/redirect-local": "/ok",
+            }[self.path]
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if self.path == "/big":  # more than the pinned size
+            body = PAYLOAD + b"x" * 1000
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        if self.path == "/trickle":  # a few bytes at a time, then nothing more
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PAYLOAD)))
+            self.end_headers()
+            for i in range(30):
+                try:
+                    self.wfile.write(PAYLOAD[i : i + 1])
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.05)
+            self.close_connection = True
             return
         start = 0
         rng = self.headers.get("Range")
@@ -252,3 +283,39 @@ def test_cli_models_list_and_verify(tmp_path: Path) -> None:
     fixed = runner.invoke(models_cli, ["fetch", "realesrgan-x4plus", "--cache-dir", str(tmp_path)])
     assert fixed.exit_code == 0, fixed.output
     assert not bad.exists()
+
+
+def test_redirect_to_plain_http_is_refused(server: tuple[str, _Server], tmp_path: Path) -> None:
+    base, srv = server
+    with pytest.raises(DownloadError, match=r"redirected: refusing .*only https"):
+        _get(base, "/redirect-http", tmp_path / "f.bin")
+    assert [p for p, _ in srv.requests] == ["/redirect-http"]  # never followed
+    assert not (tmp_path / "f.bin").exists()
+
+
+def test_redirect_to_an_allowed_url_is_followed(
+    server: tuple[str, _Server], tmp_path: Path
+) -> None:
+    base, srv = server
+    assert _get(base, "/redirect-local", tmp_path / "f.bin").read_bytes() == PAYLOAD
+    assert [p for p, _ in srv.requests] == ["/redirect-local", "/ok"]
+
+
+def test_body_larger_than_pinned_size_is_refused(
+    server: tuple[str, _Server], tmp_path: Path
+) -> None:
+    base, _ = server
+    with pytest.raises(DownloadError, match="more than the 300000 bytes"):
+        _get(base, "/big", tmp_path / "f.bin")
+    assert not (tmp_path / "f.bin").exists() and not (tmp_path / "f.bin.part").exists()
+
+
+def test_trickling_server_is_cut_not_waited_for(
+    server: tuple[str, _Server], tmp_path: Path
+) -> None:
+    base, srv = server
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="too slow"):
+        _get(base, "/trickle", tmp_path / "f.bin", retries=1, min_rate=1000, rate_window=0.3)
+    assert time.monotonic() - start < 10
+    assert len(srv.requests) == 2  # one retry, then the error

@@ -1,7 +1,10 @@
 """Fetching and verifying model files.
 
-Downloads are https only (plain http is accepted for 127.0.0.1/localhost only,
-and only when the caller passes ``allow_http_localhost=True``, for tests).
+Downloads are https only, on every redirect hop too (plain http is accepted for
+127.0.0.1/localhost only, and only when the caller passes ``allow_http_localhost=True``,
+for tests). A body larger than the catalogue's size is refused, and a transfer slower
+than ``min_rate`` bytes/s over ``rate_window`` seconds is cut and retried, so a
+trickling server cannot hang a fetch.
 A file streams to ``<name>.part``; a retry resumes it with an HTTP Range
 request; its SHA-256 is checked before the atomic rename into place, and a
 mismatch deletes it. Nothing is ever unpickled here.
@@ -20,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import (
@@ -76,6 +79,29 @@ class _Retryable(Exception):
     """A transient failure: retry, resuming the .part file."""
 
 
+class _HttpsRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to a URL that :func:`check_url` accepts."""
+
+    def __init__(self, allow_http_localhost: bool) -> None:
+        super().__init__()
+        self.allow_http_localhost = allow_http_localhost
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        try:
+            check_url(newurl, allow_http_localhost=self.allow_http_localhost)
+        except DownloadError as exc:
+            raise DownloadError(f"{_safe_url(req.full_url)} redirected: {exc}") from None
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 @contextmanager
 def _progress(enabled: bool, name: str, total: int | None) -> Iterator[tuple[Progress, TaskID]]:
     progress = Progress(
@@ -104,6 +130,8 @@ def download_file(
     retry_wait: float = 1.0,
     timeout: float = 60.0,
     progress: bool = True,
+    min_rate: int = 16_384,
+    rate_window: float = 30.0,
 ) -> Path:
     """Download ``url`` to ``dest`` (atomically), checking size and SHA-256.
 
@@ -114,12 +142,13 @@ def download_file(
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     shown = _safe_url(url)
+    opener = urllib.request.build_opener(_HttpsRedirects(allow_http_localhost))
     last_problem = "no attempt made"
     finished = False
     with _progress(progress, dest.name, size) as (bar, task):
         for attempt in range(1, retries + 2):
             try:
-                _fetch_once(url, part, size, timeout, bar, task)
+                _fetch_once(opener, url, part, size, timeout, (min_rate, rate_window), bar, task)
             except _Retryable as exc:
                 last_problem = str(exc)
                 if attempt > retries:
@@ -156,7 +185,14 @@ def download_file(
 
 
 def _fetch_once(
-    url: str, part: Path, size: int | None, timeout: float, bar: Progress, task: TaskID
+    opener: urllib.request.OpenerDirector,
+    url: str,
+    part: Path,
+    size: int | None,
+    timeout: float,
+    rate: tuple[int, float],
+    bar: Progress,
+    task: TaskID,
 ) -> None:
     have = part.stat().st_size if part.exists() else 0
     if size is not None and have == size:
@@ -169,7 +205,7 @@ def _fetch_once(
         request.add_header("Range", f"bytes={have}-")
     shown = _safe_url(url)
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
+        response = opener.open(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and have:  # range not satisfiable: restart from scratch
             part.unlink(missing_ok=True)
@@ -188,12 +224,30 @@ def _fetch_once(
         expected = response.headers.get("Content-Length")
         bar.update(task, completed=have)
         received = 0
+        min_rate, window = rate
+        window_start, window_bytes = time.monotonic(), 0
         try:
             with part.open(mode) as out:
-                while chunk := response.read(_CHUNK):
+                while chunk := response.read1(_CHUNK):
+                    if size is not None and have + received + len(chunk) > size:
+                        out.close()
+                        part.unlink(missing_ok=True)
+                        raise DownloadError(
+                            f"download of {shown} refused: the server sends more than the "
+                            f"{size} bytes the catalogue pins; the partial file was deleted"
+                        )
                     out.write(chunk)
                     received += len(chunk)
+                    window_bytes += len(chunk)
                     bar.update(task, advance=len(chunk))
+                    elapsed = time.monotonic() - window_start
+                    if elapsed >= window:
+                        if window_bytes < min_rate * elapsed:
+                            raise _Retryable(
+                                f"too slow: {window_bytes} bytes in {elapsed:.0f} s "
+                                f"(minimum {min_rate} bytes/s)"
+                            )
+                        window_start, window_bytes = time.monotonic(), 0
         except (http.client.IncompleteRead, OSError) as exc:
             got = have + received
             raise _Retryable(f"connection lost after {got} bytes ({type(exc).__name__})") from None
