@@ -44,6 +44,12 @@ class ProcessingError(PersonframesError):
     exit_code = 1
 
 
+class StateError(PersonframesError):
+    """The saved state of a run is not what this program wrote (e.g. altered by hand)."""
+
+    exit_code = 1
+
+
 class ModelError(PersonframesError):
     """A model file is missing, corrupt or cannot be loaded."""
 

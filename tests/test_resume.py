@@ -205,3 +205,46 @@ def test_frame_that_seeking_does_not_reach_is_decoded_from_the_start(tmp_path: P
         o["frame_index"] for o in info["outputs"]
     ]
     assert any(k.startswith("frame seeking") for k in redo["summary"]["fallbacks"])
+
+
+def _tamper(out: Path, step: str, name: str) -> None:
+    """Point one stored record of ``step`` at ``name`` (as an attacker or a bad editor)."""
+    with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
+        key, data = db.execute(
+            "SELECT key, data FROM records WHERE step=? AND data LIKE '%\"file\"%' LIMIT 1",
+            (step,),
+        ).fetchone()
+        record = json.loads(data)
+        record["file"] = name
+        db.execute(
+            "UPDATE records SET data=? WHERE step=? AND key=?", (json.dumps(record), step, key)
+        )
+
+
+@pytest.mark.parametrize(
+    ("step", "name"),
+    [("write", "../victim.txt"), ("write", "ABS"), ("select", "../../escaped.jpg")],
+)
+def test_state_paths_outside_the_output_folder_are_refused(
+    tmp_path: Path, step: str, name: str
+) -> None:
+    out = tmp_path / "deep" / "out"
+    victim = tmp_path / "deep" / "victim.txt"
+    victim.parent.mkdir(parents=True)
+    victim.write_text("keep me")
+    first = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
+    assert first.returncode == 0, first.stderr
+    _tamper(out, step, str(victim) if name == "ABS" else name)
+    if step == "write":  # a changed write option: the rerun discards and rewrites its files
+        second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS, "--output-format", "png")
+    else:  # the write step left unfinished: the rerun writes what select planned
+        with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
+            db.execute("DELETE FROM records WHERE step='write'")
+            db.execute("UPDATE steps SET done=0, progress=-1 WHERE step='write'")
+        second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
+    assert second.returncode == 1, second.stderr
+    assert "state database was altered" in second.stderr and "Traceback" not in second.stderr
+    assert victim.read_text() == "keep me"
+    assert (
+        not (tmp_path / "escaped.jpg").exists() and not (tmp_path / "deep" / "escaped.jpg").exists()
+    )

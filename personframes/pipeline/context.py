@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..errors import Interrupted
+from ..errors import Interrupted, StateError
 from ..output.writer import write_image
 from ..types import Image
 from .sessions import Sessions
@@ -101,6 +101,31 @@ class RunContext:
     @property
     def stem(self) -> str:
         return self.video_path.stem
+
+    def output_file(self, name: object) -> Path:
+        """``output_dir / name`` for a file name read back from the state database.
+
+        Outputs are written flat in the output folder, so a stored name must be a plain
+        file name: one with a separator, ``..``, an absolute path or anything else that
+        would lead outside the folder is refused (StateError), never joined.
+        """
+        if (
+            not isinstance(name, str)
+            or name in ("", ".", "..")
+            or "/" in name
+            or "\\" in name
+            or "\0" in name
+            or Path(name).name != name
+        ):
+            raise StateError(
+                f"{self.store.folder / 'state.sqlite'}: a stored output name ({name!r}) is "
+                f"not a file name inside {self.output_dir}; the state database was altered. "
+                f"Move {self.store.folder} aside and run again"
+            )
+        path = self.output_dir / name
+        if path.parent.resolve() != self.output_dir.resolve():  # pragma: no cover - guarded
+            raise StateError(f"{name!r} resolves outside {self.output_dir}")
+        return path
 
     @property
     def temp_dir(self) -> Path:

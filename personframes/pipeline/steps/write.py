@@ -72,14 +72,14 @@ class WriteStep(Step):
 
     def still_valid(self, ctx: RunContext) -> bool:
         return all(
-            (ctx.output_dir / name).is_file() for r in self._written(ctx) for name in self._files(r)
+            ctx.output_file(name).is_file() for r in self._written(ctx) for name in self._files(r)
         )
 
     def discard(self, ctx: RunContext) -> None:
         for record in self._written(ctx):
             for name in self._files(record):
                 with contextlib.suppress(OSError):
-                    (ctx.output_dir / name).unlink()
+                    ctx.output_file(name).unlink()
 
     def run(self, ctx: RunContext) -> None:
         out = ctx.config.output
@@ -111,11 +111,11 @@ class WriteStep(Step):
                 for item in todo[frame.index]:
                     image, extra = self._render(ctx, frame.image, frames[frame.index], item)
                     t0 = time.perf_counter()
-                    write_image(ctx.output_dir / item["file"], image, out.format, out.jpg_quality)
+                    write_image(ctx.output_file(item["file"]), image, out.format, out.jpg_quality)
                     ctx.timings["encode"] += time.perf_counter() - t0
                     if out.caption:
                         caption = item["file"].rsplit(".", 1)[0] + ".txt"
-                        write_text(ctx.output_dir / caption, caption_text(item, out.trigger))
+                        write_text(ctx.output_file(caption), caption_text(item, out.trigger))
                         extra["caption"] = caption
                     if revisit.mismatch is not None:
                         extra["reread_from_start"] = True
