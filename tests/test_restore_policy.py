@@ -167,3 +167,11 @@ def test_report_records_every_face(closeup: Image, session: ModelSession) -> Non
         assert record["restored"] == (record["decision"] == "restore")
         assert record["factor"] == pytest.approx(4.0, rel=0.02)
         assert record["reason"] and record["face_px"] > 0 and 0 <= record["blur"] <= 1
+
+
+def test_an_estimated_face_size_is_said_in_the_record(closeup: Image) -> None:
+    tiny = _area(_face_crop(closeup, CLOSEUP_BOX), 10)  # no face size given: estimated
+    result = FaceRestorer(device="cpu").restore_crop(tiny, 512, 0.8)
+    record = result.record()
+    assert record["face_px_estimated"] is True and record["decision"] == "lanczos"
+    assert result.reason and "estimated from the crop" in result.reason

@@ -63,6 +63,7 @@ class FaceFeatures:
     factor: float  # target / crop's longest side
     blur: float  # blur_index of the crop
     input_side: int  # crop's longest side (px): the model's input at native resolution
+    face_px_estimated: bool = False  # face_px guessed from the crop (caller gave none)
 
 
 @dataclass(frozen=True)
@@ -161,9 +162,13 @@ class Policy:
             )
             return Decision("always", "restore", self.max_strength, f"policy always{note}", f, side)
         if f.face_px < MIN_FACE_PX:
-            return lanczos(f"face {f.face_px:.0f} px < {MIN_FACE_PX} px minimum: not restored")
+            guess = " (estimated from the crop)" if f.face_px_estimated else ""
+            return lanczos(
+                f"face {f.face_px:.0f} px{guess} < {MIN_FACE_PX} px minimum: not restored"
+            )
         rule = next((r for r in RULES if r.matches(f)), None)
-        where = f"x{f.factor:.2f}, blur {f.blur:.2f}, face {f.face_px:.0f} px"
+        guess = " (estimated from the crop)" if f.face_px_estimated else ""
+        where = f"x{f.factor:.2f}, blur {f.blur:.2f}, face {f.face_px:.0f} px{guess}"
         if rule is None or rule.strength <= 0:
             why = rule.why if rule else "no rule"
             return lanczos(f"{where}: {why}")
@@ -184,7 +189,10 @@ def estimate_face_px(crop: Image) -> float:
     return float(max(crop.shape[:2])) * FACE_FRACTION_OF_CROP
 
 
-def face_features(crop: Image, face_px: float, target: int) -> FaceFeatures:
-    """The policy's view of ``crop`` restored to ``target`` px (longest side)."""
+def face_features(crop: Image, face_px: float | None, target: int) -> FaceFeatures:
+    """The policy's view of ``crop`` restored to ``target`` px (longest side); without
+    ``face_px`` the face's height is estimated from the crop, and the features say so."""
     side = int(max(crop.shape[:2]))
-    return FaceFeatures(float(face_px), target / side, blur_index(crop), side)
+    estimated = face_px is None
+    px = estimate_face_px(crop) if face_px is None else float(face_px)
+    return FaceFeatures(px, target / side, blur_index(crop), side, estimated)

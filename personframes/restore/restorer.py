@@ -33,7 +33,7 @@ from ..types import FaceDetection, Image
 from .align import alignment_matrix, face_points, paste_face, warp_face
 from .engines.base import Device, Engine
 from .metrics import psnr
-from .policy import Decision, Policy, PolicyName, estimate_face_px, face_features
+from .policy import Decision, Policy, PolicyName, face_features
 from .session import ModelSession
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,7 @@ class RestoreResult:
             "decision": decision.action if decision else "off",
             "reason": self.reason,
             "face_px": round(decision.features.face_px, 1) if decision else None,
+            "face_px_estimated": decision.features.face_px_estimated if decision else None,
             "factor": round(decision.features.factor, 3) if decision else None,
             "blur": round(decision.features.blur, 4) if decision else None,
             "strength": self.strength,
@@ -202,9 +203,7 @@ class FaceRestorer:
             return RestoreResult(
                 original, self.spec.id, "none", time.perf_counter() - start, reason="strength 0"
             )
-        features = face_features(
-            crop, estimate_face_px(crop) if face_px is None else face_px, target_size
-        )
+        features = face_features(crop, face_px, target_size)
         decision = Policy(policy or self.policy, strength).decide(features)
         lanczos_only = RestoreResult(
             original,
