@@ -1,4 +1,4 @@
-from personframes.cli import main
+from personframes.entry import main
 
 if __name__ == "__main__":
     main()

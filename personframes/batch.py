@@ -17,12 +17,14 @@ from typing import Any
 from .config import Config
 from .errors import InputError, Interrupted, PersonframesError, debug_enabled
 from .logs import setup_logging
-from .output.writer import ensure_output_dir, remove_stale_temp_files
+from .output.writer import check_output_dir
 from .pipeline.context import StopFlag
-from .pipeline.runner import VideoResult, process_video
+from .pipeline.folder import prepare_output_folder
+from .pipeline.runner import VideoResult, claim_stem, output_dir_for, process_video
 from .pipeline.sessions import Sessions
+from .pipeline.state import StateStore
 from .progress import ProgressDisplay
-from .video.decode import VIDEO_EXTENSIONS
+from .video.decode import VIDEO_EXTENSIONS, probe_video
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +121,26 @@ def _run_serial(videos: list[Path], config: Config, stop: StopFlag, result: Batc
             _record(result, _process_or_fail(video, config, sessions, stop, display))
 
 
+def _claim_names(videos: list[Path], config: Config) -> None:
+    """Give every video its output stem in input order before workers start, so that
+    which of two same-named videos gets ``-2`` does not depend on which worker is first.
+    Videos that cannot be read are left to their worker to report."""
+    for video in videos:
+        try:
+            probe_video(video)
+            store = StateStore(output_dir_for(video, config))
+        except PersonframesError:
+            continue
+        try:
+            claim_stem(store, store.video_key(video, remembered=not config.pipeline.force), video)
+        except PersonframesError:
+            pass
+        finally:
+            store.close()
+
+
 def _run_parallel(videos: list[Path], config: Config, stop: StopFlag, result: BatchResult) -> None:
+    _claim_names(videos, config)
     context = multiprocessing.get_context("spawn")
     shared_stop, shared_signum = context.Event(), context.Value("i", 0)
     stop.attach(shared_stop, shared_signum)
@@ -144,15 +165,15 @@ def run_batch(inputs: list[Path], config: Config) -> BatchResult:
     started = time.perf_counter()
     result = BatchResult()
     if config.output.output_dir is not None:
-        ensure_output_dir(config.output.output_dir)
+        check_output_dir(config.output.output_dir)
     videos, problems = expand_inputs(inputs)
     result.failures.extend(problems)
     if not videos and not problems:
         raise InputError("no input videos given")
-    # Temporary files a killed run left behind; removed here, once, before any worker starts.
-    for folder in {config.output.output_dir or video.parent for video in videos}:
-        if folder.is_dir():
-            remove_stale_temp_files(folder)
+    # Once, before any worker starts: temporary files a killed run left, and the check
+    # of each folder's state database.
+    for folder in sorted({output_dir_for(video, config) for video in videos}):
+        prepare_output_folder(folder)
     stop = StopFlag()
     with stop_on_signals(stop):
         try:

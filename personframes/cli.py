@@ -15,7 +15,7 @@ from .batch import BatchResult, run_batch
 from .cli_models import models
 from .cli_restore import restore
 from .config import Config, load_config
-from .errors import PersonframesError, debug_enabled
+from .errors import PersonframesError, debug_enabled, printable
 from .logs import setup_logging
 from .models import MODEL_IDS
 from .restore.policy import POLICY_NAMES
@@ -160,7 +160,7 @@ def extract(inputs: tuple[Path, ...], **params: Any) -> None:
     result = run_batch(list(inputs), config)
     if len(result.failures) == 1 and not result.results and result.interrupted is None:
         # A single failed input: just the one-line reason, like any other error.
-        click.echo(f"personframes: error: {result.failures[0][1]}", err=True)
+        click.echo(f"personframes: error: {printable(result.failures[0][1])}", err=True)
     elif not config.logging.quiet or result.failures or result.interrupted:
         print_summary(result)
     sys.exit(batch_exit_code(result))
@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     except PersonframesError as exc:
         if debug:
             raise
-        click.echo(f"personframes: error: {exc}", err=True)
+        click.echo(f"personframes: error: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("personframes: interrupted", err=True)
@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         click.echo(
-            f"personframes: internal error: {type(exc).__name__}: {exc} "
+            f"personframes: internal error: {type(exc).__name__}: {printable(str(exc))} "
             "(set PERSONFRAMES_DEBUG=1 for the traceback)",
             err=True,
         )

@@ -33,8 +33,14 @@ ImageFormat = Literal["jpg", "png"]
 CropRatio = Literal["1:1", "4:3", "16:9", "any"]
 
 
+# Settings that say where things are or run, never what comes out: a step's hash
+# leaves them out, so ``-o out`` and ``-o /abs/out``, another model cache or another
+# device resume the same work.
+NOT_IN_HASH = frozenset({"output.output_dir", "models.cache_dir", "models.device"})
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ModelsConfig(_Section):
@@ -164,11 +170,19 @@ class Config(_Section):
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
-    def section_hash(self, *sections: str) -> str:
-        """Stable hash of the named sections, for knowing what a change affects."""
+    def section_hash(self, *selectors: str) -> str:
+        """Stable hash of the named sections (``"output"``) or fields
+        (``"output.format"``), without the NOT_IN_HASH settings."""
         import hashlib
 
-        data = {name: self.to_dict()[name] for name in sections}
+        everything = self.to_dict()
+        data: dict[str, Any] = {}
+        for selector in selectors:
+            section, _, name = selector.partition(".")
+            fields = [name] if name else list(everything[section])
+            for field in fields:
+                if f"{section}.{field}" not in NOT_IN_HASH:
+                    data[f"{section}.{field}"] = everything[section][field]
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def debug_enabled() -> bool:
     """PERSONFRAMES_DEBUG=1: errors re-raise with their traceback."""
     return os.environ.get("PERSONFRAMES_DEBUG", "") not in ("", "0")
+
+
+def printable(text: str) -> str:
+    """``text`` on one line: control characters (a newline in a file name) escaped."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class PersonframesError(Exception):
@@ -46,6 +54,12 @@ class ProcessingError(PersonframesError):
 
 class StateError(PersonframesError):
     """The saved state of a run is not what this program wrote (e.g. altered by hand)."""
+
+    exit_code = 1
+
+
+class BusyError(PersonframesError):
+    """Another process is working on the same video in the same output folder."""
 
     exit_code = 1
 

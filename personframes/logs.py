@@ -8,7 +8,15 @@ import sys
 import time
 
 from .config import LoggingConfig
-from .errors import OutputError
+from .errors import OutputError, printable
+
+
+class OneLineFormatter(logging.Formatter):
+    """Plain lines; a control character in a message (a newline in a file name) is
+    escaped, so every record stays one line."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return printable(super().formatMessage(record))
 
 
 class JsonFormatter(logging.Formatter):
@@ -42,7 +50,7 @@ def setup_logging(cfg: LoggingConfig) -> None:
         logger.removeHandler(handler)
         handler.close()
     logger.propagate = False
-    text = logging.Formatter("personframes: %(levelname)s: %(message)s")
+    text = OneLineFormatter("personframes: %(levelname)s: %(message)s")
     formatter: logging.Formatter = JsonFormatter() if cfg.log_format == "json" else text
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(console_level(cfg))
@@ -61,7 +69,7 @@ def setup_logging(cfg: LoggingConfig) -> None:
         file_handler.setFormatter(
             JsonFormatter()
             if cfg.log_format == "json"
-            else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            else OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
         logger.addHandler(file_handler)
         level = min(level, file_handler.level)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from .batch import BatchResult
+from .errors import printable
 
 # (summary key in stage_seconds, column title), in the order the work happens.
 STAGES = (
@@ -20,6 +22,10 @@ STAGES = (
     ("encode", "encode"),
 )
 POSE_NOTE = "* body pose runs on a second thread, beside decode, detect and analyze"
+
+
+def _name(path: Path) -> str:
+    return printable(path.name)
 
 
 def _table(title: str, columns: tuple[str, ...], left: int) -> Table:
@@ -39,7 +45,7 @@ def _counts(result: BatchResult) -> Table:
     for item in result.results:
         s = item.summary
         table.add_row(
-            item.path.name,
+            _name(item.path),
             item.status,
             str(s.get("frames_decoded", "")),
             str(s.get("candidates", "")),
@@ -49,7 +55,7 @@ def _counts(result: BatchResult) -> Table:
             str(sum(s.get("fallbacks", {}).values())),
         )
     for path, _reason, _code in result.failures:
-        table.add_row(path.name, "failed", *[""] * 6)
+        table.add_row(_name(path), "failed", *[""] * 6)
     return table
 
 
@@ -58,7 +64,7 @@ def _categories(result: BatchResult) -> Table:
     for item in result.results:
         selected: dict[str, int] = item.summary.get("selected_by_category", {})
         for category, count in sorted(selected.items()):
-            table.add_row(item.path.name, category, str(count))
+            table.add_row(_name(item.path), category, str(count))
     return table
 
 
@@ -68,7 +74,7 @@ def _stages(result: BatchResult) -> Table:
     for item in result.results:
         seconds: dict[str, Any] = item.summary.get("stage_seconds", {})
         cells = [f"{seconds[key]:.2f}" if key in seconds else "" for key, _ in STAGES]
-        table.add_row(item.path.name, *cells, f"{item.seconds:.2f}")
+        table.add_row(_name(item.path), *cells, f"{item.seconds:.2f}")
     return table
 
 
@@ -84,13 +90,20 @@ def print_summary(result: BatchResult) -> None:
         console.print(POSE_NOTE)
     for item in result.results:
         if item.summary.get("faces", 0) == 0:
-            console.print(f"{item.path.name}: no people found")
+            console.print(f"{_name(item.path)}: no people found")
+        if "output_stem" in item.summary:
+            console.print(
+                f"{_name(item.path)}: outputs named {item.summary['output_stem']}_* "
+                "(another video in the output folder has its name)",
+                markup=False,
+            )
         for reason, count in item.summary.get("fallbacks", {}).items():
-            console.print(f"{item.path.name}: fallback x{count}: {reason}")
+            console.print(f"{_name(item.path)}: fallback x{count}: {reason}")
         if item.manifest is not None:
-            console.print(f"{item.path.name}: wrote {item.manifest}")
+            console.print(f"{_name(item.path)}: wrote {item.manifest}")
     for path, reason, _code in result.failures:
-        console.print(f"failed: {reason}" if str(path) in reason else f"failed: {path}: {reason}")
+        line = f"failed: {reason}" if str(path) in reason else f"failed: {path}: {reason}"
+        console.print(printable(line), markup=False)
     if result.interrupted is not None:
         console.print(f"interrupted: {result.interrupted}. Run the same command again to resume.")
     done = sum(1 for r in result.results if r.status == "done")

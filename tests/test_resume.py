@@ -225,15 +225,18 @@ def _tamper(out: Path, step: str, name: str) -> None:
     ("step", "name"),
     [("write", "../victim.txt"), ("write", "ABS"), ("select", "../../escaped.jpg")],
 )
-def test_state_paths_outside_the_output_folder_are_refused(
+def test_state_paths_outside_the_output_folder_set_the_database_aside(
     tmp_path: Path, step: str, name: str
 ) -> None:
+    """Stored names that lead outside OUT: the database is renamed aside (not deleted),
+    a WARNING says so, the video is processed afresh, and nothing outside OUT is touched."""
     out = tmp_path / "deep" / "out"
     victim = tmp_path / "deep" / "victim.txt"
     victim.parent.mkdir(parents=True)
     victim.write_text("keep me")
     first = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
     assert first.returncode == 0, first.stderr
+    expected = _digest(out)
     _tamper(out, step, str(victim) if name == "ABS" else name)
     if step == "write":  # a changed write option: the rerun discards and rewrites its files
         second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS, "--output-format", "png")
@@ -242,9 +245,33 @@ def test_state_paths_outside_the_output_folder_are_refused(
             db.execute("DELETE FROM records WHERE step='write'")
             db.execute("UPDATE steps SET done=0, progress=-1 WHERE step='write'")
         second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
-    assert second.returncode == 1, second.stderr
-    assert "state database was altered" in second.stderr and "Traceback" not in second.stderr
+    assert second.returncode == 0, second.stderr
+    assert "state database failed its check" in second.stderr and "set aside" in second.stderr
+    assert "Traceback" not in second.stderr
     assert victim.read_text() == "keep me"
     assert (
         not (tmp_path / "escaped.jpg").exists() and not (tmp_path / "deep" / "escaped.jpg").exists()
     )
+    aside = sorted((out / ".personframes").glob("state.sqlite.invalid-*"))
+    assert any(p.name.endswith(".reason.txt") for p in aside)
+    assert any(p.suffix not in (".txt",) and "-wal" not in p.name for p in aside)
+    if step == "select":  # processed afresh: the same files as the first run
+        assert _digest(out) == expected
+    assert run_cli("extract", str(VIDEO), "-o", str(out), *ARGS).returncode == 0
+
+
+def test_a_damaged_state_database_is_set_aside(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
+    assert first.returncode == 0, first.stderr
+    expected = _digest(out)
+    db = out / ".personframes" / "state.sqlite"
+    for extra in ("-wal", "-shm"):
+        (out / ".personframes" / f"state.sqlite{extra}").unlink(missing_ok=True)
+    db.write_bytes(b"not a database at all" * 100)
+    second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
+    assert second.returncode == 0, second.stderr
+    assert "set aside" in second.stderr
+    assert _digest(out) == expected
+    kept = [p for p in db.parent.glob("state.sqlite.invalid-*") if not p.name.endswith(".txt")]
+    assert [p.read_bytes() for p in kept] == [b"not a database at all" * 100]

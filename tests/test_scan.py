@@ -26,7 +26,7 @@ def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
     sessions = Sessions()
     store = StateStore(tmp_path)
     try:
-        ctx = RunContext(video, "key", tmp_path, config, store, sessions, StopFlag())
+        ctx = RunContext(video, "0" * 32, video.stem, tmp_path, config, store, sessions, StopFlag())
         ScanStep().run(ctx)
         _, records = scan_results(ctx)
     finally:

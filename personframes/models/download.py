@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -36,7 +37,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from ..errors import DownloadError, ModelError
+from ..errors import DownloadError, ModelError, OutputError
 from .cache import (
     ResolvedModel,
     cached_path,
@@ -313,6 +314,7 @@ def _fetch_file(
                 f"missing or damaged: run `{hint}`"
             )
         return  # the package copy is good; a bad cache copy was removed above
+    _check_cache_folder(dest.parent)
     log.info(
         "%s: downloading %s (%.1f MB) from %s",
         spec.id,
@@ -328,6 +330,20 @@ def _fetch_file(
         allow_http_localhost=allow_http_localhost,
         progress=progress,
     )
+
+
+def _check_cache_folder(folder: Path) -> None:
+    """OutputError (one line, with what to do) unless models can be stored in ``folder``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".pf-probe-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot store models in {folder} ({exc.strerror or exc}); choose another "
+            "folder with PERSONFRAMES_CACHE_DIR or models.cache_dir"
+        ) from exc
 
 
 def verify_models(

@@ -10,8 +10,32 @@ rank counts up per name pattern, in selection order, so names never collide.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def is_plain_file_name(name: object) -> bool:
+    """A name that can only mean a file directly inside its folder: no separator,
+    no ``.``/``..``, not absolute, no control character."""
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and _UNSAFE.search(name) is None
+        and PurePosixPath(name).name == name
+    )
+
+
+def safe_stem(stem: str) -> str:
+    """A video's stem made safe to start output and folder names: control characters
+    and separators become ``_``, and a stem of only dots (``...mp4``) is spelled out."""
+    cleaned = _UNSAFE.sub("_", stem)
+    if not cleaned.strip("."):
+        cleaned = cleaned.replace(".", "_") or "video"
+    return cleaned
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,21 @@ def ensure_output_dir(path: Path) -> None:
         ) from exc
 
 
+def check_output_dir(path: Path) -> None:
+    """OutputError unless ``path`` is a writable folder or could be created as one;
+    creates nothing (a run whose inputs are all rejected leaves no trace)."""
+    if path.exists():
+        if not path.is_dir():
+            raise OutputError(f"{path}: output path exists and is not a directory")
+        ensure_output_dir(path)
+        return
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot create output directory (no write access to {parent})")
+
+
 def remove_stale_temp_files(path: Path) -> int:
     """Delete temporary files a killed run left behind; return how many."""
     removed = 0

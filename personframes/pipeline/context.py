@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..errors import Interrupted, StateError
+from ..errors import Interrupted, OutputError, StateError
+from ..output.naming import is_plain_file_name
 from ..output.writer import write_image
 from ..types import Image
 from .sessions import Sessions
@@ -85,6 +86,8 @@ class FallbackWarnings:
 class RunContext:
     video_path: Path
     video_key: str
+    stem: str
+    """What this video's output names start with (``StateStore.claim_stem``)."""
     output_dir: Path
     config: Config
     store: StateStore
@@ -98,10 +101,6 @@ class RunContext:
     def __post_init__(self) -> None:
         self.fallbacks = FallbackWarnings(self.video_path.name)
 
-    @property
-    def stem(self) -> str:
-        return self.video_path.stem
-
     def output_file(self, name: object) -> Path:
         """``output_dir / name`` for a file name read back from the state database.
 
@@ -109,40 +108,46 @@ class RunContext:
         file name: one with a separator, ``..``, an absolute path or anything else that
         would lead outside the folder is refused (StateError), never joined.
         """
-        if (
-            not isinstance(name, str)
-            or name in ("", ".", "..")
-            or "/" in name
-            or "\\" in name
-            or "\0" in name
-            or Path(name).name != name
-        ):
+        if not is_plain_file_name(name):
             raise StateError(
                 f"{self.store.folder / 'state.sqlite'}: a stored output name ({name!r}) is "
                 f"not a file name inside {self.output_dir}; the state database was altered. "
                 f"Move {self.store.folder} aside and run again"
             )
-        path = self.output_dir / name
-        if path.parent.resolve() != self.output_dir.resolve():  # pragma: no cover - guarded
-            raise StateError(f"{name!r} resolves outside {self.output_dir}")
-        return path
+        return self.output_dir / str(name)
 
     @property
     def temp_dir(self) -> Path:
         """Where ``--keep-temp`` puts this video's intermediate files."""
         return self.store.folder / TEMP_DIRNAME / self.stem
 
+    def own_folder(self, folder: Path) -> Path:
+        """``folder`` (under the state folder), once every folder from there down to it
+        is known to be a real folder or absent: never a link that leads elsewhere."""
+        current = self.store.folder
+        for part in folder.relative_to(self.store.folder).parts:
+            current = current / part
+            if current.is_symlink() or (current.exists() and not current.is_dir()):
+                raise OutputError(
+                    f"{current}: is a link or a file where personframes keeps intermediate "
+                    "files; remove it and run again"
+                )
+        return folder
+
     def keep_intermediate(self, folder: str, name: str, image: Image) -> None:
         """With ``--keep-temp``, save an intermediate image as ``temp_dir/folder/name.png``."""
         if not self.config.pipeline.keep_temp:
             return
-        path = self.temp_dir / folder / f"{name}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_image(path, image, "png", 95)
+        parent = self.own_folder(self.temp_dir / folder)
+        parent.mkdir(parents=True, exist_ok=True)
+        write_image(parent / f"{name}.png", image, "png", 95)
 
     def clear_intermediates(self, folder: str | None = None) -> None:
-        """Remove one folder of intermediate files, or (``None``) all of this video's."""
-        shutil.rmtree(self.temp_dir if folder is None else self.temp_dir / folder, True)
+        """Remove one folder of intermediate files, or (``None``) all of this video's.
+        Links inside are removed, never followed (``shutil.rmtree``)."""
+        target = self.own_folder(self.temp_dir if folder is None else self.temp_dir / folder)
+        if target.exists():
+            shutil.rmtree(target, True)
         if folder is None:
             with contextlib.suppress(OSError):  # still holds another video's: keep it
                 self.temp_dir.parent.rmdir()

@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..output.naming import safe_stem
 from ..output.writer import ensure_output_dir
-from ..video.decode import check_video_path
+from ..video.decode import probe_video
 from .context import ProgressFn, RunContext, StopFlag
+from .locks import folder_lock, video_lock
 from .sessions import Sessions
 from .state import StateStore
 from .steps import STEPS, Step, manifest_name
@@ -45,6 +47,23 @@ def output_dir_for(video: Path, config: Config) -> Path:
     return config.output.output_dir if config.output.output_dir is not None else video.parent
 
 
+def claim_stem(store: StateStore, video_key: str, video: Path) -> str:
+    """The video's output stem in this folder; a renamed one is said at WARNING."""
+    wanted = safe_stem(video.stem)
+    stem = store.claim_stem(video_key, video, wanted)
+    if stem != wanted:
+        holder = store.holder_of(wanted) or "another video"
+        log.warning(
+            "%s: outputs named %s_* in %s (%s is taken there by %s)",
+            video,
+            stem,
+            store.folder.parent,
+            wanted,
+            holder,
+        )
+    return stem
+
+
 def _needs_run(ctx: RunContext, step: Step, wanted: str) -> bool:
     state = ctx.store.step(ctx.video_key, step.NAME)
     if state is not None and state[0] == wanted and state[1] and step.still_valid(ctx):
@@ -67,47 +86,32 @@ def process_video(
 ) -> VideoResult:
     """Run (or resume) every step for one video. Raises PersonframesError on failure."""
     started = time.perf_counter()
-    check_video_path(video)
+    probe_video(video)  # a rejected input leaves nothing behind in the output folder
     out_dir = output_dir_for(video, config)
     ensure_output_dir(out_dir)
     store = StateStore(out_dir)
     try:
-        ctx = RunContext(
-            video_path=video,
-            video_key=store.video_key(video, remembered=not config.pipeline.force),
-            output_dir=out_dir,
-            config=config,
-            store=store,
-            sessions=sessions,
-            stop=stop,
-        )
-        if progress is not None:
-            ctx.progress = progress
-        if config.pipeline.force:
-            for step in reversed(STEPS):
-                step.discard(ctx)
-            store.forget_video(ctx.video_key)
-        hashes = step_hashes(config)
-        ran = False
-        for step in STEPS:
-            if not _needs_run(ctx, step, hashes[step.NAME]):
-                log.debug("%s: step %s already done", video.name, step.NAME)
-                continue
-            ran = True
-            log.debug("%s: running step %s", video.name, step.NAME)
-            step_started = time.perf_counter()
-            step.run(ctx)
-            ctx.timings[f"step:{step.NAME}"] += time.perf_counter() - step_started
-        if not config.pipeline.keep_temp:
-            ctx.clear_intermediates()  # kept by an earlier --keep-temp run
-        elif ran:
-            log.info("%s: intermediate files kept in %s", video.name, ctx.temp_dir)
-        else:
-            log.info("%s: already done, no intermediate files written (add --force)", video.name)
-        summary = dict(store.records(ctx.video_key, "manifest")[0])
+        with folder_lock(store.folder, exclusive=False):
+            key = store.video_key(video, remembered=not config.pipeline.force)
+            with video_lock(store.folder, key, video):
+                ctx = RunContext(
+                    video_path=video,
+                    video_key=key,
+                    stem=claim_stem(store, key, video),
+                    output_dir=out_dir,
+                    config=config,
+                    store=store,
+                    sessions=sessions,
+                    stop=stop,
+                )
+                if progress is not None:
+                    ctx.progress = progress
+                status = "done" if _run_steps(ctx) else "skipped"
+        summary = dict(store.records(key, "manifest")[0])
         summary["stage_seconds"] = {k: round(v, 3) for k, v in sorted(ctx.timings.items())}
-        status = "done" if ran else "skipped"
-        store.set_video(ctx.video_key, video, "done", summary)
+        if ctx.stem != safe_stem(video.stem):
+            summary["output_stem"] = ctx.stem
+        store.set_video(key, video, "done", summary)
         return VideoResult(
             path=video,
             status=status,
@@ -117,3 +121,31 @@ def process_video(
         )
     finally:
         store.close()
+
+
+def _run_steps(ctx: RunContext) -> bool:
+    """Run the steps that are not done under this config; True when any ran."""
+    video, config = ctx.video_path, ctx.config
+    if config.pipeline.force:
+        for step in reversed(STEPS):
+            step.discard(ctx)
+            step.forget(ctx)
+        ctx.store.forget_video(ctx.video_key)
+    hashes = step_hashes(config)
+    ran = False
+    for step in STEPS:
+        if not _needs_run(ctx, step, hashes[step.NAME]):
+            log.debug("%s: step %s already done", video.name, step.NAME)
+            continue
+        ran = True
+        log.debug("%s: running step %s", video.name, step.NAME)
+        step_started = time.perf_counter()
+        step.run(ctx)
+        ctx.timings[f"step:{step.NAME}"] += time.perf_counter() - step_started
+    if not config.pipeline.keep_temp:
+        ctx.clear_intermediates()  # kept by an earlier --keep-temp run
+    elif ran:
+        log.info("%s: intermediate files kept in %s", video.name, ctx.temp_dir)
+    else:
+        log.info("%s: already done, no intermediate files written (add --force)", video.name)
+    return ran

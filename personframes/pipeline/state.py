@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,9 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import DiskFullError, InputError, OutputError, ProcessingError
+from ..errors import DiskFullError, InputError, OutputError, ProcessingError, StateError
+from ..output.naming import is_plain_file_name, safe_stem
+from ..output.writer import write_text
 
 STATE_DIRNAME = ".personframes"
+STATE_FILENAME = "state.sqlite"
+# Steps whose records name output files, and the fields that hold the names.
+NAMING_STEPS = ("select", "write")
+NAME_FIELDS = ("file", "caption")
+VIDEO_KEY = re.compile(r"^[0-9a-f]{32}$")  # content_hash(): it names lock and cache files
 LOCK_WAIT_S = 60.0  # how long to wait for another process holding the database
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS steps (
@@ -49,7 +57,20 @@ CREATE TABLE IF NOT EXISTS videos (
     status TEXT NOT NULL,
     summary TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS names (
+    stem TEXT PRIMARY KEY,
+    folded TEXT NOT NULL UNIQUE,
+    video_key TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL
+);
 """
+TABLES = {
+    "steps": ("video_key", "step", "config_hash", "done", "progress"),
+    "records": ("video_key", "step", "key", "seq", "data"),
+    "files": ("path", "size", "mtime_ns", "video_key"),
+    "videos": ("video_key", "path", "status", "summary"),
+    "names": ("stem", "folded", "video_key", "path"),
+}
 
 
 def content_hash(path: Path, chunk: int = 1 << 20) -> str:
@@ -83,17 +104,74 @@ def _open(path: Path, wait_s: float = LOCK_WAIT_S) -> sqlite3.Connection:
             time.sleep(0.05)
 
 
+def state_folder(output_dir: Path) -> Path:
+    """``OUT/.personframes``, refused when it is anything but a real folder (or absent):
+    a symbolic link there would send state and clean-up outside the output folder."""
+    folder = output_dir / STATE_DIRNAME
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise OutputError(
+            f"{folder}: is not a folder (a link or a file); personframes keeps its state in "
+            "a real folder there. Remove it, or choose another output folder"
+        )
+    return folder
+
+
 class StateStore:
     """Progress and intermediate results of every video processed into one folder."""
 
     def __init__(self, output_dir: Path) -> None:
-        folder = output_dir / STATE_DIRNAME
+        folder = state_folder(output_dir)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            self._db = _open(folder / "state.sqlite")
-        except (OSError, sqlite3.Error) as exc:
+            self._db = _open(folder / STATE_FILENAME)
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError):
+                raise OutputError(f"{folder}: cannot open the state database ({exc})") from exc
+            raise StateError(f"{folder / STATE_FILENAME}: not a state database ({exc})") from exc
+        except OSError as exc:
             raise OutputError(f"{folder}: cannot open the state database ({exc})") from exc
         self.folder = folder
+
+    def check(self) -> None:
+        """Raise StateError naming the first sign that this database is not as this
+        program leaves it: damaged pages, changed tables, records that do not parse,
+        or stored output names that are not plain file names in the output folder."""
+        where = self.folder / STATE_FILENAME
+        try:
+            verdict = self._db.execute("PRAGMA quick_check").fetchone()
+            if verdict is None or verdict[0] != "ok":
+                raise StateError(f"{where}: damaged ({verdict[0] if verdict else 'no answer'})")
+            for table, columns in TABLES.items():
+                found = tuple(r[1] for r in self._db.execute(f"PRAGMA table_info({table})"))
+                if found != columns:
+                    raise StateError(f"{where}: table {table} has columns {found}")
+            rows = self._db.execute("SELECT step, key, data FROM records").fetchall()
+            keys = {
+                row[0]
+                for table in TABLES
+                for row in self._db.execute(f"SELECT DISTINCT video_key FROM {table}")
+            }
+            stems = [row[0] for row in self._db.execute("SELECT stem FROM names")]
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{where}: unreadable ({exc})") from exc
+        for key in keys:
+            if not isinstance(key, str) or not VIDEO_KEY.match(key):
+                raise StateError(f"{where}: {key!r} is not a video key")
+        for stem in stems:
+            if not isinstance(stem, str) or safe_stem(stem) != stem:
+                raise StateError(f"{where}: {stem!r} is not an output name")
+        for step, key, data in rows:
+            try:
+                value = json.loads(data)
+            except (TypeError, ValueError):
+                raise StateError(f"{where}: record {step}/{key!r} is not JSON") from None
+            if step in NAMING_STEPS and isinstance(value, dict):
+                for field in NAME_FIELDS:
+                    if field in value and not is_plain_file_name(value[field]):
+                        raise StateError(
+                            f"{where}: record {step}/{key!r} names {value[field]!r}, "
+                            "not a file inside the output folder"
+                        )
 
     def close(self) -> None:
         self._db.close()
@@ -160,6 +238,13 @@ class StateStore:
                 (progress, int(done), video_key, step),
             )
 
+    def delete_records(self, video_key: str, step: str, keys: set[str]) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "DELETE FROM records WHERE video_key=? AND step=? AND key=?",
+                [(video_key, step, key) for key in keys],
+            )
+
     def records(self, video_key: str, step: str) -> list[Any]:
         rows = self._db.execute(
             "SELECT data FROM records WHERE video_key=? AND step=? ORDER BY seq, key",
@@ -204,8 +289,66 @@ class StateStore:
                 (video_key, str(path), status, json.dumps(summary or {})),
             )
 
+    def claim_stem(self, video_key: str, path: Path, wanted: str) -> str:
+        """The name this video's outputs start with in this folder, the same on every run.
+
+        A video keeps the stem it first got (found by content, then by path). A new video
+        whose stem another video holds (``a/clip.mp4`` and ``b/clip.mp4``, or
+        ``clip.mp4`` and ``clip.mov``) gets ``clip-2``, ``clip-3``...; names are compared
+        case-folded, as a case-insensitive file system would.
+        """
+        where = str(path.resolve())
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT stem FROM names WHERE video_key=?", (video_key,)
+            ).fetchone()
+            if row is None:
+                row = self._db.execute("SELECT stem FROM names WHERE path=?", (where,)).fetchone()
+                if row is not None:  # the file at this path changed: it keeps the name
+                    self._db.execute(
+                        "UPDATE names SET video_key=? WHERE stem=?", (video_key, row[0])
+                    )
+            if row is not None:
+                return str(row[0])
+            stem, number = wanted, 1
+            while self._db.execute(
+                "SELECT 1 FROM names WHERE folded=?", (stem.casefold(),)
+            ).fetchone():
+                number += 1
+                stem = f"{wanted}-{number}"
+            self._db.execute(
+                "INSERT INTO names (stem, folded, video_key, path) VALUES (?,?,?,?)",
+                (stem, stem.casefold(), video_key, where),
+            )
+            return stem
+
+    def holder_of(self, stem: str) -> str | None:
+        """The path of the video that holds ``stem`` here, if any."""
+        row = self._db.execute(
+            "SELECT path FROM names WHERE folded=?", (stem.casefold(),)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def video_status(self, video_key: str) -> str | None:
         row = self._db.execute(
             "SELECT status FROM videos WHERE video_key=?", (video_key,)
         ).fetchone()
         return None if row is None else str(row[0])
+
+
+def set_aside(output_dir: Path, reason: str) -> Path:
+    """Rename the state database (and its journal files) out of the way, never deleting
+    it; return its new name. The next StateStore starts an empty one."""
+    folder = output_dir / STATE_DIRNAME
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = folder / f"{STATE_FILENAME}.invalid-{stamp}"
+    number = 1
+    while target.exists():
+        number += 1
+        target = folder / f"{STATE_FILENAME}.invalid-{stamp}-{number}"
+    for suffix in ("-wal", "-shm", ""):
+        source = folder / f"{STATE_FILENAME}{suffix}"
+        if source.exists():
+            source.rename(f"{target}{suffix}")
+    write_text(folder / f"{target.name}.reason.txt", reason + "\n")
+    return target

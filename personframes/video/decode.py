@@ -63,6 +63,14 @@ def check_video_path(path: Path) -> None:
         raise InputError(f"{path}: file is empty (0 bytes)")
 
 
+def probe_video(path: Path) -> VideoInfo:
+    """Open ``path`` and read its first and (MP4/MOV) last frames: InputError with a
+    one-line reason unless it is a complete, decodable video."""
+    with VideoReader(path) as reader:
+        reader.check_end_readable()
+        return reader.info
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     # PyAV messages end with ": '<path>'"; the caller names the file already.
@@ -96,9 +104,9 @@ class VideoReader:
         except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
             raise InputError(f"{path}: not a readable video ({_first_line(exc)})") from exc
         if not self._container.streams.video:
+            kinds = sorted({str(s.type) for s in self._container.streams})
             self._container.close()
-            kinds = sorted(str(s.type) for s in self._container.streams)
-            contains = ", ".join(kinds) or "nothing"
+            contains = ", ".join(kinds) or "no streams"
             raise InputError(f"{path}: no video stream (contains {contains})")
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
@@ -115,6 +123,9 @@ class VideoReader:
             duration = self._container.duration / av.time_base
         else:
             duration = 0.0
+        self._stream_duration = (
+            float(stream.duration * time_base) if stream.duration is not None else 0.0
+        )
         rate = stream.average_rate or stream.guessed_rate or 0
         width = stream.codec_context.width
         height = stream.codec_context.height
@@ -202,6 +213,55 @@ class VideoReader:
             ) from exc
         if index < 0:
             raise InputError(f"{self.path}: video stream has no decodable frames")
+        self._check_complete(index + 1, last_time)
+
+    def _check_complete(self, decoded: int, last_time: float) -> None:
+        """Decoding reached the end: raise InputError if it ended well before the frames
+        and duration the container declares. Frame-threaded decoding ends a truncated
+        file quietly; this is where it is noticed."""
+        info = self.info
+        frame_s = 1.0 / info.frame_rate if info.frame_rate else 0.0
+        short_of_count = info.frame_count and decoded < info.frame_count * 0.98 - 2
+        short_of_time = (
+            self._stream_duration
+            and decoded > 1
+            and last_time + frame_s < self._stream_duration * 0.95 - 1.0
+        )
+        if short_of_count or short_of_time:
+            declared = f"{info.frame_count} frames, " if info.frame_count else ""
+            raise InputError(
+                f"{self.path}: video ends early: decoded {decoded} frames up to "
+                f"{max(last_time, 0.0):.1f} s of the {declared}{info.duration_s:.1f} s it "
+                "declares (truncated: an interrupted download or copy?)"
+            )
+
+    def check_end_readable(self) -> None:
+        """For MP4/MOV, whose index says where every frame is: seek near the declared
+        end and decode one frame, or raise InputError (the file was cut short).
+        Containers without a reliable index are checked when decoding ends instead."""
+        duration = self._stream_duration
+        if not duration or "mp4" not in (self._container.format.name or ""):
+            return
+        stream = self._stream
+        time_base = stream.time_base or Fraction(1, 1)
+        frame_s = 1.0 / self.info.frame_rate if self.info.frame_rate else 0.04
+        found = False
+        try:
+            self._container.seek(
+                int(max(duration - 2 * frame_s, 0.0) / time_base), stream=stream, backward=True
+            )
+            for _ in self._container.decode(stream):
+                found = True
+                break
+        except av.error.FFmpegError:
+            found = False
+        self.rewind()
+        if not found:
+            raise InputError(
+                f"{self.path}: video ends early: no frame can be read near the "
+                f"{self.info.duration_s:.1f} s it declares (truncated: an interrupted "
+                "download or copy?)"
+            )
 
     def frames_from(self, time_s: float) -> Iterator[tuple[float, bool, av.VideoFrame]]:
         """Seek to the keyframe at or before ``time_s`` and yield (time_s, is_keyframe,

@@ -33,3 +33,6 @@ class Step(ABC):
 
     def discard(self, ctx: RunContext) -> None:  # noqa: B027 - optional hook
         """Remove what an earlier run of this step produced (before a re-run)."""
+
+    def forget(self, ctx: RunContext) -> None:  # noqa: B027 - optional hook
+        """Remove what the step keeps across its own reruns (``--force`` starts over)."""

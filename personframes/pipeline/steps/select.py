@@ -61,7 +61,15 @@ def face_scores(frames: list[dict[str, Any]]) -> list[list[dict[str, float]]]:
 
 class SelectStep(Step):
     NAME = "select"
-    SECTIONS = ("quality", "selection", "output", "sampling")
+    SECTIONS = (
+        "quality",
+        "selection",
+        "sampling.dedup_distance",
+        "output.format",  # the names' extension
+        "output.full_frames",
+        "output.face_crops",
+        "output.body_crops",
+    )
 
     def run(self, ctx: RunContext) -> None:
         cfg = ctx.config

@@ -19,6 +19,7 @@ from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
 from ..context import RunContext
 from ..records import face_from_dict
+from ..restored import RestoredCrops, cache_key
 from .base import Step
 from .scan import scan_results
 from .select import SelectStep
@@ -81,6 +82,9 @@ class WriteStep(Step):
                 with contextlib.suppress(OSError):
                     ctx.output_file(name).unlink()
 
+    def forget(self, ctx: RunContext) -> None:
+        RestoredCrops(ctx).forget()
+
     def run(self, ctx: RunContext) -> None:
         out = ctx.config.output
         plan = planned(ctx)
@@ -97,6 +101,7 @@ class WriteStep(Step):
             # fail now with the file and the repair command rather than degrade silently.
             self._restorer(ctx).load()
         finished = len(done)
+        cache = RestoredCrops(ctx)
         refs = [FrameRef(i, frames[i]["time_s"], int(frames[i]["dhash"], 16)) for i in sorted(todo)]
         with VideoReader(ctx.video_path) as reader:
             # Without timestamps on every frame, seeking cannot find frames by time.
@@ -109,7 +114,7 @@ class WriteStep(Step):
                     ctx.fallbacks.warn("frame seeking", revisit.mismatch)
                 records = []
                 for item in todo[frame.index]:
-                    image, extra = self._render(ctx, frame.image, frames[frame.index], item)
+                    image, extra = self._render(ctx, cache, frame.image, frames[frame.index], item)
                     t0 = time.perf_counter()
                     write_image(ctx.output_file(item["file"]), image, out.format, out.jpg_quality)
                     ctx.timings["encode"] += time.perf_counter() - t0
@@ -124,9 +129,15 @@ class WriteStep(Step):
                 ctx.store.commit_progress(ctx.video_key, self.NAME, frame.index, records)
                 ctx.progress(self.NAME, finished, len(plan))
         ctx.store.commit_progress(ctx.video_key, self.NAME, -1, [], done=True)
+        cache.keep_only({r["restored_key"] for r in self._written(ctx) if "restored_key" in r})
 
     def _render(
-        self, ctx: RunContext, image: Image, frame: dict[str, Any], item: dict[str, Any]
+        self,
+        ctx: RunContext,
+        cache: RestoredCrops,
+        image: Image,
+        frame: dict[str, Any],
+        item: dict[str, Any],
     ) -> tuple[Image, dict[str, Any]]:
         out = ctx.config.output
         extra: dict[str, Any] = {}
@@ -151,7 +162,11 @@ class WriteStep(Step):
             extra["crop_box_xywh"] = box.as_xywh()
             if item["kind"] == "face" and out.face_restoration:
                 ctx.keep_intermediate(self.TEMP, item["file"].rsplit(".", 1)[0], result)
-                result, extra["restoration"] = self._restore(ctx, result, face.box.height)
+                result, extra["restoration"], key = self._restore(
+                    ctx, cache, result, face.box.height
+                )
+                if key is not None:
+                    extra["restored_key"] = key
                 return snap_to_bucket(result, out.bucket), {**extra, "size": _size(result)}
         result = snap_to_bucket(resize_longest(result, out.resize), out.bucket)
         extra["size"] = _size(result)
@@ -166,23 +181,40 @@ class WriteStep(Step):
         )
 
     def _restore(
-        self, ctx: RunContext, crop: Image, face_px: float
-    ) -> tuple[Image, dict[str, Any]]:
+        self, ctx: RunContext, cache: RestoredCrops, crop: Image, face_px: float
+    ) -> tuple[Image, dict[str, Any], str | None]:
         """Face restoration per the plan: target max(512, --resize); the policy decides
-        per face whether the model runs and at which strength (at most the given one)."""
+        per face whether the model runs and at which strength (at most the given one).
+        A crop restored by an earlier run with the same settings is taken from the
+        cache; returns the image, its record and its cache key (None: not cached)."""
         out = ctx.config.output
+        target = target_size_for(out.resize)
+        settings: dict[str, Any] = {
+            "model": out.face_restoration_model,
+            "strength": out.face_restoration_strength,
+            "policy": out.face_restoration_policy,
+            "target": target,
+            "face_px": round(face_px, 2),
+        }
+        key = cache_key(crop, settings)
+        cached = cache.get(key)
+        if cached is not None:
+            return cached[0], cached[1], key
         t0 = time.perf_counter()
         result = self._restorer(ctx).restore_crop(
             crop,
-            target_size_for(out.resize),
+            target,
             out.face_restoration_strength,
             face_px=face_px,
             policy=out.face_restoration_policy,
         )
         ctx.timings["restore"] += time.perf_counter() - t0
-        if result.fell_back:
+        if result.fell_back:  # not kept: the next run tries the model again
             ctx.fallbacks.warn(f"face restoration ({result.model} -> Lanczos)", str(result.reason))
-        return result.image, result.record()
+            return result.image, result.record(), None
+        record = result.record()
+        cache.put(key, result.image, record)
+        return result.image, record, key
 
 
 def _size(image: Image) -> list[int]:

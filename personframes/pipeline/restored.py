@@ -1,0 +1,91 @@
+"""Restored face crops kept between runs, keyed by what made them.
+
+A rerun that changes only how outputs are encoded or captioned (JPEG quality, format,
+``--caption``) rewrites every file but restores no face again: the write step finds
+each restored crop here, by the crop's pixels, the model, the strength, the policy and
+the target size. Images live in ``OUT/.personframes/restored/VIDEO_KEY/KEY.png``
+(lossless), their per-face records in the state database. What a finished write step
+did not use is removed, so the folder holds one run's faces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+
+from ..output.writer import write_image
+from ..types import Image
+from .context import RunContext
+
+FOLDER = "restored"
+STEP = "restored"  # the records' step name in the state database
+VERSION = 1  # bump when restoration itself changes what it makes of the same inputs
+_KEY = re.compile(r"^[0-9a-f]{32}$")
+
+
+def cache_key(crop: Image, settings: dict[str, Any]) -> str:
+    """Hash of the crop's pixels and shape with every setting that changes the result."""
+    digest = hashlib.sha256()
+    digest.update(repr((VERSION, crop.shape, sorted(settings.items()))).encode())
+    digest.update(np.ascontiguousarray(crop).data)
+    return digest.hexdigest()[:32]
+
+
+class RestoredCrops:
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self._records = {
+            r["key"]: r["record"]
+            for r in ctx.store.records(ctx.video_key, STEP)
+            if isinstance(r, dict) and "key" in r and "record" in r
+        }
+
+    @property
+    def folder(self) -> Path:
+        return self.ctx.own_folder(self.ctx.store.folder / FOLDER / self.ctx.video_key)
+
+    def get(self, key: str) -> tuple[Image, dict[str, Any]] | None:
+        """The image and record stored under ``key``, or None (absent or unreadable)."""
+        path = self.folder / f"{key}.png"
+        if key not in self._records or not path.is_file():
+            return None
+        try:
+            with PILImage.open(path) as image:
+                pixels = np.asarray(image.convert("RGB"))
+        except (OSError, ValueError):
+            return None
+        return pixels, dict(self._records[key])
+
+    def put(self, key: str, image: Image, record: dict[str, Any]) -> None:
+        folder = self.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        write_image(folder / f"{key}.png", image, "png", 95)
+        self.ctx.store.commit_progress(
+            self.ctx.video_key, STEP, 0, [(key, 0, {"key": key, "record": record})]
+        )
+        self._records[key] = record
+
+    def keep_only(self, used: set[str]) -> None:
+        """Remove the entries not in ``used`` (files named by a key this module made)."""
+        store, video = self.ctx.store, self.ctx.video_key
+        stale = store.record_keys(video, STEP) - used
+        store.delete_records(video, STEP, stale)
+        folder = self.folder
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if path.suffix == ".png" and _KEY.match(path.stem) and path.stem not in used:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
+
+    def forget(self) -> None:
+        """Remove every entry of this video (``--force``)."""
+        folder = self.folder
+        if folder.exists():
+            shutil.rmtree(folder, True)
