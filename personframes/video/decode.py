@@ -54,6 +54,10 @@ class VideoInfo:
 def check_video_path(path: Path) -> None:
     """Raise InputError with a one-line reason if ``path`` cannot be a video file."""
     if not path.exists():
+        if path.is_symlink():
+            raise InputError(
+                f"{path}: a symbolic link that leads nowhere (a loop or a missing target)"
+            )
         raise InputError(f"{path}: no such file")
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a video file")
