@@ -11,7 +11,7 @@ import click
 
 from .config import Device, load_config
 from .errors import InputError
-from .image_file import FORMATS, pillow_limit_off, read_image, write_image
+from .image_file import FORMATS, check_writable, pillow_limit_off, read_image, write_image
 from .models.catalogue import DEFAULT_MODEL, MODEL_IDS, get_model
 from .output.writer import ensure_output_dir
 from .restore.align import FFHQ_TEMPLATE_512
@@ -156,6 +156,7 @@ def restore(
         with pillow_limit_off():  # read_image applies max_image_pixels itself
             image, alpha, info = read_image(src, config.restore.max_image_pixels)
         h, w = image.shape[:2]
+        check_writable(dest, w * factor, h * factor)
         if aligned:
             result = restorer.restore_crop(
                 image,

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
-from .errors import InputError
+from .errors import InputError, OutputError
 from .output.writer import atomic_file
 from .types import Image
 
@@ -49,6 +49,7 @@ FORMATS = {
 _ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})  # Pillow writes BMP's alpha as padding
 _GREY_FORMATS = frozenset({"PNG", "TIFF", "JPEG", "BMP"})  # Pillow writes grey WebP as RGB
 _QUALITY = 95  # JPEG and WebP
+_MAX_SIDE = {"JPEG": 65_500, "WEBP": 16_383}  # the most pixels a side their encoders write
 
 _SIXTEEN_BIT = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "F"}) | _SIXTEEN_BIT
@@ -199,6 +200,17 @@ def output_format(dest: Path) -> str:
     return FORMATS.get(dest.suffix.lower(), "PNG")
 
 
+def check_writable(dest: Path, width: int, height: int) -> None:
+    """Refuse, before any work, a size that ``dest``'s format cannot hold."""
+    fmt = output_format(dest)
+    limit = _MAX_SIDE.get(fmt)
+    if limit is not None and max(width, height) > limit:
+        raise OutputError(
+            f"{dest}: {width} x {height} is more than {fmt} holds ({limit} px a side); "
+            "use a smaller --upscale"
+        )
+
+
 def write_image(dest: Path, rgb: Image, alpha: Plane | None, info: ImageInfo) -> None:
     """Encode ``rgb`` (and ``alpha``, resized to it by the caller) like its source, in
     the format ``dest``'s suffix asks for, straight into a temporary file renamed into
@@ -215,7 +227,10 @@ def write_image(dest: Path, rgb: Image, alpha: Plane | None, info: ImageInfo) ->
     if info.icc_profile is not None and grey == info.grey:
         options["icc_profile"] = info.icc_profile
     with atomic_file(dest) as handle:
-        pil.save(handle, format=fmt, **options)
+        try:
+            pil.save(handle, format=fmt, **options)
+        except ValueError as exc:  # an encoder's refusal (OSError: atomic_file's to say)
+            raise OutputError(f"{dest}: cannot write as {fmt} ({exc})") from exc
 
 
 def _luma(rgb: Image) -> Plane:

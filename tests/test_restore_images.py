@@ -308,6 +308,15 @@ def test_cli_bad_inputs(tmp_path: Path, kind: str) -> None:
     assert expected in line
 
 
+def test_cli_output_larger_than_its_format_holds(tmp_path: Path) -> None:
+    strip = np.tile(_photo()[:8, :300], (1, 30, 1))  # 9000 x 8: WebP holds 16383 a side
+    PILImage.fromarray(strip).save(tmp_path / "strip.webp")
+    out = tmp_path / "out"
+    result = run_cli("restore", str(tmp_path / "strip.webp"), "-o", str(out), "--upscale", "2")
+    line = _one_line_failure(result, out)
+    assert "18000 x 16 is more than WEBP holds" in line
+
+
 def test_cli_two_inputs_with_one_output_name_refused(tmp_path: Path) -> None:
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
