@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from pathlib import Path
 from typing import Any, cast
 
 import click
-import numpy as np
-from PIL import Image as PILImage
-from PIL import ImageOps, UnidentifiedImageError
 
 from .config import Device, load_config
 from .errors import InputError
+from .image_file import FORMATS, check_writable, pillow_limit_off, read_image, write_image
 from .models.catalogue import DEFAULT_MODEL, MODEL_IDS, get_model
-from .output.writer import atomic_write_bytes
+from .output.writer import ensure_output_dir
 from .restore.align import FFHQ_TEMPLATE_512
 from .restore.api import FaceRestoration
 from .restore.policy import ALIGNED_FACE_FRACTION, POLICY_NAMES
-from .restore.restorer import FaceRestorer, RestoreResult
+from .restore.restorer import FaceRestorer, RestoreResult, lanczos
 from .restore.session import ModelSession
-from .types import Image
 
 log = logging.getLogger("personframes.restore.cli")
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+IMAGE_SUFFIXES = frozenset(FORMATS)
 
 
 def collect_inputs(inputs: tuple[Path, ...]) -> list[Path]:
@@ -34,48 +30,34 @@ def collect_inputs(inputs: tuple[Path, ...]) -> list[Path]:
     files: list[Path] = []
     for path in inputs:
         if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                suffixes = " ".join(sorted(IMAGE_SUFFIXES))
+                raise InputError(f"{path}: folder contains no images ({suffixes})")
+            files += found
         elif path.is_file():
             files.append(path)
         else:
             raise InputError(f"{path}: no such file or folder")
-    if not files:
-        raise InputError("no images found in the inputs")
     return files
 
 
-def read_image(path: Path) -> Image:
-    try:
-        with PILImage.open(path) as handle:
-            rgb = ImageOps.exif_transpose(handle).convert("RGB")
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: cannot read image ({reason})") from None
-    return np.asarray(rgb)
-
-
-def write_image(image: Image, dest: Path) -> None:
-    """Encode in the format the file name asks for; write atomically."""
-    fmt = {
-        ".jpg": "JPEG",
-        ".jpeg": "JPEG",
-        ".png": "PNG",
-        ".webp": "WEBP",
-        ".bmp": "BMP",
-        ".tif": "TIFF",
-        ".tiff": "TIFF",
-    }.get(dest.suffix.lower(), "PNG")
-    options: dict[str, Any] = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    buffer = io.BytesIO()
-    PILImage.fromarray(image).save(buffer, format=fmt, **options)
-    atomic_write_bytes(dest, buffer.getvalue())
-
-
-def output_path(src: Path, output_dir: Path) -> Path:
-    dest = output_dir / src.name
-    if dest.resolve() == src.resolve():
-        raise InputError(f"{src}: output would overwrite the input; choose another -o folder")
-    return dest
+def output_paths(files: list[Path], output_dir: Path) -> list[Path]:
+    """Where each input's result goes: its own name (a suffix we cannot write, e.g. .gif,
+    becomes .png), refused before any work when it would overwrite an input or another
+    input's result."""
+    targets: dict[Path, Path] = {}
+    for src in files:
+        name = src.name if src.suffix.lower() in FORMATS else src.with_suffix(".png").name
+        dest = output_dir / name
+        if dest.resolve() == src.resolve():
+            raise InputError(f"{src}: output would overwrite the input; choose another -o folder")
+        if dest in targets:
+            raise InputError(
+                f"{src}: its output {dest} is also {targets[dest]}'s; restore them separately"
+            )
+        targets[dest] = src
+    return list(targets)
 
 
 @click.command("restore")
@@ -84,7 +66,7 @@ def output_path(src: Path, output_dir: Path) -> Path:
     "-o",
     "--output-dir",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     help="Folder for the restored images (never an input's own folder name clash).",
 )
 @click.option(
@@ -120,6 +102,12 @@ def output_path(src: Path, output_dir: Path) -> Path:
     show_default=True,
     help="CodeFormer fidelity weight (0 = quality, 1 = fidelity).",
 )
+@click.option(
+    "--max-image-pixels",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Refuse larger images (default 178956970, about 179 MP).",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "gpu"]), default=None)
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None)
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
@@ -132,6 +120,7 @@ def restore(
     face_restoration_policy: str | None,
     face_restoration_model: str | None,
     fidelity: float,
+    max_image_pixels: int | None,
     device: str | None,
     config_file: Path | None,
     cache_dir: Path | None,
@@ -144,6 +133,7 @@ def restore(
             "face_restoration_model": face_restoration_model,
         },
         "models": {"device": device, "cache_dir": cache_dir},
+        "restore": {"max_image_pixels": max_image_pixels},
     }
     cli = {k: {f: v for f, v in fields.items() if v is not None} for k, fields in overrides.items()}
     config = load_config(config_file, cli)
@@ -152,8 +142,8 @@ def restore(
     model_id = get_model(config.output.face_restoration_model).id
     dev = cast(Device, config.models.device)
     files = collect_inputs(inputs)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    targets = [output_path(src, output_dir) for src in files]  # refuse before any work
+    targets = output_paths(files, output_dir)  # refuse before any work
+    ensure_output_dir(output_dir)
 
     session = ModelSession(config.models.cache_dir)
     restorer = FaceRestorer(model_id, dev, session=session, fidelity=fidelity, policy=policy)
@@ -163,8 +153,10 @@ def restore(
     faces = FaceRestoration(session=session)
     for src, dest in zip(files, targets, strict=True):
         start = time.perf_counter()
-        image = read_image(src)
+        with pillow_limit_off():  # read_image applies max_image_pixels itself
+            image, alpha, info = read_image(src, config.restore.max_image_pixels)
         h, w = image.shape[:2]
+        check_writable(dest, w * factor, h * factor)
         if aligned:
             result = restorer.restore_crop(
                 image,
@@ -177,7 +169,12 @@ def restore(
         else:
             report = faces.restore(image, strength, model_id, dev, upscale=factor, policy=policy)
             out, notes = report.image, [_note(f.result) for f in report.faces]
-        write_image(out, dest)
+            del report
+        del image  # only the result is needed from here: keep the peak memory down
+        if alpha is not None and alpha.shape != out.shape[:2]:
+            alpha = lanczos(alpha, (out.shape[1], out.shape[0]))
+        write_image(dest, out, alpha, info)
+        del out, alpha
         summary = ", ".join(notes) if notes else "no faces"
         click.echo(f"{dest} ({summary}; {time.perf_counter() - start:.1f} s)", err=True)
 

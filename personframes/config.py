@@ -127,6 +127,17 @@ class OutputConfig(_Section):
     face_restoration_model: ModelId = "realesrgan-x4plus"
 
 
+class RestoreConfig(_Section):
+    """`personframes restore` (its own section: no extract step's saved progress hashes it)."""
+
+    max_image_pixels: int = Field(
+        178_956_970,
+        ge=1,
+        description="larger images are refused before decoding (Pillow's own refusal "
+        "threshold, about 179 megapixels)",
+    )
+
+
 class PipelineConfig(_Section):
     force: bool = False
     workers: int = Field(1, ge=1, le=64)
@@ -159,6 +170,7 @@ class Config(_Section):
     quality: QualityConfig = Field(default_factory=lambda: QualityConfig())
     selection: SelectionConfig = Field(default_factory=lambda: SelectionConfig())
     output: OutputConfig = Field(default_factory=lambda: OutputConfig())
+    restore: RestoreConfig = Field(default_factory=lambda: RestoreConfig())
     pipeline: PipelineConfig = Field(default_factory=lambda: PipelineConfig())
     logging: LoggingConfig = Field(default_factory=lambda: LoggingConfig())
 

@@ -8,8 +8,9 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image as PILImage
 
@@ -26,25 +27,36 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A file to write ``path``'s new content into; renamed into place when the block
+    ends without an error (readers see the old file or the whole new one), deleted
+    when it raises. Errors of the file system become OutputError / DiskFullError."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
     except OSError as exc:
         raise OutputError(f"{path.parent}: cannot create files ({exc.strerror or exc})") from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, _file_mode())  # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if not isinstance(exc, OSError):
+            raise
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DiskFullError(f"{path}: no space left on device; free space and rerun") from exc
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    with atomic_file(path) as handle:
+        handle.write(data)
 
 
 def encode_image(image: Image, fmt: str, jpg_quality: int) -> bytes:
@@ -73,6 +85,8 @@ def write_text(path: Path, text: str) -> None:
 
 def ensure_output_dir(path: Path) -> None:
     """Create ``path`` if needed and prove it is writable, or raise OutputError."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: output path exists and is not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

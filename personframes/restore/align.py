@@ -283,6 +283,25 @@ def paste_face_stats(
 ) -> tuple[Image, TextureStats | None]:
     """:func:`paste_face`, also returning what the texture step measured (None when it
     did not run)."""
+    result: Image = image.copy()
+    stats = paste_face_into(
+        result, face, matrix, source_face=source_face, keep_texture=keep_texture
+    )
+    return result, stats
+
+
+def paste_face_into(
+    image: Image,
+    face: Image,
+    matrix: Affine,
+    *,
+    source_face: Image | None = None,
+    keep_texture: bool = True,
+) -> TextureStats | None:
+    """:func:`paste_face` in place: only the region the face lands in (and, for the
+    texture step, a ring around it) is read, worked on in float and written back; the
+    rest of ``image`` is not touched. Returns what the texture step measured (None when
+    it did not run)."""
     size = face.shape[0]
     if source_face is not None:
         face = match_colour(source_face, face)
@@ -296,7 +315,7 @@ def paste_face_stats(
     x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
     x1, y1 = min(int(hi[0]), width), min(int(hi[1]), height)
     if x1 <= x0 or y1 <= y0:
-        return image.copy(), None
+        return None
     shifted = inverse.copy()
     shifted[:, 2] -= (x0, y0)
     roi = (x1 - x0, y1 - y0)
@@ -330,9 +349,8 @@ def paste_face_stats(
         region = _Region((x0, y0, x1, y1), wide)
         features = np.ascontiguousarray(warped[..., 1])
         stats = _texture_step(image, region, corners, original, pasted, back, mask, features)
-    result: Image = image.copy()
-    result[y0:y1, x0:x1] = np.clip(np.rint(pasted), 0, 255).astype(np.uint8)
-    return result, stats
+    image[y0:y1, x0:x1] = np.clip(np.rint(pasted), 0, 255).astype(np.uint8)
+    return stats
 
 
 def paste_face(

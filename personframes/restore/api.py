@@ -25,7 +25,7 @@ from .align import (
     alignment_matrix,
     face_points,
     native_face_size,
-    paste_face,
+    paste_face_into,
     warp_face,
 )
 from .engines.base import Device
@@ -147,7 +147,8 @@ class FaceRestoration:
             if not result.restored or result.image.shape[:2] != (target, target):
                 continue
             matrix = alignment_matrix(points * upscale, target)
-            out = paste_face(out, result.image, matrix, source_face=warp_face(out, matrix, target))
+            source = warp_face(out, matrix, target)
+            paste_face_into(out, result.image, matrix, source_face=source)
         return RestoreFacesResult(out, reports)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -109,18 +110,49 @@ def fit_longest(width: int, height: int, longest: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+# Pixels resized or blended at a time: large images are worked on in strips of rows,
+# so that no float or Pillow copy of a whole image is ever made.
+STRIP_PIXELS = 1 << 22
+
+
 def lanczos(image: Image, size: tuple[int, int]) -> Image:
-    """PIL Lanczos resize to (width, height)."""
-    if (image.shape[1], image.shape[0]) == size:
+    """PIL Lanczos resize of an HxWx3 (or HxW) uint8 image to (width, height), as a new
+    writable array.
+
+    Outputs over STRIP_PIXELS are resized in strips of rows, each from its source rows
+    plus the filter's reach: the same pixels as one whole-image resize for integer
+    factors (other factors may differ by one level on a few pixels), without Pillow's
+    copies of the whole image.
+    """
+    width, height = size
+    src_h, src_w = image.shape[:2]
+    if (src_w, src_h) == size:
         return image.copy()
-    out: Image = np.asarray(PILImage.fromarray(image).resize(size, PILImage.Resampling.LANCZOS))
-    return out
+    filt = PILImage.Resampling.LANCZOS
+    reach = math.ceil(3 * max(1.0, src_h / height)) + 2  # Lanczos-3 support, source rows
+    result: Image = np.empty((height, width, *image.shape[2:]), np.uint8)
+    rows = max(1, STRIP_PIXELS // width)
+    for out_top in range(0, height, rows):
+        out_bottom = min(out_top + rows, height)
+        y0, y1 = out_top * src_h / height, out_bottom * src_h / height  # exact at the ends
+        top, bottom = max(0, math.floor(y0) - reach), min(src_h, math.ceil(y1) + reach)
+        piece = PILImage.fromarray(image[top:bottom])
+        box = (0.0, y0 - top, float(src_w), y1 - top)
+        result[out_top:out_bottom] = np.asarray(
+            piece.resize((width, out_bottom - out_top), filt, box=box)
+        )
+    return result
 
 
 def blend(restored: Image, original: Image, strength: float) -> Image:
-    """round(s * restored + (1 - s) * original), computed in float."""
-    out = strength * restored.astype(np.float64) + (1.0 - strength) * original.astype(np.float64)
-    result: Image = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    """round(s * restored + (1 - s) * original), computed in float (strips of rows)."""
+    result: Image = np.empty_like(original)
+    rows = max(1, STRIP_PIXELS // max(1, original.shape[1]))
+    for top in range(0, original.shape[0], rows):
+        part = slice(top, top + rows)
+        mixed = strength * restored[part].astype(np.float64)
+        mixed += (1.0 - strength) * original[part].astype(np.float64)
+        result[part] = np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
     return result
 
 
