@@ -20,8 +20,9 @@ case and ``XDG_CACHE_HOME`` points into the case, so a stray write shows up) and
 
        Error: Invalid value for '--max-frames': 0 is not in the range x>=1.
 
-   That block (a ``Usage:`` line, an optional ``Try ...`` line, exactly one ``Error:``
-   line and nothing else) is accepted only for the cases marked ``usage=True``: those
+   That block (a ``Usage:`` line, with its indented continuation lines where click wraps
+   a long one, an optional ``Try ...`` line, exactly one ``Error:`` line and nothing
+   else) is accepted only for the cases marked ``usage=True``: those
    click rejects, and those (nan, inf, 0, -1 ...) that click could reject with a
    stricter parameter type rather than the configuration check. A processing failure
    (exit 1) may be preceded by the run's own log lines (``personframes: INFO: ...``,
@@ -38,6 +39,13 @@ case and ``XDG_CACHE_HOME`` points into the case, so a stray write shows up) and
    A rejected input (exit 2) leaves OUT exactly as it was: no ``.personframes`` state
    folder, no images, no partial files (OUT may have been created, empty). A processing
    failure or an interrupt may leave complete outputs and the state folder, to resume.
+   Libraries the program loads count too: a file onnxruntime writes into the user's
+   cache is a write outside OUT.
+
+A failing case lists every problem it found (exit code, stderr, files) at once, then the
+exit code and stderr. The signal cases send SIGINT or SIGTERM 0.3 s after spawning
+``python -m personframes extract ...`` (while it is still importing) and expect 130 or
+143 and one line.
 
 ``models`` commands use OUT as the model cache folder. The read-only and full output
 folders are tmpfs mounts made in a private mount namespace (``unshare -m``, or
@@ -72,7 +80,6 @@ from PIL import Image
 
 from .util import IMAGES, VIDEOS, make_audio_only, make_video, moving_square_frames, run_cli
 
-SEEDS = {"earlier_info.json": b'{"from": "an earlier run"}\n'}
 USAGE_ERROR = re.compile(r"^Error: ")
 LOG_LINE = re.compile(r"^personframes: (DEBUG|INFO|WARNING): ")
 PORTRAIT = IMAGES / "whole" / "lowres_portrait_b.jpg"
@@ -85,7 +92,8 @@ def _seed_jpeg() -> bytes:
     return buffer.getvalue()
 
 
-SEEDS["earlier_frame.jpg"] = _seed_jpeg()
+# The files of an "earlier run" each case starts OUT with (they must come out untouched).
+SEEDS = {"earlier_info.json": b'{"from": "an earlier run"}\n', "earlier_frame.jpg": _seed_jpeg()}
 
 
 # -- media made once per module ------------------------------------------------------------
