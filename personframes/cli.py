@@ -88,7 +88,7 @@ def common_options(func: F) -> F:
         ),
         click.option("--verbose", "-v", is_flag=True, default=None, help="Debug logging."),
         click.option("--quiet", "-q", is_flag=True, default=None, help="Errors only."),
-        click.option("--log-file", type=click.Path(path_type=Path), help="Also log to this file."),
+        click.option("--log-file", help="Also log to this file."),
         click.option("--log-format", type=click.Choice(["text", "json"]), help="Log line format."),
     ]
     for option in reversed(options):
@@ -104,9 +104,7 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--output-dir", "-o", type=click.Path(path_type=Path), help="Default: beside the video."
-)
+@click.option("--output-dir", "-o", help="Default: beside the video.")
 @click.option("--output-format", type=click.Choice(["jpg", "png"]), help="Image format.")
 @click.option("--output-jpg-quality", type=click.IntRange(1, 100), help="JPEG quality (95).")
 @click.option(

@@ -11,11 +11,12 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -39,13 +40,27 @@ CropRatio = Literal["1:1", "4:3", "16:9", "any"]
 NOT_IN_HASH = frozenset({"output.output_dir", "models.cache_dir", "models.device"})
 
 
+def _usable_path(value: Any) -> Any:
+    """An empty path would quietly mean the current folder, and a NUL cannot be in one."""
+    if isinstance(value, (str, Path)):
+        text = str(value) if isinstance(value, Path) else value
+        if text == "":
+            raise ValueError("empty path (write . for the current folder)")
+        if "\0" in text:
+            raise ValueError("the path contains a NUL character")
+    return value
+
+
+UsablePath = Annotated[Path, BeforeValidator(_usable_path)]
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ModelsConfig(_Section):
     device: Device = Field("auto", description="auto uses a GPU when one works")
-    cache_dir: Path | None = Field(
+    cache_dir: UsablePath | None = Field(
         None, description="model cache; default: the platform cache dir (PERSONFRAMES_CACHE_DIR)"
     )
     face_detector: str = Field("centerface", description="face detector id (see models list)")
@@ -53,6 +68,15 @@ class ModelsConfig(_Section):
     detector_max_side: int = Field(
         640, ge=128, le=4096, description="longest side the face detector sees (px)"
     )
+
+    @field_validator("face_detector")
+    @classmethod
+    def _known_detector(cls, value: str) -> str:
+        from .detect import FACE_DETECTORS
+
+        if value not in FACE_DETECTORS:
+            raise ValueError(f"unknown face detector {value!r}; known: {', '.join(FACE_DETECTORS)}")
+        return value
 
 
 class SamplingConfig(_Section):
@@ -97,7 +121,7 @@ class SelectionConfig(_Section):
 
 
 class OutputConfig(_Section):
-    output_dir: Path | None = Field(None, description="default: the video's directory")
+    output_dir: UsablePath | None = Field(None, description="default: the video's directory")
     format: ImageFormat = "jpg"
     jpg_quality: int = Field(95, ge=1, le=100)
     face_crops: bool = True
@@ -153,7 +177,7 @@ class LoggingConfig(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     verbose: bool = False
     quiet: bool = False
-    log_file: Path | None = None
+    log_file: UsablePath | None = None
     log_format: Literal["text", "json"] = "text"
 
     @field_validator("log_level", mode="before")
@@ -201,8 +225,13 @@ class Config(_Section):
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read a YAML or JSON config file into a dict."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+    try:
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory, not a config file")
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+    except (OSError, ValueError) as exc:  # a NUL in the name, a name too long
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from exc
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
@@ -257,7 +286,7 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
 def _describe(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
-    return f"invalid configuration {where} ({source}): {first['msg']}"
+    return f"invalid configuration {where} ({source}): {first['msg'].removeprefix('Value error, ')}"
 
 
 def load_config(

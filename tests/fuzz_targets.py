@@ -17,7 +17,7 @@ Targets:
    only finite numbers and load back from its own ``to_yaml()`` (what ``config show``
    prints); a ConfigError's message must be one line.
 2. ``image``: a small real PNG or JPEG with bytes of its first 512 bytes changed and
-   maybe cut short, read with ``personframes.cli_restore.read_image`` (what ``restore``
+   maybe cut short, read with ``personframes.image_file.read_image`` (what ``restore``
    reads inputs with) -> an RGB uint8 array or InputError (one line).
 3. ``video``: a small MP4 (index at the end, or "faststart") with bytes of its first
    4 KB changed and maybe cut short, opened with ``VideoReader`` and every frame
@@ -56,9 +56,9 @@ import yaml
 from hypothesis import strategies as st
 from PIL import Image as PILImage
 
-from personframes.cli_restore import read_image
 from personframes.config import Config, load_config
 from personframes.errors import ConfigError, InputError
+from personframes.image_file import read_image
 from personframes.video.decode import VideoReader
 
 from .util import IMAGES, VIDEOS, make_video
@@ -344,7 +344,7 @@ def check_image(case: ImageCase, folder: Path) -> str:
     path.write_bytes(case.data())
     with pixel_limit(PIXEL_LIMIT):
         try:
-            image = read_image(path)
+            image = read_image(path, PIXEL_LIMIT).rgb
         except InputError as exc:
             one_line(str(exc), "InputError")
             return "InputError"

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
-from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from ..errors import ModelError
 from ..models.bundled import bundled_path
 from ..types import FIVE_POINT_NAMES, Box, FaceDetection, Image
 from ._onnx_dims import OnnxFormatError, drop_initializer_inputs, set_io_dims
+from ._onnxruntime import ort, ort_state
 from .base import DownscalingFaceDetector, named_points, nms_groups
 
 log = logging.getLogger(__name__)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
-from ..errors import StateError
+from ..errors import BusyError, StateError
 from ..output.writer import remove_stale_temp_files
-from .locks import folder_lock
+from .context import TEMP_DIRNAME
+from .locks import FOLDER_LOCK, LOCKS_DIRNAME, folder_lock
+from .restored import FOLDER as RESTORED_DIRNAME
 from .state import STATE_FILENAME, StateStore, set_aside, state_folder
 
 log = logging.getLogger(__name__)
@@ -42,3 +45,29 @@ def prepare_output_folder(output_dir: Path) -> None:
             moved.name,
             output_dir,
         )
+
+
+def remove_fresh_state(output_dir: Path) -> None:
+    """Remove the state folder this process created for a video that then proved to be
+    bad input, when no other video has used it since: only the files personframes puts
+    there, and only if nothing else is in it. Another process using it keeps it."""
+    folder = state_folder(output_dir)
+    try:
+        with folder_lock(folder, exclusive=True):
+            store = StateStore(output_dir)
+            try:
+                used = store.videos_with_state()
+            finally:
+                store.close()
+            if len(used) > 1:
+                return
+            for name in (STATE_FILENAME, f"{STATE_FILENAME}-wal", f"{STATE_FILENAME}-shm"):
+                (folder / name).unlink(missing_ok=True)
+            for sub in (LOCKS_DIRNAME, TEMP_DIRNAME, RESTORED_DIRNAME):
+                with contextlib.suppress(OSError):
+                    (folder / sub).rmdir()  # only when empty
+            (folder / FOLDER_LOCK).unlink(missing_ok=True)
+    except (BusyError, OSError):
+        return
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty

@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
+from ..errors import InputError
 from ..output.naming import safe_stem
 from ..output.writer import ensure_output_dir
 from ..video.decode import probe_video
 from .context import ProgressFn, RunContext, StopFlag
+from .folder import remove_fresh_state
 from .locks import folder_lock, video_lock
 from .sessions import Sessions
-from .state import StateStore
+from .state import STATE_DIRNAME, StateStore
 from .steps import STEPS, Step, manifest_name
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ def process_video(
     probe_video(video)  # a rejected input leaves nothing behind in the output folder
     out_dir = output_dir_for(video, config)
     ensure_output_dir(out_dir)
+    fresh = not (out_dir / STATE_DIRNAME).exists()
     store = StateStore(out_dir)
     try:
         with folder_lock(store.folder, exclusive=False):
@@ -119,6 +122,11 @@ def process_video(
             seconds=time.perf_counter() - started,
             manifest=out_dir / manifest_name(ctx.stem),
         )
+    except InputError:
+        if fresh:  # found bad while decoding: leave no state behind, as for a rejected file
+            store.close()
+            remove_fresh_state(out_dir)
+        raise
     finally:
         store.close()
 

@@ -8,6 +8,7 @@ changed file is treated as new.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import sqlite3
@@ -18,14 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DiskFullError, InputError, OutputError, ProcessingError, StateError
-from ..output.naming import is_plain_file_name, safe_stem
+from ..output.naming import safe_stem
 from ..output.writer import write_text
+from .record_schema import check_video_records
 
 STATE_DIRNAME = ".personframes"
 STATE_FILENAME = "state.sqlite"
-# Steps whose records name output files, and the fields that hold the names.
-NAMING_STEPS = ("select", "write")
-NAME_FIELDS = ("file", "caption")
 VIDEO_KEY = re.compile(r"^[0-9a-f]{32}$")  # content_hash(): it names lock and cache files
 LOCK_WAIT_S = 60.0  # how long to wait for another process holding the database
 SCHEMA = """
@@ -145,7 +144,17 @@ class StateStore:
                 found = tuple(r[1] for r in self._db.execute(f"PRAGMA table_info({table})"))
                 if found != columns:
                     raise StateError(f"{where}: table {table} has columns {found}")
-            rows = self._db.execute("SELECT step, key, data FROM records").fetchall()
+            bad_steps = self._db.execute(
+                "SELECT step FROM steps WHERE typeof(progress) != 'integer'"
+                " OR done NOT IN (0, 1) OR typeof(config_hash) != 'text'"
+                " OR typeof(step) != 'text'"
+            ).fetchone()
+            if bad_steps is not None:
+                raise StateError(f"{where}: step {bad_steps[0]!r} has values of the wrong type")
+            done = self._db.execute("SELECT video_key, step FROM steps WHERE done=1").fetchall()
+            rows = self._db.execute(
+                "SELECT video_key, step, key, data FROM records ORDER BY video_key"
+            ).fetchall()
             keys = {
                 row[0]
                 for table in TABLES
@@ -160,18 +169,11 @@ class StateStore:
         for stem in stems:
             if not isinstance(stem, str) or safe_stem(stem) != stem:
                 raise StateError(f"{where}: {stem!r} is not an output name")
-        for step, key, data in rows:
-            try:
-                value = json.loads(data)
-            except (TypeError, ValueError):
-                raise StateError(f"{where}: record {step}/{key!r} is not JSON") from None
-            if step in NAMING_STEPS and isinstance(value, dict):
-                for field in NAME_FIELDS:
-                    if field in value and not is_plain_file_name(value[field]):
-                        raise StateError(
-                            f"{where}: record {step}/{key!r} names {value[field]!r}, "
-                            "not a file inside the output folder"
-                        )
+        for video, records in itertools.groupby(rows, key=lambda row: row[0]):
+            finished = {step for key, step in done if key == video}
+            problem = check_video_records((row[1:] for row in records), finished)
+            if problem is not None:
+                raise StateError(f"{where}: {problem}")
 
     def close(self) -> None:
         self._db.close()
@@ -321,6 +323,11 @@ class StateStore:
                 (stem, stem.casefold(), video_key, where),
             )
             return stem
+
+    def videos_with_state(self) -> set[str]:
+        """The keys of every video with any progress stored."""
+        rows = self._db.execute("SELECT video_key FROM steps UNION SELECT video_key FROM videos")
+        return {str(row[0]) for row in rows}
 
     def holder_of(self, stem: str) -> str | None:
         """The path of the video that holds ``stem`` here, if any."""
