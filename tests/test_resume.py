@@ -275,3 +275,40 @@ def test_a_damaged_state_database_is_set_aside(tmp_path: Path) -> None:
     assert _digest(out) == expected
     kept = [p for p in db.parent.glob("state.sqlite.invalid-*") if not p.name.endswith(".txt")]
     assert [p.read_bytes() for p in kept] == [b"not a database at all" * 100]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE records SET data='\"../x\"' WHERE rowid=(SELECT min(rowid) FROM records)",
+        "UPDATE records SET data='{not json' WHERE rowid=(SELECT min(rowid) FROM records)",
+        "UPDATE steps SET progress='abc' WHERE step='scan'",
+        "UPDATE records SET data='{}' WHERE step='scan' AND key='~info'",
+        "DELETE FROM records WHERE step='select' AND key='~info'",
+        "UPDATE records SET data=json_set(data, '$.face', 99) WHERE step='write'",
+        "UPDATE records SET data=json_set(data, '$.faces[0].box', 'wide') WHERE step='scan'",
+    ],
+    ids=[
+        "string-record",
+        "not-json",
+        "text-progress",
+        "empty-info",
+        "no-select-info",
+        "face-not-scanned",
+        "box-of-wrong-type",
+    ],
+)
+def test_records_that_do_not_fit_set_the_database_aside(tmp_path: Path, edit: str) -> None:
+    """Found by the fuzz pass (tests/test_fuzz.py): each edit once crashed the rerun with
+    an internal error; now the database fails its check before any step reads it."""
+    out = tmp_path / "out"
+    first = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
+    assert first.returncode == 0, first.stderr
+    expected = _digest(out)
+    with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
+        db.execute(edit)
+    second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
+    assert second.returncode == 0, second.stderr
+    assert "state database failed its check" in second.stderr
+    assert "Traceback" not in second.stderr and "internal error" not in second.stderr
+    assert _digest(out) == expected
