@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from .errors import ConfigError
+from .errors import ConfigError, printable
 from .models.catalogue import ModelId
 from .restore.policy import PolicyName
 
@@ -286,7 +286,8 @@ def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, 
 def _describe(error: ValidationError, source: str) -> str:
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
-    return f"invalid configuration {where} ({source}): {first['msg'].removeprefix('Value error, ')}"
+    message = first["msg"].removeprefix("Value error, ")
+    return printable(f"invalid configuration {where} ({source}): {message}")
 
 
 def load_config(

@@ -19,9 +19,13 @@ def printable(text: str) -> str:
 
 
 class PersonframesError(Exception):
-    """Base class. ``exit_code`` is what the CLI exits with."""
+    """Base class. ``exit_code`` is what the CLI exits with. The message is one line:
+    a control character in it (from a file name or a config key) is escaped."""
 
     exit_code = 1
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 class InputError(PersonframesError):

@@ -96,3 +96,12 @@ def test_config_show_bad_value_is_one_line(tmp_path: Path) -> None:
     result = run_cli("config", "show", env={"PERSONFRAMES_OUTPUT__FORMAT": "gif"})
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "output.format" in result.stderr
+
+
+def test_a_key_with_a_newline_is_named_on_one_line(tmp_path: Path) -> None:
+    """Found by the fuzz pass: the key was printed as it is, over two lines."""
+    path = tmp_path / "config.yaml"
+    path.write_text('sampling:\n  "max\\nframes": 3\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    assert "\n" not in str(caught.value) and "max\\nframes" in str(caught.value)

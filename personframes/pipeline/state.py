@@ -123,7 +123,7 @@ class StateStore:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             self._db = _open(folder / STATE_FILENAME)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged schema
             if isinstance(exc, sqlite3.OperationalError):
                 raise OutputError(f"{folder}: cannot open the state database ({exc})") from exc
             raise StateError(f"{folder / STATE_FILENAME}: not a state database ({exc})") from exc
@@ -161,7 +161,9 @@ class StateStore:
                 for row in self._db.execute(f"SELECT DISTINCT video_key FROM {table}")
             }
             stems = [row[0] for row in self._db.execute("SELECT stem FROM names")]
-        except sqlite3.DatabaseError as exc:
+            for table in TABLES:  # every value decodes (text stored as UTF-8)
+                self._db.execute(f"SELECT * FROM {table}").fetchall()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise StateError(f"{where}: unreadable ({exc})") from exc
         for key in keys:
             if not isinstance(key, str) or not VIDEO_KEY.match(key):
