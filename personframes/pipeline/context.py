@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config
-from ..errors import Interrupted, OutputError, StateError
+from ..errors import Interrupted, StateError
 from ..output.naming import is_plain_file_name
 from ..output.writer import write_image
 from ..types import Image
 from .sessions import Sessions
-from .state import StateStore
+from .state import StateStore, require_real_folder
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +126,9 @@ class RunContext:
         is known to be a real folder or absent: never a link that leads elsewhere."""
         current = self.store.folder
         for part in folder.relative_to(self.store.folder).parts:
-            current = current / part
-            if current.is_symlink() or (current.exists() and not current.is_dir()):
-                raise OutputError(
-                    f"{current}: is a link or a file where personframes keeps intermediate "
-                    "files; remove it and run again"
-                )
+            current = require_real_folder(
+                current / part, "personframes keeps its files there: remove it and run again"
+            )
         return folder
 
     def keep_intermediate(self, folder: str, name: str, image: Image) -> None:

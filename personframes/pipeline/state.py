@@ -103,16 +103,21 @@ def _open(path: Path, wait_s: float = LOCK_WAIT_S) -> sqlite3.Connection:
             time.sleep(0.05)
 
 
+def require_real_folder(path: Path, what_to_do: str) -> Path:
+    """``path`` when it is a real folder or absent; OutputError when it is a symbolic link
+    (which would send writes and clean-up elsewhere) or a file."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise OutputError(f"{path}: is a link or a file, not a folder; {what_to_do}")
+    return path
+
+
 def state_folder(output_dir: Path) -> Path:
-    """``OUT/.personframes``, refused when it is anything but a real folder (or absent):
-    a symbolic link there would send state and clean-up outside the output folder."""
-    folder = output_dir / STATE_DIRNAME
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise OutputError(
-            f"{folder}: is not a folder (a link or a file); personframes keeps its state in "
-            "a real folder there. Remove it, or choose another output folder"
-        )
-    return folder
+    """``OUT/.personframes``, refused when it is anything but a real folder (or absent)."""
+    return require_real_folder(
+        output_dir / STATE_DIRNAME,
+        "personframes keeps its state in a real folder there. Remove it, or choose another "
+        "output folder",
+    )
 
 
 class StateStore:
