@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from personframes.output.crops import crop_box, head_box
-from personframes.pipeline.records import face_from_dict
+from personframes.pipeline.records import FaceRecord
 
 from .util import VIDEOS, files_in, labels, run_cli
 
@@ -122,7 +122,9 @@ def test_face_crop_padding_and_png(tmp_path: Path) -> None:
     assert faces and all(o["file"].endswith(".png") for o in faces)
     assert all(o["kind"] == "face" for o in info["outputs"])
     for o in faces:  # zero padding: the crop is the head box itself, moved inside the frame
-        face = face_from_dict({**o["face"], "box": _xyxy(o["face"]["box_xywh"])})
+        face = FaceRecord.model_validate(
+            {**o["face"], "box": _xyxy(o["face"]["box_xywh"])}, strict=False
+        ).detection()
         head = crop_box(head_box(face), 640, 360, 0.0)
         x, y, w, h = o["crop_box_xywh"]
         assert [x, y, w, h] == head.as_xywh()

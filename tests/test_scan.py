@@ -10,7 +10,7 @@ import pytest
 from personframes.config import load_config
 from personframes.detect import create_face_detector
 from personframes.pipeline.context import RunContext, StopFlag
-from personframes.pipeline.records import face_to_dict
+from personframes.pipeline.records import FaceRecord, PersonRecord
 from personframes.pipeline.sessions import Sessions
 from personframes.pipeline.state import StateStore
 from personframes.pipeline.steps.scan import ScanStep, scan_results
@@ -37,14 +37,15 @@ def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
     detector = sessions.face_detector(m.face_detector, m.confidence, m.detector_max_side, m.device)
     with VideoReader(video) as reader:
         candidates = list(sample_candidates(reader, 0.25, 2, 24, SamplingStats()))
-    assert [r["index"] for r in records] == [c.frame.index for c in candidates]
-    assert sum(len(r["people"]) for r in records) >= 24
+    assert [r.index for r in records] == [c.frame.index for c in candidates]
+    assert sum(len(r.people) for r in records) >= 24
     for record, candidate in zip(records, candidates, strict=True):
         faces = detector.detect(candidate.frame.image)  # unrounded, as the scan had them
-        assert record["faces"] == [face_to_dict(f) for f in faces]
+        assert record.faces == [FaceRecord.of(f) for f in faces]
         expected = analyzer.analyze(candidate.frame.image, faces)
-        assert record["quality"] == expected["quality"]
-        assert record["people"] == expected["people"], f"frame {record['index']}"
+        assert record.quality.model_dump() == expected["quality"]
+        people = [PersonRecord.model_validate(p, strict=False) for p in expected["people"]]
+        assert record.people == people, f"frame {record.index}"
 
 
 def test_models_print_nothing_on_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:

@@ -1,35 +1,263 @@
-"""JSON forms of the values the steps store between them."""
+"""The typed records the steps store and read, defined and serialised here only.
+
+Each step writes these models to the state database (``StateStore.save``) and the
+next reads them back typed (``StateStore.load``): no step reads another's rows by key
+names. A state database comes from a folder we did not necessarily write (copied,
+edited, damaged): before any step reads it, every stored record is validated against
+these models and the references between them followed (``check_video_records``); one
+that does not fit makes the database fail its check, so it is set aside.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from collections.abc import Iterable
+from typing import Annotated, Any, Literal
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..output.naming import is_plain_file_name
 from ..types import Box, FaceDetection
 
-
-def face_to_dict(face: FaceDetection) -> dict[str, Any]:
-    return {
-        "box": [round(v, 2) for v in (face.box.x1, face.box.y1, face.box.x2, face.box.y2)],
-        "score": round(float(face.score), 4),
-        "keypoints": {
-            k: [round(float(x), 2), round(float(y), 2)] for k, (x, y) in face.keypoints.items()
-        },
-        "detector": face.detector,
-    }
+Number = int | float  # the models are strict: no "1" for 1, no 1.5 for an int
+Point = tuple[Number, Number]
+Box4 = tuple[Number, Number, Number, Number]
 
 
-def face_from_dict(data: dict[str, Any]) -> FaceDetection:
-    x1, y1, x2, y2 = data["box"]
-    return FaceDetection(
-        box=Box(x1, y1, x2, y2),
-        score=data["score"],
-        keypoints={k: (v[0], v[1]) for k, v in data["keypoints"].items()},
-        detector=data["detector"],
+def _plain_name(value: str) -> str:
+    if not is_plain_file_name(value):
+        raise ValueError(f"{value!r} is not a file name inside the output folder")
+    return value
+
+
+def _hex(digits: int, *default: None) -> Any:
+    """A field of ``digits`` lower-case hex digits (optional when given a default)."""
+    return Field(*default, pattern=f"^[0-9a-f]{{{digits}}}$")
+
+
+FileName = Annotated[str, AfterValidator(_plain_name)]
+
+
+class Record(BaseModel):
+    # Later versions may add fields; what this version reads must be there and typed.
+    model_config = ConfigDict(
+        extra="allow", strict=True, allow_inf_nan=False, frozen=True, populate_by_name=True
     )
 
+    def to_json(self) -> str:
+        """The one serialisation of every record."""
+        return self.model_dump_json(by_alias=True)
 
-def face_for_manifest(face: FaceDetection) -> dict[str, Any]:
-    """The face as info.json shows it: box as x, y, width, height."""
-    data = face_to_dict(face)
-    del data["box"]
-    return {"box_xywh": face.box.as_xywh(), **data}
+
+class FaceRecord(Record):
+    box: Box4
+    score: Number
+    keypoints: dict[str, Point]
+    detector: str
+
+    @classmethod
+    def of(cls, face: FaceDetection) -> FaceRecord:
+        return cls(
+            box=(
+                round(float(face.box.x1), 2),
+                round(float(face.box.y1), 2),
+                round(float(face.box.x2), 2),
+                round(float(face.box.y2), 2),
+            ),
+            score=round(float(face.score), 4),
+            keypoints={
+                k: (round(float(x), 2), round(float(y), 2)) for k, (x, y) in face.keypoints.items()
+            },
+            detector=face.detector,
+        )
+
+    def detection(self) -> FaceDetection:
+        x1, y1, x2, y2 = self.box
+        return FaceDetection(
+            box=Box(x1, y1, x2, y2),
+            score=self.score,
+            keypoints={k: (v[0], v[1]) for k, v in self.keypoints.items()},
+            detector=self.detector,
+        )
+
+    def for_manifest(self) -> dict[str, Any]:
+        """The face as info.json shows it: box as x, y, width, height."""
+        data = json.loads(self.to_json())
+        del data["box"]
+        return {"box_xywh": self.detection().box.as_xywh(), **data}
+
+
+class QualityRecord(Record):
+    sharpness: Number
+    brightness: Number
+    contrast: Number
+    noise: Number
+
+
+class HeadRecord(Record):
+    direction: str
+    yaw: Number | None  # None: not measured
+    pitch: Number | None
+    roll: Number | None
+    method: str
+    reason: str
+
+
+class PoseRecord(Record):
+    class_: str = Field(alias="class")
+    reason: str
+
+
+class ShotRecord(Record):
+    type: str
+    reason: str
+
+
+class PersonRecord(Record):
+    head: HeadRecord
+    pose: PoseRecord
+    shot: ShotRecord
+    body_box: Box4 | None
+    face_quality: QualityRecord
+    signature: list[Number]
+
+
+class ScanFrame(Record):
+    index: int = Field(ge=0)
+    time_s: Number
+    keyframe: bool
+    dhash: str = _hex(16)
+    reason: str
+    faces: list[FaceRecord]
+    quality: QualityRecord
+    people: list[PersonRecord]
+
+    @model_validator(mode="after")
+    def _a_person_per_face(self) -> ScanFrame:
+        if len(self.people) != len(self.faces):
+            raise ValueError(f"{len(self.faces)} faces but {len(self.people)} people")
+        return self
+
+
+class ScanInfo(Record):
+    video: dict[str, Any]
+    frames_decoded: int
+    sampled: int
+    candidates: int
+    duplicates_removed: int
+    shot_cuts: list[int]
+    keyframe_times: list[Number]
+    frames_without_pts: int
+
+
+class SelectInfo(Record):
+    shot_cuts: list[int]
+    people: int
+    candidates_unknown_head: int
+    selected: int
+
+
+class SelectItem(Record):
+    kind: Literal["frame", "face", "body"]
+    file: FileName
+    frame_index: int
+    face: int = Field(ge=0)
+    person_id: int
+    pose: str
+    head_direction: str
+    shot_type: str
+    rank: int
+    quality: dict[str, Number]
+    reason: str
+    seq: int
+
+
+class WriteItem(SelectItem):
+    size: tuple[int, int]
+    caption: FileName | None = None
+    crop_box_xywh: tuple[int, int, int, int] | None = None
+    restoration: dict[str, Any] | None = None
+    restored_key: str | None = _hex(32, None)
+    body_box_estimated: bool | None = None
+    reread_from_start: bool | None = None
+
+
+class RestoredEntry(Record):
+    key: str = _hex(32)
+    record: dict[str, Any]
+
+
+class RunSummary(Record):
+    """The manifest step's counts for one video (also the run summary's)."""
+
+    frames_decoded: int
+    candidates: int
+    duplicates_removed: int
+    frames_with_faces: int
+    faces: int
+    files_written: int
+    outputs_by_kind: dict[str, int]
+    selected_by_category: dict[str, int]
+    restorations: int
+    restoration_decisions: dict[str, int]
+    fallbacks: dict[str, int]
+    shot_cuts: list[int]
+    people: int
+    candidates_unknown_head: int
+    selected: int
+
+
+INFO_KEY = "~info"  # the scan's and the select step's summary record
+SUMMARY_KEY = "summary"  # the manifest step's
+
+
+def _model_for(step: str, key: str) -> type[Record] | None:
+    """The model a record of ``step`` stored under ``key`` must fit (None: a plain dict)."""
+    if step == "scan":
+        return ScanInfo if key == INFO_KEY else ScanFrame
+    if step == "select":
+        return SelectInfo if key == INFO_KEY else SelectItem
+    if step == "write":
+        return WriteItem
+    if step == "restored":
+        return RestoredEntry
+    if step == "manifest":
+        return RunSummary
+    return None
+
+
+def check_video_records(rows: Iterable[tuple[str, str, str]], done_steps: set[str]) -> str | None:
+    """None when one video's records ``(step, key, json)`` fit their models and refer to
+    each other correctly, else what is wrong. ``done_steps`` are the steps recorded as
+    finished, whose summary records must then exist."""
+    frames: dict[int, int] = {}  # scanned frame index -> faces in it
+    items: list[tuple[str, str, SelectItem]] = []
+    keys: set[tuple[str, str]] = set()
+    for step, key, data in rows:
+        keys.add((step, key))
+        if not isinstance(data, str):
+            return f"record {step}/{key!r} is not text"
+        model = _model_for(step, key)
+        if model is None:
+            return f"record {step}/{key!r} of a step this version does not know"
+        try:
+            record = model.model_validate_json(data)
+        except ValueError as exc:
+            if not isinstance(exc, ValidationError):
+                return f"record {step}/{key!r} is not JSON"
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "record"
+            return f"record {step}/{key!r}: {where}: {first['msg']}"
+        if isinstance(record, ScanFrame):
+            frames[record.index] = len(record.faces)
+        elif isinstance(record, SelectItem):
+            items.append((step, key, record))
+    for step, key, item in items:
+        if frames.get(item.frame_index, 0) <= item.face:
+            return f"record {step}/{key!r} refers to a face the scan did not find"
+    summaries = {"scan": ("scan", INFO_KEY), "select": ("select", INFO_KEY)}
+    summaries["manifest"] = ("manifest", SUMMARY_KEY)
+    for step, needed in summaries.items():
+        if step in done_steps and needed not in keys:
+            return f"step {step} is recorded as done but its {needed[1]!r} record is missing"
+    return None

@@ -23,6 +23,7 @@ from PIL import Image as PILImage
 from ..output.writer import write_image
 from ..types import Image
 from .context import RunContext
+from .records import RestoredEntry
 
 FOLDER = "restored"
 STEP = "restored"  # the records' step name in the state database
@@ -42,9 +43,7 @@ class RestoredCrops:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self._records = {
-            r["key"]: r["record"]
-            for r in ctx.store.records(ctx.video_key, STEP)
-            if isinstance(r, dict) and "key" in r and "record" in r
+            entry.key: entry.record for entry in ctx.store.load(ctx.video_key, STEP, RestoredEntry)
         }
 
     @property
@@ -68,7 +67,7 @@ class RestoredCrops:
         folder.mkdir(parents=True, exist_ok=True)
         write_image(folder / f"{key}.png", image, "png", 95)
         self.ctx.store.commit_progress(
-            self.ctx.video_key, STEP, 0, [(key, 0, {"key": key, "record": record})]
+            self.ctx.video_key, STEP, 0, [(key, 0, RestoredEntry(key=key, record=record))]
         )
         self._records[key] = record
 

@@ -17,6 +17,7 @@ from ..video.decode import probe_video
 from .context import ProgressFn, RunContext, StopFlag
 from .folder import remove_fresh_state
 from .locks import folder_lock, video_lock
+from .records import SUMMARY_KEY, RunSummary
 from .sessions import Sessions
 from .state import STATE_DIRNAME, StateStore
 from .steps import STEPS, Step, manifest_name
@@ -110,7 +111,7 @@ def process_video(
                 if progress is not None:
                     ctx.progress = progress
                 status = "done" if _run_steps(ctx) else "skipped"
-        summary = dict(store.records(key, "manifest")[0])
+        summary = store.load_one(key, "manifest", SUMMARY_KEY, RunSummary).model_dump()
         summary["stage_seconds"] = {k: round(v, 3) for k, v in sorted(ctx.timings.items())}
         if ctx.stem != safe_stem(video.stem):
             summary["output_stem"] = ctx.stem

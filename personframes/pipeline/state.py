@@ -13,15 +13,17 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import DiskFullError, InputError, OutputError, ProcessingError, StateError
 from ..output.naming import safe_stem
 from ..output.writer import write_text
-from .record_schema import check_video_records
+from .records import Record, check_video_records
+
+R = TypeVar("R", bound=Record)
 
 STATE_DIRNAME = ".personframes"
 STATE_FILENAME = "state.sqlite"
@@ -232,15 +234,15 @@ class StateStore:
         video_key: str,
         step: str,
         progress: int,
-        records: list[tuple[str, int, Any]],
+        records: Sequence[tuple[str, int, Record]],
         done: bool = False,
     ) -> None:
-        """Store ``records`` (key, seq, json data) and the step's progress atomically."""
+        """Store ``records`` (key, seq, record) and the step's progress atomically."""
         with self.transaction():
             self._db.executemany(
                 "INSERT OR REPLACE INTO records (video_key, step, key, seq, data)"
                 " VALUES (?, ?, ?, ?, ?)",
-                [(video_key, step, key, seq, json.dumps(data)) for key, seq, data in records],
+                [(video_key, step, key, seq, data.to_json()) for key, seq, data in records],
             )
             self._db.execute(
                 "UPDATE steps SET progress=?, done=? WHERE video_key=? AND step=?",
@@ -254,12 +256,35 @@ class StateStore:
                 [(video_key, step, key) for key in keys],
             )
 
-    def records(self, video_key: str, step: str) -> list[Any]:
-        rows = self._db.execute(
-            "SELECT data FROM records WHERE video_key=? AND step=? ORDER BY seq, key",
-            (video_key, step),
-        ).fetchall()
-        return [json.loads(row[0]) for row in rows]
+    def load(self, video_key: str, step: str, model: type[R], key: str | None = None) -> list[R]:
+        """The step's records in order, as ``model``: every one but the summary records
+        (keys starting with ``~``), or (``key``) only that one."""
+        if key is None:
+            rows = self._db.execute(
+                "SELECT data FROM records WHERE video_key=? AND step=? AND key NOT LIKE '~%'"
+                " ORDER BY seq, key",
+                (video_key, step),
+            ).fetchall()
+        else:
+            rows = self._db.execute(
+                "SELECT data FROM records WHERE video_key=? AND step=? AND key=?",
+                (video_key, step, key),
+            ).fetchall()
+        try:
+            return [model.model_validate_json(row[0]) for row in rows]
+        except ValueError as exc:  # checked when the run started: altered since
+            raise StateError(
+                f"{self.folder / STATE_FILENAME}: a {step} record changed ({exc})"
+            ) from None
+
+    def load_one(self, video_key: str, step: str, key: str, model: type[R]) -> R:
+        """The record stored under ``key`` (StateError when it is missing)."""
+        found = self.load(video_key, step, model, key)
+        if not found:
+            raise StateError(
+                f"{self.folder / STATE_FILENAME}: the {step} record {key!r} is missing"
+            )
+        return found[0]
 
     def record_keys(self, video_key: str, step: str) -> set[str]:
         rows = self._db.execute(

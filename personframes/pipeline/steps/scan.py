@@ -12,10 +12,9 @@ from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
 from ...video.sampling import Candidate, SamplingStats, sample_candidates
 from ..context import RunContext
-from ..records import face_to_dict
+from ..records import INFO_KEY, FaceRecord, Record, ScanFrame, ScanInfo
 from .base import Step
 
-INFO_KEY = "~info"
 HEAD_POSE_FALLBACK = "face mesh not confident (e.g. a profile), angles from detector keypoints"
 
 TimedPoses = tuple[list[BodyPose | None], float]  # the poses and the seconds they took
@@ -26,18 +25,10 @@ POSE_QUEUE = 3
 InFlight = tuple[Candidate, list[FaceDetection], dict[str, Any], Future[TimedPoses]]
 
 
-def scan_results(ctx: RunContext) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def scan_results(ctx: RunContext) -> tuple[ScanInfo, list[ScanFrame]]:
     """The finished scan, read once: its summary record and the candidate frames in order."""
-    info: dict[str, Any] | None = None
-    frames: list[dict[str, Any]] = []
-    for record in ctx.store.records(ctx.video_key, ScanStep.NAME):
-        if "index" in record:
-            frames.append(record)
-        else:
-            info = record
-    if info is None:
-        raise KeyError(INFO_KEY)
-    return info, frames
+    info = ctx.store.load_one(ctx.video_key, ScanStep.NAME, INFO_KEY, ScanInfo)
+    return info, ctx.store.load(ctx.video_key, ScanStep.NAME, ScanFrame)
 
 
 class ScanStep(Step):
@@ -51,7 +42,7 @@ class ScanStep(Step):
         state = ctx.store.step(ctx.video_key, self.NAME)
         resume_after = state[2] if state else -1
         stats = SamplingStats()
-        pending: list[tuple[str, int, Any]] = []
+        pending: list[tuple[str, int, Record]] = []
         last_index = resume_after
         total: int | None = None
         # Frames whose body poses are being found on the worker thread while this one
@@ -59,7 +50,7 @@ class ScanStep(Step):
         # so on two cores it runs beside the decoder, the detector and the head pose.
         in_flight: deque[InFlight] = deque()
 
-        def flush(done: bool = False, extra: list[tuple[str, int, Any]] | None = None) -> None:
+        def flush(done: bool = False, extra: list[tuple[str, int, Record]] | None = None) -> None:
             ctx.store.commit_progress(
                 ctx.video_key, self.NAME, last_index, pending + (extra or []), done
             )
@@ -77,15 +68,18 @@ class ScanStep(Step):
                 for person in analysis["people"]:
                     if person["head"]["method"] == "keypoints":
                         ctx.fallbacks.warn("head pose", HEAD_POSE_FALLBACK)
-                record = {
-                    "index": frame.index,
-                    "time_s": round(frame.time_s, 6),
-                    "keyframe": frame.is_keyframe,
-                    "dhash": f"{candidate.dhash:016x}",
-                    "reason": candidate.reason,
-                    "faces": [face_to_dict(f) for f in faces],
-                    **analysis,
-                }
+                record = ScanFrame.model_validate(
+                    {
+                        "index": frame.index,
+                        "time_s": round(frame.time_s, 6),
+                        "keyframe": frame.is_keyframe,
+                        "dhash": f"{candidate.dhash:016x}",
+                        "reason": candidate.reason,
+                        "faces": [FaceRecord.of(f) for f in faces],
+                        **analysis,
+                    },
+                    strict=False,
+                )
                 pending.append((f"{frame.index:09d}", frame.index, record))
                 ctx.keep_intermediate(self.TEMP, f"frame_{frame.index:06d}", frame.image)
                 last_index = frame.index
@@ -140,14 +134,14 @@ class ScanStep(Step):
                 ctx.timings["analyze"] += time.perf_counter() - t2
                 settle(POSE_QUEUE)
             settle(0)
-            info = {
-                "video": reader.info.to_dict(),
-                "frames_decoded": stats.frames_decoded,
-                "sampled": stats.sampled,
-                "duplicates_removed": stats.duplicates,
-                "candidates": stats.candidates,
-                "shot_cuts": stats.cuts,
-                "keyframe_times": [round(t, 6) for t in stats.keyframe_times],
-                "frames_without_pts": reader.frames_without_pts,
-            }
+            info = ScanInfo(
+                video=reader.info.to_dict(),
+                frames_decoded=stats.frames_decoded,
+                sampled=stats.sampled,
+                duplicates_removed=stats.duplicates,
+                candidates=stats.candidates,
+                shot_cuts=stats.cuts,
+                keyframe_times=[round(t, 6) for t in stats.keyframe_times],
+                frames_without_pts=reader.frames_without_pts,
+            )
         flush(done=True, extra=[(INFO_KEY, -1, info)])

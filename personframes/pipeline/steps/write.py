@@ -18,7 +18,7 @@ from ...types import Box, Image
 from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
 from ..context import RunContext
-from ..records import face_from_dict
+from ..records import ScanFrame, SelectItem, WriteItem
 from ..restored import RestoredCrops, cache_key
 from .base import Step
 from .scan import scan_results
@@ -27,8 +27,8 @@ from .select import SelectStep
 SEEK_FALLBACK = "seeking did not reach the scanned frame; frames decoded from the start"
 
 
-def planned(ctx: RunContext) -> list[dict[str, Any]]:
-    return [r for r in ctx.store.records(ctx.video_key, SelectStep.NAME) if "file" in r]
+def planned(ctx: RunContext) -> list[SelectItem]:
+    return ctx.store.load(ctx.video_key, SelectStep.NAME, SelectItem)
 
 
 def resize_longest(image: Image, longest: int | None) -> Image:
@@ -53,8 +53,8 @@ def snap_to_bucket(image: Image, bucket: int | None) -> Image:
     return image[top : top + new_h, left : left + new_w]
 
 
-def caption_text(item: dict[str, Any], trigger: str | None) -> str:
-    tags = [item["pose"], item["head_direction"], item["shot_type"]]
+def caption_text(item: SelectItem, trigger: str | None) -> str:
+    tags = [item.pose, item.head_direction, item.shot_type]
     words = [t.replace("_", " ") for t in tags if t and t != "unknown"]
     return ", ".join(([trigger] if trigger else []) + words) + "\n"
 
@@ -64,12 +64,12 @@ class WriteStep(Step):
     SECTIONS = ("output",)
     TEMP = "before_restoration"
 
-    def _written(self, ctx: RunContext) -> list[dict[str, Any]]:
-        return ctx.store.records(ctx.video_key, self.NAME)
+    def _written(self, ctx: RunContext) -> list[WriteItem]:
+        return ctx.store.load(ctx.video_key, self.NAME, WriteItem)
 
     @staticmethod
-    def _files(record: dict[str, Any]) -> list[str]:
-        return [record["file"]] + ([record["caption"]] if record.get("caption") else [])
+    def _files(record: WriteItem) -> list[str]:
+        return [record.file] + ([record.caption] if record.caption else [])
 
     def still_valid(self, ctx: RunContext) -> bool:
         return all(
@@ -89,68 +89,69 @@ class WriteStep(Step):
         out = ctx.config.output
         plan = planned(ctx)
         done = ctx.store.record_keys(ctx.video_key, self.NAME)
-        todo: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        todo: dict[int, list[SelectItem]] = defaultdict(list)
         for item in plan:
-            if item["file"] not in done:
-                todo[item["frame_index"]].append(item)
+            if item.file not in done:
+                todo[item.frame_index].append(item)
         info, scanned = scan_results(ctx)
-        frames = {f["index"]: f for f in scanned}
+        frames = {f.index: f for f in scanned}
         restoring = out.face_restoration and out.face_restoration_strength > 0
-        if restoring and any(i["kind"] == "face" for items in todo.values() for i in items):
+        if restoring and any(i.kind == "face" for items in todo.values() for i in items):
             # A missing or corrupt model is a set-up error, not a per-crop fallback:
             # fail now with the file and the repair command rather than degrade silently.
             self._restorer(ctx).load()
         finished = len(done)
         cache = RestoredCrops(ctx)
-        refs = [FrameRef(i, frames[i]["time_s"], int(frames[i]["dhash"], 16)) for i in sorted(todo)]
+        refs = [FrameRef(i, frames[i].time_s, int(frames[i].dhash, 16)) for i in sorted(todo)]
         with VideoReader(ctx.video_path) as reader:
             # Without timestamps on every frame, seeking cannot find frames by time.
-            seekable = [] if info["frames_without_pts"] else info["keyframe_times"]
+            seekable = [] if info.frames_without_pts else info.keyframe_times
             revisit = Revisit(reader, refs, seekable)
             for frame in revisit:
                 if ctx.stop.is_set():
                     ctx.stop.check(f"while writing {ctx.video_path.name}")
                 if revisit.mismatch is not None:
                     ctx.fallbacks.warn("frame seeking", revisit.mismatch)
-                records = []
+                records: list[tuple[str, int, WriteItem]] = []
                 for item in todo[frame.index]:
                     image, extra = self._render(ctx, cache, frame.image, frames[frame.index], item)
                     t0 = time.perf_counter()
-                    write_image(ctx.output_file(item["file"]), image, out.format, out.jpg_quality)
+                    write_image(ctx.output_file(item.file), image, out.format, out.jpg_quality)
                     ctx.timings["encode"] += time.perf_counter() - t0
                     if out.caption:
-                        caption = item["file"].rsplit(".", 1)[0] + ".txt"
+                        caption = item.file.rsplit(".", 1)[0] + ".txt"
                         write_text(ctx.output_file(caption), caption_text(item, out.trigger))
                         extra["caption"] = caption
                     if revisit.mismatch is not None:
                         extra["reread_from_start"] = True
-                    records.append((item["file"], item["seq"], {**item, **extra}))
+                    written = WriteItem.model_validate({**item.model_dump(), **extra}, strict=False)
+                    records.append((item.file, item.seq, written))
                 finished += len(records)
                 ctx.store.commit_progress(ctx.video_key, self.NAME, frame.index, records)
                 ctx.progress(self.NAME, finished, len(plan))
         ctx.store.commit_progress(ctx.video_key, self.NAME, -1, [], done=True)
-        cache.keep_only({r["restored_key"] for r in self._written(ctx) if "restored_key" in r})
+        cache.keep_only({r.restored_key for r in self._written(ctx) if r.restored_key})
 
     def _render(
         self,
         ctx: RunContext,
         cache: RestoredCrops,
         image: Image,
-        frame: dict[str, Any],
-        item: dict[str, Any],
+        frame: ScanFrame,
+        item: SelectItem,
     ) -> tuple[Image, dict[str, Any]]:
         out = ctx.config.output
         extra: dict[str, Any] = {}
         height, width = image.shape[:2]
         ratio = RATIOS[out.crop_ratio]
-        if item["kind"] == "frame":
+        if item.kind == "frame":
             result = image
         else:
-            face = face_from_dict(frame["faces"][item["face"]])
-            if item["kind"] == "face":
+            face = frame.faces[item.face].detection()
+            if item.kind == "face":
                 box = crop_box(head_box(face), width, height, out.face_crop_padding, ratio)
             else:
-                body = frame["people"][item["face"]]["body_box"]
+                body = frame.people[item.face].body_box
                 if body is None:
                     ctx.fallbacks.warn("body crop", "no body landmarks, region estimated from face")
                     extra["body_box_estimated"] = True
@@ -160,8 +161,8 @@ class WriteStep(Step):
                 box = crop_box(region, width, height, out.crop_padding, ratio)
             result = cut(image, box)
             extra["crop_box_xywh"] = box.as_xywh()
-            if item["kind"] == "face" and out.face_restoration:
-                ctx.keep_intermediate(self.TEMP, item["file"].rsplit(".", 1)[0], result)
+            if item.kind == "face" and out.face_restoration:
+                ctx.keep_intermediate(self.TEMP, item.file.rsplit(".", 1)[0], result)
                 result, extra["restoration"], key = self._restore(
                     ctx, cache, result, face.box.height
                 )
