@@ -10,7 +10,7 @@ import pytest
 from personframes.config import load_config
 from personframes.detect import create_face_detector
 from personframes.pipeline.context import RunContext, StopFlag
-from personframes.pipeline.records import FaceRecord, PersonRecord
+from personframes.pipeline.records import FaceRecord
 from personframes.pipeline.sessions import Sessions
 from personframes.pipeline.state import StateStore
 from personframes.pipeline.steps.scan import ScanStep, scan_results
@@ -43,9 +43,8 @@ def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
         faces = detector.detect(candidate.frame.image)  # unrounded, as the scan had them
         assert record.faces == [FaceRecord.of(f) for f in faces]
         expected = analyzer.analyze(candidate.frame.image, faces)
-        assert record.quality.model_dump() == expected["quality"]
-        people = [PersonRecord.model_validate(p, strict=False) for p in expected["people"]]
-        assert record.people == people, f"frame {record.index}"
+        assert record.quality == expected.quality
+        assert record.people == expected.people, f"frame {record.index}"
 
 
 def test_models_print_nothing_on_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:

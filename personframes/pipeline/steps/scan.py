@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 from ...detect.pose import BodyPose
 from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
 from ...video.sampling import Candidate, SamplingStats, sample_candidates
+from ..analysis import Described
 from ..context import RunContext
 from ..records import INFO_KEY, FaceRecord, Record, ScanFrame, ScanInfo
 from .base import Step
@@ -22,7 +22,7 @@ TimedPoses = tuple[list[BodyPose | None], float]  # the poses and the seconds th
 # uneven per-frame costs; bounds memory (at 4K, ~25 MB a frame).
 POSE_QUEUE = 3
 
-InFlight = tuple[Candidate, list[FaceDetection], dict[str, Any], Future[TimedPoses]]
+InFlight = tuple[Candidate, list[FaceDetection], Described, Future[TimedPoses]]
 
 
 def scan_results(ctx: RunContext) -> tuple[ScanInfo, list[ScanFrame]]:
@@ -65,20 +65,18 @@ class ScanStep(Step):
                 ctx.timings["pose"] += seconds
                 frame = candidate.frame
                 analysis = analyzer.combine(frame.image, faces, described, poses)
-                for person in analysis["people"]:
-                    if person["head"]["method"] == "keypoints":
+                for person in analysis.people:
+                    if person.head.method == "keypoints":
                         ctx.fallbacks.warn("head pose", HEAD_POSE_FALLBACK)
-                record = ScanFrame.model_validate(
-                    {
-                        "index": frame.index,
-                        "time_s": round(frame.time_s, 6),
-                        "keyframe": frame.is_keyframe,
-                        "dhash": f"{candidate.dhash:016x}",
-                        "reason": candidate.reason,
-                        "faces": [FaceRecord.of(f) for f in faces],
-                        **analysis,
-                    },
-                    strict=False,
+                record = ScanFrame(
+                    index=frame.index,
+                    time_s=round(frame.time_s, 6),
+                    keyframe=frame.is_keyframe,
+                    dhash=f"{candidate.dhash:016x}",
+                    reason=candidate.reason,
+                    faces=[FaceRecord.of(f) for f in faces],
+                    quality=analysis.quality,
+                    people=analysis.people,
                 )
                 pending.append((f"{frame.index:09d}", frame.index, record))
                 ctx.keep_intermediate(self.TEMP, f"frame_{frame.index:06d}", frame.image)
