@@ -18,6 +18,7 @@ from ..errors import Interrupted, StateError
 from ..output.naming import is_plain_file_name
 from ..output.writer import write_image
 from ..types import Image
+from .fallbacks import REASONS, Fallback
 from .sessions import Sessions
 from .state import StateStore, require_real_folder
 
@@ -75,8 +76,11 @@ class FallbackWarnings:
         self.video = video
         self._seen: set[str] = set()
 
-    def warn(self, what: str, reason: str) -> None:
-        key = f"{what}: {reason}"
+    def warn(self, fallback: Fallback, reason: str | None = None, detail: str = "") -> None:
+        """Log ``fallback`` (with its standard reason unless ``reason`` is given, and a
+        ``detail`` such as the model) once per video and reason."""
+        what = f"{fallback.value}{f' ({detail})' if detail else ''}"
+        key = f"{what}: {reason if reason is not None else REASONS[fallback]}"
         if key not in self._seen:
             self._seen.add(key)
             log.warning("fallback in %s: %s", self.video, key)

@@ -8,6 +8,7 @@ from typing import Any
 from ... import __version__
 from ...output.writer import write_json
 from ..context import RunContext
+from ..fallbacks import count_fallbacks
 from ..records import (
     INFO_KEY,
     SUMMARY_KEY,
@@ -18,9 +19,9 @@ from ..records import (
     WriteItem,
 )
 from .base import Step
-from .scan import HEAD_POSE_FALLBACK, scan_results
+from .scan import scan_results
 from .select import SelectStep
-from .write import SEEK_FALLBACK, WriteStep
+from .write import WriteStep
 
 SCHEMA_VERSION = 1
 
@@ -104,25 +105,6 @@ class ManifestStep(Step):
         picks = {(r.person_id, r.pose, r.head_direction, r.frame_index, r.face) for r in written}
         categories = Counter(f"{pose}/{head}" for _, pose, head, _, _ in picks)
         restorations = [r.restoration for r in written if r.restoration is not None]
-        fallbacks = Counter(
-            f"face restoration: {r['reason']}" for r in restorations if r.get("fell_back")
-        )
-        fallbacks.update(
-            "body crop: no body landmarks, region estimated from face"
-            for r in written
-            if r.body_box_estimated
-        )
-        fallbacks.update(
-            f"head pose: {HEAD_POSE_FALLBACK}"
-            for f in frames.values()
-            for p in f.people
-            if p.head.method == "keypoints"
-        )
-        fallbacks.update(f"frame seeking: {SEEK_FALLBACK}" for r in written if r.reread_from_start)
-        if info.frames_without_pts:
-            fallbacks["video timestamps: frames without pts, timed from the frame rate"] = (
-                info.frames_without_pts
-            )
         return {
             "frames_decoded": info.frames_decoded,
             "candidates": info.candidates,
@@ -134,5 +116,5 @@ class ManifestStep(Step):
             "selected_by_category": dict(sorted(categories.items())),  # not set order
             "restorations": sum(1 for r in restorations if r.get("restored")),
             "restoration_decisions": dict(Counter(r["decision"] for r in restorations)),
-            "fallbacks": dict(fallbacks),
+            "fallbacks": count_fallbacks(info, list(frames.values()), written),
         }

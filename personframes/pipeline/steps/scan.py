@@ -12,10 +12,9 @@ from ...video.decode import VideoReader
 from ...video.sampling import Candidate, SamplingStats, sample_candidates
 from ..analysis import Described
 from ..context import RunContext
+from ..fallbacks import Fallback
 from ..records import INFO_KEY, FaceRecord, Record, ScanFrame, ScanInfo
 from .base import Step
-
-HEAD_POSE_FALLBACK = "face mesh not confident (e.g. a profile), angles from detector keypoints"
 
 TimedPoses = tuple[list[BodyPose | None], float]  # the poses and the seconds they took
 # Frames described but waiting for their poses, at most: smooths the two threads'
@@ -67,7 +66,7 @@ class ScanStep(Step):
                 analysis = analyzer.combine(frame.image, faces, described, poses)
                 for person in analysis.people:
                     if person.head.method == "keypoints":
-                        ctx.fallbacks.warn("head pose", HEAD_POSE_FALLBACK)
+                        ctx.fallbacks.warn(Fallback.HEAD_POSE)
                 record = ScanFrame(
                     index=frame.index,
                     time_s=round(frame.time_s, 6),

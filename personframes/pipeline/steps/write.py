@@ -18,13 +18,12 @@ from ...types import Box, Image
 from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
 from ..context import RunContext
+from ..fallbacks import Fallback
 from ..records import ScanFrame, SelectItem, WriteItem
 from ..restored import RestoredCrops, cache_key
 from .base import Step
 from .scan import scan_results
 from .select import SelectStep
-
-SEEK_FALLBACK = "seeking did not reach the scanned frame; frames decoded from the start"
 
 
 def planned(ctx: RunContext) -> list[SelectItem]:
@@ -111,7 +110,7 @@ class WriteStep(Step):
                 if ctx.stop.is_set():
                     ctx.stop.check(f"while writing {ctx.video_path.name}")
                 if revisit.mismatch is not None:
-                    ctx.fallbacks.warn("frame seeking", revisit.mismatch)
+                    ctx.fallbacks.warn(Fallback.FRAME_SEEKING, revisit.mismatch)
                 records: list[tuple[str, int, WriteItem]] = []
                 for item in todo[frame.index]:
                     image, extra = self._render(ctx, cache, frame.image, frames[frame.index], item)
@@ -153,7 +152,7 @@ class WriteStep(Step):
             else:
                 body = frame.people[item.face].body_box
                 if body is None:
-                    ctx.fallbacks.warn("body crop", "no body landmarks, region estimated from face")
+                    ctx.fallbacks.warn(Fallback.BODY_CROP)
                     extra["body_box_estimated"] = True
                     region = body_region(face.box, width, height)
                 else:
@@ -211,7 +210,9 @@ class WriteStep(Step):
         )
         ctx.timings["restore"] += time.perf_counter() - t0
         if result.fell_back:  # not kept: the next run tries the model again
-            ctx.fallbacks.warn(f"face restoration ({result.model} -> Lanczos)", str(result.reason))
+            ctx.fallbacks.warn(
+                Fallback.FACE_RESTORATION, str(result.reason), f"{result.model} -> Lanczos"
+            )
             return result.image, result.record(), None
         record = result.record()
         cache.put(key, result.image, record)

@@ -1,0 +1,82 @@
+"""Every fallback the pipeline can take: one enum whose members both warn and count.
+
+A step that falls back calls ``ctx.fallbacks.warn(Fallback.X, ...)`` (logged once per
+video and reason, at WARNING); the manifest's and run summary's counts come from the
+stored records through the member's counter, so they survive a resume and no fallback
+can be warned about but not counted (``COUNTERS`` has an entry for every member).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from enum import Enum
+
+from .records import ScanFrame, ScanInfo, WriteItem
+
+
+class Fallback(Enum):
+    # In the order the summary lists them.
+    FACE_RESTORATION = "face restoration"
+    BODY_CROP = "body crop"
+    HEAD_POSE = "head pose"
+    FRAME_SEEKING = "frame seeking"
+    VIDEO_TIMESTAMPS = "video timestamps"
+
+
+REASONS = {
+    Fallback.BODY_CROP: "no body landmarks, region estimated from face",
+    Fallback.HEAD_POSE: "face mesh not confident (e.g. a profile), angles from detector keypoints",
+    Fallback.FRAME_SEEKING: (
+        "seeking did not reach the scanned frame; frames decoded from the start"
+    ),
+    Fallback.VIDEO_TIMESTAMPS: "frames without pts, timed from the frame rate",
+}
+"""The reason each member is counted under (face restoration: the model's own reason)."""
+
+Counted = Iterable[tuple[str, int]]  # (reason, occurrences)
+CounterFn = Callable[[ScanInfo, list[ScanFrame], list[WriteItem]], Counted]
+
+
+def _restoration(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
+    for r in written:
+        if r.restoration is not None and r.restoration.get("fell_back"):
+            yield str(r.restoration["reason"]), 1
+
+
+def _body(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
+    return ((REASONS[Fallback.BODY_CROP], 1) for r in written if r.body_box_estimated)
+
+
+def _head(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
+    reason = REASONS[Fallback.HEAD_POSE]
+    return ((reason, 1) for f in frames for p in f.people if p.head.method == "keypoints")
+
+
+def _seeking(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
+    return ((REASONS[Fallback.FRAME_SEEKING], 1) for r in written if r.reread_from_start)
+
+
+def _timestamps(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
+    if info.frames_without_pts:
+        yield REASONS[Fallback.VIDEO_TIMESTAMPS], info.frames_without_pts
+
+
+COUNTERS: dict[Fallback, CounterFn] = {
+    Fallback.FACE_RESTORATION: _restoration,
+    Fallback.BODY_CROP: _body,
+    Fallback.HEAD_POSE: _head,
+    Fallback.FRAME_SEEKING: _seeking,
+    Fallback.VIDEO_TIMESTAMPS: _timestamps,
+}
+
+
+def count_fallbacks(
+    info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]
+) -> dict[str, int]:
+    """``"what: reason" -> occurrences`` over the stored records, members in order."""
+    counts: Counter[str] = Counter()
+    for member in Fallback:
+        for reason, occurrences in COUNTERS[member](info, frames, written):
+            counts[f"{member.value}: {reason}"] += occurrences
+    return dict(counts)

@@ -1,0 +1,118 @@
+"""Every fallback both warns and counts: one enum, a counter for each member."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+import pytest
+
+from personframes.pipeline.context import FallbackWarnings
+from personframes.pipeline.fallbacks import COUNTERS, REASONS, Fallback, count_fallbacks
+from personframes.pipeline.records import Record, ScanFrame, ScanInfo, WriteItem
+
+R = TypeVar("R", bound=Record)
+
+PERSON = {
+    "head": {
+        "direction": "front",
+        "yaw": 1.0,
+        "pitch": None,
+        "roll": None,
+        "method": "keypoints",
+        "reason": "r",
+    },
+    "pose": {"class": "unknown", "reason": "r"},
+    "shot": {"type": "closeup", "reason": "r"},
+    "body_box": None,
+    "face_quality": {"sharpness": 1.0, "brightness": 1.0, "contrast": 1.0, "noise": 1.0},
+    "signature": [0.5],
+}
+FACE = {"box": [0, 0, 10, 10], "score": 0.9, "keypoints": {}, "detector": "centerface"}
+QUALITY = {"sharpness": 1.0, "brightness": 1.0, "contrast": 1.0, "noise": 1.0}
+
+
+def _stored(model: type[R], data: dict[str, Any]) -> R:
+    """A record as the state store reads it back (from JSON)."""
+    return model.model_validate_json(json.dumps(data))
+
+
+def test_every_member_is_counted_and_has_a_reason() -> None:
+    assert set(COUNTERS) == set(Fallback)
+    assert set(REASONS) == set(Fallback) - {Fallback.FACE_RESTORATION}
+
+
+def test_counts_come_from_the_stored_records_in_member_order() -> None:
+    info = _stored(
+        ScanInfo,
+        {
+            "video": {},
+            "frames_decoded": 3,
+            "sampled": 3,
+            "candidates": 1,
+            "duplicates_removed": 0,
+            "shot_cuts": [],
+            "keyframe_times": [],
+            "frames_without_pts": 2,
+        },
+    )
+    frame = _stored(
+        ScanFrame,
+        {
+            "index": 0,
+            "time_s": 0.0,
+            "keyframe": True,
+            "dhash": "0" * 16,
+            "reason": "interval",
+            "faces": [FACE],
+            "quality": QUALITY,
+            "people": [PERSON],
+        },
+    )
+    item = {
+        "kind": "face",
+        "file": "a.jpg",
+        "frame_index": 0,
+        "face": 0,
+        "person_id": 1,
+        "pose": "unknown",
+        "head_direction": "front",
+        "shot_type": "closeup",
+        "rank": 1,
+        "quality": {},
+        "reason": "r",
+        "seq": 0,
+        "size": [1, 1],
+    }
+    written = [
+        _stored(
+            WriteItem,
+            {
+                **item,
+                "restoration": {"fell_back": True, "reason": "out of memory"},
+                "body_box_estimated": True,
+                "reread_from_start": True,
+            },
+        )
+    ]
+    assert count_fallbacks(info, [frame], written) == {
+        "face restoration: out of memory": 1,
+        f"body crop: {REASONS[Fallback.BODY_CROP]}": 1,
+        f"head pose: {REASONS[Fallback.HEAD_POSE]}": 1,
+        f"frame seeking: {REASONS[Fallback.FRAME_SEEKING]}": 1,
+        f"video timestamps: {REASONS[Fallback.VIDEO_TIMESTAMPS]}": 2,
+    }
+
+
+def test_a_fallback_is_warned_once_per_reason(caplog: pytest.LogCaptureFixture) -> None:
+    warnings = FallbackWarnings("clip.mp4")
+    with caplog.at_level(logging.WARNING, logger="personframes"):
+        for _ in range(3):
+            warnings.warn(Fallback.HEAD_POSE)
+        warnings.warn(Fallback.FACE_RESTORATION, "out of memory", "x4plus -> Lanczos")
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        f"fallback in clip.mp4: head pose: {REASONS[Fallback.HEAD_POSE]}",
+        "fallback in clip.mp4: face restoration (x4plus -> Lanczos): out of memory",
+    ]
