@@ -12,8 +12,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ..select import Selected as Chosen
+
+OutputKind = Literal["frame", "face", "body"]
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
@@ -67,3 +74,19 @@ class Namer:
         pattern = _pattern(self.stem, parts, self.with_person)
         self._counts[pattern] += 1
         return f"{pattern}_{self._counts[pattern]:03d}.{self.ext}"
+
+
+def name_outputs(
+    selected: Sequence[Chosen], stem: str, kinds: Sequence[OutputKind], ext: str
+) -> list[tuple[OutputKind, str, Chosen]]:
+    """Each selected frame's outputs, one per kind, named in selection order (with
+    ``_person{id}`` when more than one person was selected)."""
+    people = {chosen.candidate.person_id for chosen in selected}
+    namer = Namer(stem, with_person=len(people) > 1, ext=ext)
+    named = []
+    for chosen in selected:
+        c = chosen.candidate
+        for kind in kinds:
+            parts = NameParts(kind, c.person_id, c.pose, c.head_direction, c.shot_type)
+            named.append((kind, namer.name(parts), chosen))
+    return named

@@ -1,7 +1,9 @@
-"""Per-frame analysis during the scan: every person's pose, head angle, shot type, quality.
+"""Analysis, in one place: per frame during the scan (every person's pose, head angle,
+shot type, quality: ``FrameAnalyzer``) and across the video's frames before selection
+(who is who over time, quality relative to the video: ``analyze_video``).
 
 Turns the analyzers' results into the typed records the state store keeps
-(:mod:`.records`).
+(:mod:`.records`) and into the candidates selection chooses from.
 """
 
 from __future__ import annotations
@@ -9,17 +11,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from ..analyze import (
     HeadPoseEstimator,
+    Observation,
+    QualityMetrics,
     analyze_body_pose,
     appearance_signature,
     classify_shot_type,
     measure_quality,
+    percentile_ranks,
+    score_quality,
+    track_people,
 )
 from ..config import Config
 from ..detect.pose import BodyPose, PoseEstimator
+from ..select import Candidate
 from ..types import FaceDetection, Image
-from .records import HeadRecord, PersonRecord, PoseRecord, QualityRecord, ShotRecord
+from .records import (
+    HeadRecord,
+    PersonRecord,
+    PoseRecord,
+    QualityRecord,
+    ScanFrame,
+    ShotRecord,
+)
 
 
 def _metrics(image: Image, region: Any = None) -> QualityRecord:
@@ -131,3 +148,95 @@ class FrameAnalyzer:
                 )
             )
         return FrameAnalysis(quality, people)
+
+
+# -- across the video's frames ------------------------------------------------------------
+def person_ids(frames: list[ScanFrame], cuts: list[int]) -> list[list[int]]:
+    """Person id per face of every frame; no track continues across a shot cut."""
+    observations = [
+        Observation(
+            frame_index=f.index,
+            time_s=f.time_s,
+            detections=[face.detection() for face in f.faces],
+            signatures=[np.asarray(p.signature, np.float32) for p in f.people],
+        )
+        for f in frames
+    ]
+    return track_people(observations, cuts)
+
+
+def face_scores(frames: list[ScanFrame]) -> list[list[dict[str, float]]]:
+    """Quality of every face region, sharpness ranked within this video."""
+    metrics = [
+        [
+            QualityMetrics(
+                sharpness=p.face_quality.sharpness,
+                brightness=p.face_quality.brightness,
+                contrast=p.face_quality.contrast,
+                noise=p.face_quality.noise,
+            )
+            for p in f.people
+        ]
+        for f in frames
+    ]
+    flat = [m for per_frame in metrics for m in per_frame]
+    ranks = iter(percentile_ranks([m.sharpness for m in flat]))
+    scores = []
+    for per_frame in metrics:
+        row = []
+        for m in per_frame:
+            s = score_quality(m, next(ranks))
+            row.append(
+                {
+                    "overall": round(s.overall, 4),
+                    "sharpness": round(s.sharpness, 4),
+                    "exposure": round(s.exposure, 4),
+                    "contrast": round(s.contrast, 4),
+                    "noise": round(s.noise, 4),
+                    "sharpness_laplacian_var": round(m.sharpness, 2),
+                }
+            )
+        scores.append(row)
+    return scores
+
+
+@dataclass(frozen=True)
+class PersonInFrame:
+    """One face of one candidate frame, ready for selection: who it is, and its quality
+    ranked within the video."""
+
+    candidate: Candidate
+    quality: dict[str, float]
+
+
+@dataclass(frozen=True)
+class VideoAnalysis:
+    people: list[PersonInFrame]
+    person_count: int  # distinct person ids
+    unknown_head: int  # faces whose head direction is unknown
+
+
+def analyze_video(frames: list[ScanFrame], cuts: list[int]) -> VideoAnalysis:
+    """The cross-frame half of the analysis: person ids (no track across a shot cut)
+    and video-relative quality, for every face of every scanned frame."""
+    ids = person_ids(frames, cuts)
+    scores = face_scores(frames)
+    people: list[PersonInFrame] = []
+    for f, frame_ids, frame_scores in zip(frames, ids, scores, strict=True):
+        for j, (person, face) in enumerate(zip(f.people, f.faces, strict=True)):
+            box = face.detection().box
+            candidate = Candidate(
+                person_id=frame_ids[j],
+                frame_index=f.index,
+                time_s=f.time_s,
+                pose=person.pose.class_,
+                head_direction=person.head.direction,
+                shot_type=person.shot.type,
+                quality=frame_scores[j]["overall"],
+                face_size=max(box.width, box.height),
+                dhash=int(f.dhash, 16),
+                detection_index=j,
+            )
+            people.append(PersonInFrame(candidate, frame_scores[j]))
+    unknown = sum(1 for p in people if p.candidate.head_direction == "unknown")
+    return VideoAnalysis(people, len({i for row in ids for i in row}), unknown)

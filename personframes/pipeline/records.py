@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..output.naming import is_plain_file_name
+from ..output.naming import OutputKind, is_plain_file_name
 from ..types import Box, FaceDetection
 
 Number = int | float  # the models are strict: no "1" for 1, no 1.5 for an int
@@ -158,7 +158,7 @@ class SelectInfo(Record):
 
 
 class SelectItem(Record):
-    kind: Literal["frame", "face", "body"]
+    kind: OutputKind
     file: FileName
     frame_index: int
     face: int = Field(ge=0)
