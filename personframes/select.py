@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .config import QualityConfig, SelectionConfig
+from .video.sampling import hamming
 
 FACE_SIZE_FULL = 256.0  # face size (px) that earns the full size bonus
 
@@ -62,10 +63,6 @@ class Selected:
 
 def rank_score(candidate: Candidate) -> float:
     return 0.8 * candidate.quality + 0.2 * min(1.0, candidate.face_size / FACE_SIZE_FULL)
-
-
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
 
 
 def select_frames(

@@ -10,12 +10,12 @@ import pytest
 
 from personframes.video.decode import VideoReader
 from personframes.video.revisit import FrameRef, Revisit
-from personframes.video.sampling import Candidate, SamplingStats, sample_candidates
+from personframes.video.sampling import SampledFrame, SamplingStats, sample_candidates
 
 from .util import VIDEOS, make_video, moving_square_frames
 
 
-def _scan(path: Path) -> tuple[list[Candidate], list[float]]:
+def _scan(path: Path) -> tuple[list[SampledFrame], list[float]]:
     stats = SamplingStats()
     with VideoReader(path) as reader:
         found = list(sample_candidates(reader, 0.25, 2, None, stats))
@@ -28,11 +28,11 @@ def _revisit(path: Path, refs: list[FrameRef], keyframes: list[float]) -> tuple[
         return revisit, list(revisit)
 
 
-def _refs(candidates: list[Candidate]) -> list[FrameRef]:
+def _refs(candidates: list[SampledFrame]) -> list[FrameRef]:
     return [FrameRef(c.frame.index, c.frame.time_s, c.dhash) for c in candidates]
 
 
-def _assert_same(frames: list, candidates: list[Candidate]) -> None:
+def _assert_same(frames: list, candidates: list[SampledFrame]) -> None:
     assert [f.index for f in frames] == [c.frame.index for c in candidates]
     for frame, candidate in zip(frames, candidates, strict=True):
         assert frame.time_s == pytest.approx(candidate.frame.time_s, abs=1e-6)

@@ -39,7 +39,7 @@ class SamplingStats:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class SampledFrame:
     frame: Frame
     dhash: int
     reason: str  # "keyframe" or "interval"
@@ -52,7 +52,7 @@ def sample_candidates(
     max_frames: int | None,
     stats: SamplingStats,
     start_after: int = -1,
-) -> Iterator[Candidate]:
+) -> Iterator[SampledFrame]:
     """Stream candidate frames.
 
     A frame is sampled if it is a keyframe or it is the first frame whose time
@@ -89,7 +89,7 @@ def sample_candidates(
         if index > start_after:
             image = upright_rgb(av_frame, reader.info.rotation)
             frame = Frame(index=index, time_s=time_s, image=image, is_keyframe=key)
-            yield Candidate(frame, frame_hash, "keyframe" if key and not on_grid else "interval")
+            yield SampledFrame(frame, frame_hash, "keyframe" if key and not on_grid else "interval")
         if max_frames is not None and stats.candidates >= max_frames:
             log.info("reached --max-frames %d at frame %d (%.2f s)", max_frames, index, time_s)
             break

@@ -9,7 +9,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from ...detect.pose import BodyPose
 from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
-from ...video.sampling import Candidate, SamplingStats, sample_candidates
+from ...video.sampling import SampledFrame, SamplingStats, sample_candidates
 from ..analysis import Described
 from ..context import RunContext
 from ..fallbacks import Fallback
@@ -21,7 +21,7 @@ TimedPoses = tuple[list[BodyPose | None], float]  # the poses and the seconds th
 # uneven per-frame costs; bounds memory (at 4K, ~25 MB a frame).
 POSE_QUEUE = 3
 
-InFlight = tuple[Candidate, list[FaceDetection], Described, Future[TimedPoses]]
+InFlight = tuple[SampledFrame, list[FaceDetection], Described, Future[TimedPoses]]
 
 
 def scan_results(ctx: RunContext) -> tuple[ScanInfo, list[ScanFrame]]:
