@@ -59,3 +59,25 @@ def test_video_key_is_remembered_until_the_file_changes(
         assert store.video_key(video) == real(video) and len(reads) == 4
     finally:
         store.close()
+
+
+def test_output_files_get_the_umask_mode_without_setting_the_umask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the umask by setting it changed it, for an instant, for every thread."""
+    from personframes.output import writer
+
+    previous = os.umask(0o027)
+    try:
+        writer._file_mode.cache_clear()
+
+        def no_umask(mask: int) -> int:
+            raise AssertionError("os.umask called while writing")
+
+        monkeypatch.setattr(writer.os, "umask", no_umask)
+        writer.atomic_write_bytes(tmp_path / "a.txt", b"x")
+        assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640
+    finally:
+        monkeypatch.undo()
+        os.umask(previous)
+        writer._file_mode.cache_clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import io
 import json
 import os
@@ -20,9 +21,21 @@ from ..types import Image
 TEMP_PREFIX = ".pf-tmp-"
 
 
+@functools.cache
 def _file_mode() -> int:
-    """Mode a plain ``open()`` would give a new file (0666 less the umask)."""
-    umask = os.umask(0)
+    """Mode a plain ``open()`` would give a new file (0666 less the umask), found once.
+
+    The umask is read from ``/proc/self/status`` where there is one: setting it to read
+    it back (the only portable way) would, for that instant, change it for every
+    thread of the process."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
     os.umask(umask)
     return 0o666 & ~umask
 

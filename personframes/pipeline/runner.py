@@ -7,7 +7,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..config import Config
 from ..errors import InputError
@@ -27,10 +27,12 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class VideoResult:
+    """A video processed (``done``) or found already done (``skipped``); a failure is
+    an exception, reported by the batch."""
+
     path: Path
-    status: str  # "done", "skipped" (already done), "failed"
+    status: Literal["done", "skipped"]
     summary: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
     seconds: float = 0.0
     manifest: Path | None = None
 
@@ -110,7 +112,7 @@ def process_video(
                 )
                 if progress is not None:
                     ctx.progress = progress
-                status = "done" if _run_steps(ctx) else "skipped"
+                status: Literal["done", "skipped"] = "done" if _run_steps(ctx) else "skipped"
         summary = store.load_one(key, "manifest", SUMMARY_KEY, RunSummary).model_dump()
         summary["stage_seconds"] = {k: round(v, 3) for k, v in sorted(ctx.timings.items())}
         if ctx.stem != safe_stem(video.stem):

@@ -368,12 +368,6 @@ class StateStore:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def video_status(self, video_key: str) -> str | None:
-        row = self._db.execute(
-            "SELECT status FROM videos WHERE video_key=?", (video_key,)
-        ).fetchone()
-        return None if row is None else str(row[0])
-
 
 def set_aside(output_dir: Path, reason: str) -> Path:
     """Rename the state database (and its journal files) out of the way, never deleting
