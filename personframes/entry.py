@@ -4,6 +4,7 @@ traceback or a silent death. Processing installs its own handlers that stop clea
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from types import FrameType
@@ -17,8 +18,23 @@ def _terminated(signum: int, _frame: FrameType | None) -> None:
 def main() -> None:
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        from .cli import main as cli_main
-    except KeyboardInterrupt:
-        sys.stderr.write("personframes: interrupted\n")
-        sys.exit(130)
-    cli_main()
+        try:
+            from .cli import main as cli_main
+        except KeyboardInterrupt:
+            sys.stderr.write("personframes: interrupted\n")
+            sys.exit(130)
+        cli_main()
+    except SystemExit as exc:
+        if exc.code in (130, 143):
+            # Interrupted, progress saved and said. Python 3.12+ remembers a
+            # KeyboardInterrupt raised while a module was loading, even once handled,
+            # and would end the process by SIGINT at shutdown instead of this code.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(exc.code)
+        raise
+    finally:
+        # The outcome is decided and said: a signal while the interpreter shuts down
+        # (joining threads, closing libraries) must not turn it into a death by signal.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)

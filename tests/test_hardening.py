@@ -361,3 +361,21 @@ def test_damaged_bundled_file_hint_says_how_to_restore_it() -> None:
 
     hint = reinstall_hint()
     assert "--force-reinstall" in hint or "checkout -- personframes/models/bundled" in hint
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.3, 0.4, 0.5, 0.6])
+def test_sigint_at_any_moment_ends_with_a_code_not_a_signal(tmp_path: Path, delay: float) -> None:
+    """Python 3.12+ ended an interrupted run by SIGINT (exit -2) at shutdown when the
+    KeyboardInterrupt had come while modules loaded, though it was handled and said."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PERSONFRAMES_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "personframes", "extract", str(STAGE), "-o", str(tmp_path), *FAST],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode in (0, 130), stderr
+    assert "Traceback" not in stderr
