@@ -42,9 +42,9 @@ def plain_decode_fps(video: Path) -> float:
 def run_one(video: Path, restore: bool) -> dict[str, Any]:
     """One scenario in this process (called in a child process)."""
     from personframes.config import load_config
+    from personframes.models.session import ModelSession
     from personframes.pipeline.context import StopFlag
     from personframes.pipeline.runner import process_video
-    from personframes.pipeline.sessions import Sessions
 
     with tempfile.TemporaryDirectory() as out:
         config = load_config(
@@ -53,7 +53,7 @@ def run_one(video: Path, restore: bool) -> dict[str, Any]:
             environ={},
         )
         started = time.perf_counter()
-        result = process_video(video, config, Sessions(), StopFlag())
+        result = process_video(video, config, ModelSession(config.models.cache_dir), StopFlag())
         seconds = time.perf_counter() - started
     duration = result.summary.get("video_duration_s") or _duration(video)
     # "pose" runs on a worker thread beside "decode", "detect" and "analyze", so the

@@ -388,7 +388,7 @@ class FaceDetectionRecorder:
             name: {
                 "class": d.project.__name__,
                 "model_selection": d.project.MODEL_SELECTION,
-                "model_file": d.project.MODEL_FILE,
+                "model_id": d.project.SPEC.model_id,
                 "project_confidence": d.confidence,
                 "project_max_side": d.max_side,
                 "raw_min_detection_confidence": RAW_FACE_MIN_CONFIDENCE,

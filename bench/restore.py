@@ -31,14 +31,11 @@ from PIL import Image as PILImage
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from personframes.models import get_model, resolve_model
-from personframes.restore.engines import ENGINES, Engine, available_engines
+from personframes.models.catalogue import DEFAULT_MODEL
+from personframes.models.session import ModelSession
+from personframes.restore.engines import Engine, available_engines, create_engine
 from personframes.restore.metrics import psnr, sharpness, ssim
-from personframes.restore.restorer import (
-    FaceRestorer,
-    fit_longest,
-    lanczos,
-)
-from personframes.restore.session import ModelSession
+from personframes.restore.restorer import create_restorer, fit_longest, lanczos
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
 MFLOP_PER_PIXEL = 35.9
@@ -98,7 +95,7 @@ def bench_engines(sizes: list[int], reps: int) -> dict[str, Any]:
         if cls is None:
             continue
         start = time.perf_counter()
-        engine = ENGINES.create(name)
+        engine = create_engine(name)
         engine.load(model, "cpu")
         load_seconds[name] = round(time.perf_counter() - start, 3)
         engines[name] = engine
@@ -140,7 +137,7 @@ def bench_engines(sizes: list[int], reps: int) -> dict[str, Any]:
 
 def bench_workflows(count: int, skip_literal: bool) -> dict[str, Any]:
     session = ModelSession()
-    restorer = FaceRestorer(session=session, device="cpu")
+    restorer = create_restorer(DEFAULT_MODEL, session, "cpu")
     engine = restorer.load()
     rows = []
     for hr in face_crops(count):

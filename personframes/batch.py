@@ -17,11 +17,11 @@ from typing import Any
 from .config import Config
 from .errors import InputError, Interrupted, PersonframesError, debug_enabled
 from .logs import setup_logging
+from .models.session import ModelSession
 from .output.writer import check_output_dir
 from .pipeline.context import StopFlag
 from .pipeline.folder import prepare_output_folder
 from .pipeline.runner import VideoResult, claim_stem, output_dir_for, process_video
-from .pipeline.sessions import Sessions
 from .pipeline.state import StateStore
 from .progress import ProgressDisplay
 from .video.decode import VIDEO_EXTENSIONS, probe_video
@@ -73,7 +73,11 @@ def stop_on_signals(stop: StopFlag) -> Iterator[None]:
 
 
 def _process_or_fail(
-    video: Path, config: Config, sessions: Sessions, stop: StopFlag, display: ProgressDisplay | None
+    video: Path,
+    config: Config,
+    sessions: ModelSession,
+    stop: StopFlag,
+    display: ProgressDisplay | None,
 ) -> VideoResult | tuple[Path, str, int]:
     """Process one video; a PersonframesError becomes a failure entry (Interrupted propagates)."""
     try:
@@ -95,7 +99,9 @@ def _worker_init(shared_stop: Any, shared_signum: Any, config_json: str) -> None
     config = Config.model_validate_json(config_json)
     setup_logging(config.logging)
     _worker_state.update(
-        config=config, sessions=Sessions(), stop=StopFlag(shared_stop, shared_signum)
+        config=config,
+        sessions=ModelSession(config.models.cache_dir),
+        stop=StopFlag(shared_stop, shared_signum),
     )
 
 
@@ -114,7 +120,7 @@ def _record(result: BatchResult, outcome: VideoResult | tuple[Path, str, int]) -
 
 
 def _run_serial(videos: list[Path], config: Config, stop: StopFlag, result: BatchResult) -> None:
-    sessions = Sessions()
+    sessions = ModelSession(config.models.cache_dir)
     with ProgressDisplay(enabled=not config.logging.quiet) as display:
         for number, video in enumerate(videos, 1):
             display.start_video(video.name, number, len(videos))

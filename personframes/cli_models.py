@@ -12,7 +12,7 @@ from .errors import ModelError
 from .models.cache import is_installed, resolve_cache_dir
 from .models.catalogue import CATALOGUE, MODEL_IDS
 from .models.download import fetch_model, verify_models
-from .restore.engines.base import ENGINES
+from .restore.engines.base import ENGINES, engine_available
 
 _cache_option = click.option(
     "--cache-dir",
@@ -36,7 +36,7 @@ def list_models(cache_dir: Path | None) -> None:
         table.add_column(column, no_wrap=True)
     for spec in CATALOGUE.values():
         engine: str = spec.engine
-        if not ENGINES.is_available(spec.engine):
+        if spec.engine in ENGINES and not engine_available(spec.engine):
             engine += " (not installed)"
         licence = spec.licence if spec.commercial_use else f"[bold red]{spec.licence}[/]"
         table.add_row(

@@ -13,12 +13,12 @@ from .config import Device, load_config
 from .errors import InputError
 from .image_file import FORMATS, check_writable, pillow_limit_off, read_image, write_image
 from .models.catalogue import DEFAULT_MODEL, MODEL_IDS, get_model
+from .models.session import ModelSession
 from .output.writer import ensure_output_dir
 from .restore.align import FFHQ_TEMPLATE_512
 from .restore.api import FaceRestoration
 from .restore.policy import ALIGNED_FACE_FRACTION, POLICY_NAMES
-from .restore.restorer import FaceRestorer, RestoreResult, lanczos
-from .restore.session import ModelSession
+from .restore.restorer import RestoreResult, create_restorer, lanczos
 
 log = logging.getLogger("personframes.restore.cli")
 
@@ -146,11 +146,17 @@ def restore(
     ensure_output_dir(output_dir)
 
     session = ModelSession(config.models.cache_dir)
-    restorer = FaceRestorer(model_id, dev, session=session, fidelity=fidelity, policy=policy)
+    restorer = create_restorer(model_id, session, dev, fidelity=fidelity, policy=policy)
     if strength > 0:
         restorer.load()  # a missing/corrupt model stops here, naming the repair command
     factor = int(upscale)
-    faces = FaceRestoration(session=session)
+    m = config.models
+    faces = FaceRestoration(
+        session,
+        face_detector=m.face_detector,
+        confidence=m.confidence,
+        max_side=m.detector_max_side,
+    )
     for src, dest in zip(files, targets, strict=True):
         start = time.perf_counter()
         with pillow_limit_off():  # read_image applies max_image_pixels itself
@@ -167,7 +173,15 @@ def restore(
             )
             out, notes = result.image, [_note(result)]
         else:
-            report = faces.restore(image, strength, model_id, dev, upscale=factor, policy=policy)
+            report = faces.restore(
+                image,
+                strength,
+                model_id,
+                dev,
+                upscale=factor,
+                policy=policy,
+                fidelity=fidelity,
+            )
             out, notes = report.image, [_note(f.result) for f in report.faces]
             del report
         del image  # only the result is needed from here: keep the peak memory down

@@ -8,13 +8,49 @@ x to the right, y down.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
+from .errors import InputError
+
 Image: TypeAlias = npt.NDArray[np.uint8]
 Point: TypeAlias = tuple[float, float]
+
+
+def check_rgb(image: Any, what: str = "image") -> Image:
+    """``image`` when it is an RGB uint8 HxWx3 array with at least one pixel; otherwise
+    ``InputError`` naming ``what`` (the one image check of the package)."""
+    if (
+        not isinstance(image, np.ndarray)
+        or image.dtype != np.uint8
+        or image.ndim != 3
+        or image.shape[2] != 3
+        or image.shape[0] < 1
+        or image.shape[1] < 1
+    ):
+        shape = getattr(image, "shape", None)
+        dtype = getattr(image, "dtype", type(image).__name__)
+        raise InputError(f"{what} must be an RGB uint8 HxWx3 array, got {dtype} {shape}")
+    return image
+
+
+def as_rgb(image: Any, what: str = "image") -> Image:
+    """An RGB uint8 HxWx3 array from ``image``: a PIL image (any mode), or a uint8 array
+    that is RGB, grey (HxW or HxWx1) or RGBA (alpha dropped); ``InputError`` otherwise."""
+    from PIL import Image as PILImage
+
+    if isinstance(image, PILImage.Image):
+        image = np.asarray(image.convert("RGB"))
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8:
+        if image.ndim == 2:
+            image = image[:, :, None]
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = np.repeat(image, 3, axis=2)
+        elif image.ndim == 3 and image.shape[2] == 4:
+            image = image[:, :, :3]
+    return np.ascontiguousarray(check_rgb(image, what))
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ import pytest
 from personframes.detect import (
     FACE_DETECTORS,
     FaceDetector,
-    FaceDetectorRegistry,
     create_face_detector,
 )
 from personframes.detect._onnx_dims import OnnxFormatError, drop_initializer_inputs, set_io_dims
 from personframes.detect.centerface import CenterFaceDetector, default_model_path
 from personframes.detect.combined import DEFAULT_MERGE_OVERLAP, merge
 from personframes.errors import ModelError, UnknownIdError
+from personframes.registry import Registry
 from personframes.types import FIVE_POINT_NAMES, Box, FaceDetection, Image
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -194,11 +194,13 @@ def test_unknown_id_lists_known_ids() -> None:
 
 
 def test_registry_rejects_duplicate_ids() -> None:
-    registry = FaceDetectorRegistry()
+    registry: Registry[type[FaceDetector]] = Registry("face detector")
     registry.register("x", CenterFaceDetector)
     with pytest.raises(ValueError, match="already registered"):
         registry.register("x", CenterFaceDetector)
     assert registry.ids == ("x",)
+    with pytest.raises(UnknownIdError, match=r"unknown face detector 'y' \(known: x\)"):
+        registry.lookup("y")
 
 
 def test_face_detectors_lists_the_registered_ids() -> None:

@@ -29,6 +29,7 @@ from personframes.models import (
     resolve_model,
     verify_models,
 )
+from personframes.models.bundled import BUNDLED_DIR
 from personframes.models.cache import ENV_CACHE_DIR, default_cache_dir
 
 PAYLOAD = os.urandom(300_000)
@@ -234,7 +235,11 @@ def test_fetch_model_then_verify_and_repair(server: tuple[str, _Server], tmp_pat
 
 
 def test_catalogue_ids_and_unknown_id() -> None:
-    assert set(MODEL_IDS) == set(CATALOGUE)
+    restoration = {s.id for s in CATALOGUE.values() if s.kind in ("sr", "face")}
+    assert set(MODEL_IDS) == restoration
+    # Every model file the tool loads is an entry, the bundled analysis models included.
+    bundled = {f.name for s in CATALOGUE.values() for f in s.files if f.bundled}
+    assert bundled == {p.name for p in BUNDLED_DIR.iterdir() if p.suffix in (".onnx", ".tflite")}
     for spec in CATALOGUE.values():
         for file in spec.files:
             assert len(file.sha256) == 64 and file.size > 0

@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from personframes.errors import ModelError
 from personframes.models import get_model, resolve_model
 from personframes.models.cache import ResolvedModel
-from personframes.restore.engines import ENGINES, Engine, available_engines
+from personframes.restore.engines import ENGINES, Engine, available_engines, create_engine
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -34,7 +34,7 @@ def x4plus() -> ResolvedModel:
 def engines(x4plus: ResolvedModel) -> dict[str, Engine]:
     loaded = {}
     for name in INSTALLED:
-        engine = ENGINES.create(name)
+        engine = create_engine(name)
         engine.load(x4plus, "cpu")
         loaded[name] = engine
     return loaded
@@ -42,9 +42,9 @@ def engines(x4plus: ResolvedModel) -> dict[str, Engine]:
 
 def test_availability_map_lists_every_engine_with_a_hint() -> None:
     available = available_engines()
-    assert set(available) == set(ENGINES.names()) >= {"ncnn", "torch"}
+    assert set(available) == set(ENGINES) >= {"ncnn", "torch"}
     assert available["ncnn"] is not None
-    entry = ENGINES.entry("torch")
+    entry = ENGINES.lookup("torch")
     assert "personframes[torch]" in entry.hint
 
 
@@ -99,7 +99,7 @@ def _round_trip(model_id: str, tmp_path: Path, key: str) -> tuple[Engine, Any]:
     net = build_arch(spec.arch)
     path = tmp_path / spec.files[0].name
     torch.save({key: net.state_dict()}, path)
-    engine = ENGINES.create("torch")
+    engine = create_engine("torch")
     # Bypass the pinned hash (these are not the published weights) but use the real loader.
     engine.load(ResolvedModel(spec, {spec.files[0].name: path}), "cpu")
     return engine, net
@@ -140,7 +140,7 @@ def test_pickled_objects_are_refused(tmp_path: Path) -> None:
     spec = get_model("realesrgan-x4plus-pth")
     path = tmp_path / spec.files[0].name
     torch.save({"params_ema": {"x": object()}}, path)  # not loadable with weights_only
-    engine = ENGINES.create("torch")
+    engine = create_engine("torch")
     with pytest.raises(ModelError, match="personframes models fetch realesrgan-x4plus-pth"):
         engine.load(ResolvedModel(spec, {spec.files[0].name: path}), "cpu")
 

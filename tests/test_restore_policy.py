@@ -13,8 +13,9 @@ import pytest
 from PIL import Image as PILImage
 
 from personframes.detect import create_face_detector
+from personframes.models.catalogue import DEFAULT_MODEL
 from personframes.output.crops import crop_box, cut, head_box
-from personframes.restore import FaceRestoration, FaceRestorer, ModelSession, restore_faces
+from personframes.restore import FaceRestoration, ModelSession, create_restorer, restore_faces
 from personframes.restore.metrics import blur_index, psnr, ssim
 from personframes.restore.policy import (
     LIGHT_TOUCH_MAX_INPUT,
@@ -65,7 +66,7 @@ def test_sharp_large_face_is_left_untouched(closeup: Image, session: ModelSessio
     face = max(create_face_detector("centerface").detect(closeup), key=lambda f: f.box.area)
     h, w = closeup.shape[:2]
     crop = cut(closeup, crop_box(head_box(face), w, h, 0.1))
-    result = FaceRestorer(session=session, device="cpu").restore_crop(
+    result = create_restorer(DEFAULT_MODEL, session, "cpu").restore_crop(
         crop, 512, 0.8, face_px=face.box.height
     )
     assert result.decision is not None and result.decision.action == "lanczos", result.reason
@@ -85,7 +86,9 @@ def test_restore_leaves_a_sharp_portrait_as_it_is(closeup: Image) -> None:
 
 def test_tiny_face_is_not_restored(closeup: Image, session: ModelSession) -> None:
     small = _area(_face_crop(closeup, CLOSEUP_BOX), CLOSEUP_BOX.height / 24)  # face 24 px
-    result = FaceRestorer(session=session, device="cpu").restore_crop(small, 512, 0.8, face_px=24.0)
+    result = create_restorer(DEFAULT_MODEL, session, "cpu").restore_crop(
+        small, 512, 0.8, face_px=24.0
+    )
     assert result.decision is not None and result.decision.action == "lanczos"
     assert result.reason and f"{MIN_FACE_PX} px minimum" in result.reason
     assert session.loaded() == [] or not result.restored
@@ -99,7 +102,7 @@ def test_blurred_64px_face_is_restored_and_closer_to_the_truth(
     low = np.asarray(cv2.GaussianBlur(_area(truth, factor), (0, 0), 1.0), dtype=np.uint8)
     assert blur_index(low) > blur_index(_area(truth, factor))
     target = max(truth.shape[:2])
-    result = FaceRestorer(session=session, device="cpu").restore_crop(
+    result = create_restorer(DEFAULT_MODEL, session, "cpu").restore_crop(
         low, target, 0.8, face_px=64.0
     )
     assert result.decision is not None and result.decision.action == "restore", result.reason
@@ -116,7 +119,7 @@ def test_blurred_64px_face_is_restored_and_closer_to_the_truth(
 def test_strength_is_a_cap_and_always_runs_every_face(session: ModelSession) -> None:
     portrait = np.asarray(PILImage.open(IMAGES / "whole/lowres_portrait_b.jpg").convert("RGB"))
     crop = np.ascontiguousarray(portrait[30:174, 103:204])  # a 144 px face, JPEG-soft
-    restorer = FaceRestorer(session=session, device="cpu")
+    restorer = create_restorer(DEFAULT_MODEL, session, "cpu")
     capped = restorer.restore_crop(crop, 512, 0.1, face_px=144.0)
     assert capped.strength <= 0.1
     always = restorer.restore_crop(crop, 512, 0.8, face_px=144.0, policy="always")
@@ -171,7 +174,7 @@ def test_report_records_every_face(closeup: Image, session: ModelSession) -> Non
 
 def test_an_estimated_face_size_is_said_in_the_record(closeup: Image) -> None:
     tiny = _area(_face_crop(closeup, CLOSEUP_BOX), 10)  # no face size given: estimated
-    result = FaceRestorer(device="cpu").restore_crop(tiny, 512, 0.8)
+    result = create_restorer(DEFAULT_MODEL, ModelSession(), "cpu").restore_crop(tiny, 512, 0.8)
     record = result.record()
     assert record["face_px_estimated"] is True and record["decision"] == "lanczos"
     assert result.reason and "estimated from the crop" in result.reason

@@ -17,7 +17,8 @@ from personframes.cli_restore import restore as restore_cli
 from personframes.errors import InputError, ModelError
 from personframes.models import get_model
 from personframes.models.cache import package_path
-from personframes.restore import FaceRestoration, FaceRestorer, ModelSession, target_size_for
+from personframes.models.catalogue import DEFAULT_MODEL
+from personframes.restore import FaceRestoration, ModelSession, create_restorer, target_size_for
 from personframes.restore.align import (
     FFHQ_TEMPLATE_512,
     alignment_matrix,
@@ -61,7 +62,7 @@ def test_target_size() -> None:
 
 def test_strength_zero_is_lanczos_bit_for_bit_and_loads_nothing(tmp_path: Path) -> None:
     crop = _crop()
-    restorer = FaceRestorer("gfpgan-v1.4", "cpu", cache_dir=tmp_path)  # not installed
+    restorer = create_restorer("gfpgan-v1.4", ModelSession(tmp_path), "cpu")  # not installed
     result = restorer.restore_crop(crop, 512, 0.0)
     expected = np.asarray(PILImage.fromarray(crop).resize((427, 512), PILImage.Resampling.LANCZOS))
     assert np.array_equal(result.image, expected)
@@ -70,7 +71,7 @@ def test_strength_zero_is_lanczos_bit_for_bit_and_loads_nothing(tmp_path: Path) 
 
 
 def test_blend_formula_with_real_model(session: ModelSession) -> None:
-    restorer = FaceRestorer(session=session, device="cpu")
+    restorer = create_restorer(DEFAULT_MODEL, session, "cpu")
     crop = _crop()
     full = restorer.restore_crop(crop, 512, 1.0, policy="always")
     assert not full.fell_back and full.device == "cpu" and full.image.shape == (512, 427, 3)
@@ -83,7 +84,7 @@ def test_blend_formula_with_real_model(session: ModelSession) -> None:
     # The model adds detail Lanczos cannot: more high-frequency energy.
     lap = [float(np.var(np.diff(img.astype(np.float64), 2, axis=0))) for img in (full.image, none)]
     assert lap[0] > 1.5 * lap[1]
-    assert session.loaded() == [("realesrgan-x4plus", "cpu")]  # loaded once, reused
+    assert session.loaded() == [("engine", "realesrgan-x4plus", "cpu")]  # loaded once, reused
 
 
 def test_corrupt_model_falls_back_with_warning(
@@ -101,7 +102,7 @@ def test_corrupt_model_falls_back_with_warning(
     data[1000:1100] = b"\0" * 100
     bad.write_bytes(bytes(data))
 
-    restorer = FaceRestorer(cache_dir=tmp_path, device="cpu")
+    restorer = create_restorer(DEFAULT_MODEL, ModelSession(tmp_path), "cpu")
     with pytest.raises(ModelError) as info:
         restorer.load()
     assert str(bad) in str(info.value)
@@ -117,7 +118,7 @@ def test_corrupt_model_falls_back_with_warning(
 
 
 def test_bad_inputs_raise_input_error() -> None:
-    restorer = FaceRestorer()
+    restorer = create_restorer(DEFAULT_MODEL, ModelSession())
     with pytest.raises(InputError):
         restorer.restore_crop(np.zeros((8, 8), np.uint8), 512, 0.5)
     with pytest.raises(InputError):

@@ -9,9 +9,9 @@ import pytest
 
 from personframes.config import load_config
 from personframes.detect import create_face_detector
+from personframes.models.session import ModelSession
 from personframes.pipeline.context import RunContext, StopFlag
 from personframes.pipeline.records import FaceRecord
-from personframes.pipeline.sessions import Sessions
 from personframes.pipeline.state import StateStore
 from personframes.pipeline.steps.scan import ScanStep, scan_results
 from personframes.video.decode import VideoReader
@@ -23,7 +23,7 @@ from .util import VIDEOS
 def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
     video = VIDEOS / "stage_performer.mp4"  # several people a frame, three cuts
     config = load_config(None, {"sampling": {"max_frames": 24}}, environ={})
-    sessions = Sessions()
+    sessions = ModelSession()
     store = StateStore(tmp_path)
     try:
         ctx = RunContext(video, "0" * 32, video.stem, tmp_path, config, store, sessions, StopFlag())
@@ -33,8 +33,7 @@ def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
         store.close()
 
     analyzer = sessions.frame_analyzer(config)
-    m = config.models
-    detector = sessions.face_detector(m.face_detector, m.confidence, m.detector_max_side, m.device)
+    detector = sessions.configured_face_detector(config)
     with VideoReader(video) as reader:
         candidates = list(sample_candidates(reader, 0.25, 2, 24, SamplingStats()))
     assert [r.index for r in records] == [c.frame.index for c in candidates]
@@ -49,7 +48,7 @@ def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
 
 def test_models_print_nothing_on_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:
     """LiteRT's start-up notes (XNNPACK) are kept off stderr, at load and at first use."""
-    analyzer = Sessions().frame_analyzer(load_config(None, {}, environ={}))
+    analyzer = ModelSession().frame_analyzer(load_config(None, {}, environ={}))
     with VideoReader(VIDEOS / "sitting_window.mp4") as reader:
         frame = next(iter(sample_candidates(reader, 0.25, 2, 1, SamplingStats()))).frame
     detector = create_face_detector("centerface")

@@ -11,8 +11,11 @@ ids (``FACE_DETECTORS``) does not load LiteRT or ONNX Runtime.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..registry import Registry
 from .base import FaceDetector
-from .registry import DetectorEntry, FaceDetectorRegistry
 
 # Chosen by bench/detect_recall.py on the labelled frames: CenterFace at 640 px finds
 # 24/26 sitting_window (mostly profile) and 15/18 stage_performer main faces with no
@@ -22,6 +25,18 @@ from .registry import DetectorEntry, FaceDetectorRegistry
 DEFAULT_FACE_DETECTOR = "centerface"
 DEFAULT_MAX_SIDE = 640
 DEFAULT_CONFIDENCE = 0.4
+
+
+# Called as factory(confidence=..., max_side=..., device=...).
+FaceDetectorFactory = Callable[..., FaceDetector]
+
+
+@dataclass(frozen=True)
+class DetectorEntry:
+    """One registered detector: how to build it, and a one-line description."""
+
+    factory: FaceDetectorFactory
+    description: str = ""
 
 
 def _centerface(*, confidence: float, max_side: int, device: str) -> FaceDetector:
@@ -52,19 +67,25 @@ def _centerface_mediapipe(*, confidence: float, max_side: int, device: str) -> F
     return CombinedFaceDetector("centerface+mediapipe", children, max_side=max_side)
 
 
-def _build_registry() -> FaceDetectorRegistry:
-    registry = FaceDetectorRegistry()
-    registry.register("centerface", _centerface, "CenterFace (ONNX Runtime), 5 landmarks")
+def _build_registry() -> Registry[DetectorEntry]:
+    registry: Registry[DetectorEntry] = Registry("face detector")
     registry.register(
-        "mediapipe-full", _mediapipe_full, "MediaPipe full-range (LiteRT, CPU), 6 keypoints"
+        "centerface", DetectorEntry(_centerface, "CenterFace (ONNX Runtime), 5 landmarks")
     )
     registry.register(
-        "mediapipe-short", _mediapipe_short, "MediaPipe short-range (LiteRT, CPU), large faces only"
+        "mediapipe-full",
+        DetectorEntry(_mediapipe_full, "MediaPipe full-range (LiteRT, CPU), 6 keypoints"),
+    )
+    registry.register(
+        "mediapipe-short",
+        DetectorEntry(_mediapipe_short, "MediaPipe short-range (LiteRT, CPU), large faces only"),
     )
     registry.register(
         "centerface+mediapipe",
-        _centerface_mediapipe,
-        "CenterFace and MediaPipe full-range, merged by IoU (CenterFace boxes win)",
+        DetectorEntry(
+            _centerface_mediapipe,
+            "CenterFace and MediaPipe full-range, merged by IoU (CenterFace boxes win)",
+        ),
     )
     return registry
 
@@ -87,7 +108,9 @@ def create_face_detector(
     pixels); ``device`` is "cpu", "gpu" or "auto". Raises ``UnknownIdError`` for
     an unknown name and ``ModelError`` if a model file cannot be loaded.
     """
-    return REGISTRY.create(name, confidence=confidence, max_side=max_side, device=device)
+    factory = REGISTRY.lookup(name).factory
+    detector: FaceDetector = factory(confidence=confidence, max_side=max_side, device=device)
+    return detector
 
 
 __all__ = [
@@ -98,6 +121,5 @@ __all__ = [
     "REGISTRY",
     "DetectorEntry",
     "FaceDetector",
-    "FaceDetectorRegistry",
     "create_face_detector",
 ]

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ..types import Box, FaceDetection, Image, Point
+from ..types import Box, FaceDetection, Image, Point, as_rgb
 
 
 class FaceDetector(abc.ABC):
@@ -23,6 +23,7 @@ class FaceDetector(abc.ABC):
     """
 
     NAME: str
+    device_fallback: str | None = None  # why the CPU runs it although a GPU was asked for
 
     @abc.abstractmethod
     def detect(self, image: Image) -> list[FaceDetection]:
@@ -60,22 +61,6 @@ class DownscalingFaceDetector(FaceDetector):
     @abc.abstractmethod
     def _detect_scaled(self, image: Image) -> list[FaceDetection]:
         """Faces in an RGB image whose longest side is at most ``max_side``."""
-
-
-def as_rgb(image: Image) -> Image:
-    """The image as a contiguous HxWx3 uint8 array (grey and RGBA are converted)."""
-    array = np.asarray(image)
-    if array.dtype != np.uint8:
-        raise TypeError(f"expected a uint8 image, got {array.dtype}")
-    if array.ndim == 2:
-        return _u8(cv2.cvtColor(array, cv2.COLOR_GRAY2RGB))
-    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise ValueError(f"expected an HxWx3 image, got shape {array.shape}")
-    if array.shape[2] == 1:
-        return _u8(cv2.cvtColor(array, cv2.COLOR_GRAY2RGB))
-    if array.shape[2] == 4:
-        return _u8(cv2.cvtColor(array, cv2.COLOR_RGBA2RGB))
-    return np.ascontiguousarray(array)
 
 
 def downscale(image: Image, max_side: int) -> Image:

@@ -28,7 +28,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..models.bundled import bundled_path
+from ..models.cache import model_file
 from ..types import Image
 from . import ssd
 from ._litert import DEFAULT_THREADS, load_interpreter, output_index
@@ -43,7 +43,7 @@ INPUT_RANGE = (-1.0, 1.0)
 class BlazeFaceSpec:
     """One face detection model and its graph's settings (mediapipe's options)."""
 
-    model_file: str
+    model_id: str  # catalogue id
     input_size: int  # square input side, px; also the x/y/w/h decoding scale
     strides: tuple[int, ...]  # one per SSD layer
     interpolated_scale_aspect_ratio: float  # > 0: a second anchor per cell
@@ -52,7 +52,7 @@ class BlazeFaceSpec:
 
 
 SHORT_RANGE = BlazeFaceSpec(
-    model_file="face_detection_short_range.tflite",
+    model_id="blazeface-short-range",
     input_size=128,
     strides=(8, 16, 16, 16),
     interpolated_scale_aspect_ratio=1.0,
@@ -60,7 +60,7 @@ SHORT_RANGE = BlazeFaceSpec(
     graph_min_score=0.5,
 )
 FULL_RANGE = BlazeFaceSpec(
-    model_file="face_detection_full_range_sparse.tflite",
+    model_id="blazeface-full-range",
     input_size=192,
     strides=(4,),
     interpolated_scale_aspect_ratio=0.0,
@@ -93,7 +93,7 @@ class BlazeFace:
         num_threads: int = DEFAULT_THREADS,
     ) -> None:
         self.spec = spec
-        self.model_path = model_path if model_path is not None else bundled_path(spec.model_file)
+        self.model_path = model_path if model_path is not None else model_file(spec.model_id)
         self._interpreter: Any = load_interpreter(self.model_path, who, num_threads)
         self._input = int(self._interpreter.get_input_details()[0]["index"])
         self._boxes = output_index(self._interpreter, spec.num_anchors * NUM_COORDS, who)

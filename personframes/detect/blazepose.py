@@ -49,8 +49,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ModelError
-from ..models.bundled import bundled_path
-from ..types import Image
+from ..models.cache import model_file
+from ..types import Image, check_rgb
 from . import ssd
 from ._litert import DEFAULT_THREADS, load_interpreter, output_index
 from .letterbox import WHOLE_IMAGE, Letterbox, Roi, image_to_tensor
@@ -58,6 +58,7 @@ from .letterbox import WHOLE_IMAGE, Letterbox, Roi, image_to_tensor
 FloatArray = npt.NDArray[np.float32]
 
 WHO = "BlazePose"  # names the model in errors
+MODEL_ID = "blazepose-full"  # catalogue id: the two files below, bundled
 DETECTOR_MODEL = "pose_detection.tflite"
 LANDMARK_MODEL = "pose_landmark_full.tflite"
 
@@ -248,8 +249,8 @@ class BlazePose:
     ) -> None:
         self.min_detection_confidence = min_detection_confidence
         self.min_presence = min_presence
-        self._detector = load_interpreter(bundled_path(DETECTOR_MODEL), WHO, num_threads)
-        self._landmarker = load_interpreter(bundled_path(LANDMARK_MODEL), WHO, num_threads)
+        self._detector = load_interpreter(model_file(MODEL_ID, DETECTOR_MODEL), WHO, num_threads)
+        self._landmarker = load_interpreter(model_file(MODEL_ID, LANDMARK_MODEL), WHO, num_threads)
         self._det_in = int(self._detector.get_input_details()[0]["index"])
         self._det_out = _outputs(
             self._detector, {"boxes": NUM_ANCHORS * NUM_COORDS, "scores": NUM_ANCHORS}
@@ -319,8 +320,7 @@ class BlazePose:
 
     def process(self, image: Image) -> PoseResult | None:
         """The pose of the most prominent person in ``image`` (RGB uint8), or None."""
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected an H x W x 3 uint8 RGB image, got {image.shape}")
+        check_rgb(image)
         height, width = image.shape[:2]
         with self._lock:
             detection = self.detect(image)

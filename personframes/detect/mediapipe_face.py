@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from ..devices import choose_device
 from ..types import Box, FaceDetection, Image
 from .base import DownscalingFaceDetector, named_points
 from .blazeface import FULL_RANGE, SHORT_RANGE, BlazeFace, BlazeFaceSpec, RawFace
@@ -28,7 +29,10 @@ KEYPOINT_NAMES: tuple[str, ...] = (
     "left_ear",  # RIGHT_EAR_TRAGION
     "right_ear",  # LEFT_EAR_TRAGION
 )
-_warned: set[str] = set()
+
+
+def _cpu_only() -> str:
+    return "this model runs on the CPU only (LiteRT)"
 
 
 class MediaPipeFaceDetector(DownscalingFaceDetector):
@@ -44,7 +48,6 @@ class MediaPipeFaceDetector(DownscalingFaceDetector):
 
     SPEC: BlazeFaceSpec
     MODEL_SELECTION: int  # mediapipe's model_selection for the same model
-    MODEL_FILE: str  # bundled file name
 
     def __init__(
         self,
@@ -55,13 +58,7 @@ class MediaPipeFaceDetector(DownscalingFaceDetector):
         model_path: Path | None = None,
     ) -> None:
         super().__init__(confidence=confidence, max_side=max_side)
-        if device not in ("cpu", "gpu", "auto"):
-            raise ValueError(f"unknown device {device!r}: expected cpu, gpu or auto")
-        if device == "gpu" and self.NAME not in _warned:
-            _warned.add(self.NAME)
-            log.warning(
-                "%s: GPU requested but this model runs on the CPU only; using the CPU", self.NAME
-            )
+        self.device_fallback = choose_device(device, self.NAME, _cpu_only).fallback
         self._model = BlazeFace(self.SPEC, who=self.NAME, model_path=model_path)
         self.model_path = self._model.model_path
         self.min_score = max(confidence, self.SPEC.graph_min_score)
@@ -92,7 +89,6 @@ class MediaPipeFullRange(MediaPipeFaceDetector):
     NAME = "mediapipe-full"
     SPEC = FULL_RANGE
     MODEL_SELECTION = 1
-    MODEL_FILE = FULL_RANGE.model_file
 
 
 class MediaPipeShortRange(MediaPipeFaceDetector):
@@ -101,4 +97,3 @@ class MediaPipeShortRange(MediaPipeFaceDetector):
     NAME = "mediapipe-short"
     SPEC = SHORT_RANGE
     MODEL_SELECTION = 0
-    MODEL_FILE = SHORT_RANGE.model_file

@@ -1,8 +1,8 @@
 """Model files that ship inside the package (``personframes/models/bundled/``).
 
-Each file is pinned by SHA-256 here. ``bundled_path`` checks the file once per process
-before handing out its path, so a truncated or replaced file fails with a clear
-``ModelError`` instead of odd detections.
+Each file is pinned by SHA-256 in the catalogue (its ``bundled`` files).
+``bundled_path`` checks the file once per process before handing out its path, so a
+truncated or replaced file fails with a clear ``ModelError`` instead of odd detections.
 """
 
 from __future__ import annotations
@@ -14,20 +14,12 @@ import threading
 from pathlib import Path
 
 from ..errors import ModelError
+from .catalogue import CATALOGUE
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
 
 BUNDLED_SHA256: dict[str, str] = {
-    "face_detection_full_range_sparse.tflite": (
-        "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1"
-    ),
-    "face_detection_short_range.tflite": (
-        "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"
-    ),
-    "face_landmark.tflite": "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
-    "pose_detection.tflite": "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
-    "pose_landmark_full.tflite": "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
-    "centerface.onnx": "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+    file.name: file.sha256 for spec in CATALOGUE.values() for file in spec.files if file.bundled
 }
 
 _verified: set[str] = set()

@@ -21,6 +21,7 @@ from pathlib import Path
 import platformdirs
 
 from ..errors import ModelError
+from .bundled import BUNDLED_DIR, bundled_path
 from .catalogue import ModelFile, ModelSpec
 
 ENV_CACHE_DIR = "PERSONFRAMES_CACHE_DIR"
@@ -70,7 +71,11 @@ def package_path(file: ModelFile) -> Path | None:
 def locate_file(
     spec: ModelSpec, file: ModelFile, cache_dir: Path | str | None = None
 ) -> Path | None:
-    """The installed copy of ``file`` (cache first, then the shipping package), or None."""
+    """The installed copy of ``file`` (bundled; else cache first, then the shipping
+    package), or None."""
+    if file.bundled:
+        path = BUNDLED_DIR / file.name
+        return path if path.is_file() else None
     cached = cached_path(spec, file, cache_dir)
     if cached.is_file():
         return cached
@@ -120,6 +125,9 @@ def resolve_model(
     """Locate (and by default SHA-256 check) every file; ModelError says how to repair."""
     paths: dict[str, Path] = {}
     for file in spec.files:
+        if file.bundled:  # checked once per process; a damaged file names the repair
+            paths[file.name] = bundled_path(file.name)
+            continue
         path = locate_file(spec, file, cache_dir)
         if path is None:
             raise ModelError(missing_message(spec, file, cache_dir))
@@ -156,3 +164,20 @@ def check_file(path: Path, file: ModelFile) -> str | None:
     if digest != file.sha256:
         return f"sha256 {digest[:12]}…, expected {file.sha256[:12]}…"
     return None
+
+
+def model_file(model_id: str, name: str | None = None) -> Path:
+    """The verified path of catalogue model ``model_id``'s file ``name`` (default: its
+    only file): how the analysis models find their bundled files."""
+    from .catalogue import get_model
+
+    spec = get_model(model_id)
+    resolved = resolve_model(spec)
+    if name is None:
+        if len(resolved.paths) != 1:
+            raise ModelError(f"model {model_id} has {len(resolved.paths)} files: name one")
+        return next(iter(resolved.paths.values()))
+    try:
+        return resolved.paths[name]
+    except KeyError:
+        raise ModelError(f"model {model_id} has no file {name}") from None

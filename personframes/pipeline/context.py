@@ -1,4 +1,4 @@
-"""What a step gets to work with: the video, the config, the store, sessions, counters."""
+"""What a step gets to work with: the video, the config, the store, the models, counters."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from typing import Any
 
 from ..config import Config
 from ..errors import Interrupted, StateError
+from ..models.session import ModelSession
 from ..output.naming import is_plain_file_name
 from ..output.writer import write_image
 from ..types import Image
 from .fallbacks import REASONS, Fallback
-from .sessions import Sessions
 from .state import StateStore, require_real_folder
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class RunContext:
     output_dir: Path
     config: Config
     store: StateStore
-    sessions: Sessions
+    models: ModelSession
     stop: StopFlag
     fallbacks: FallbackWarnings = field(init=False)
     timings: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))

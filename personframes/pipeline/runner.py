@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from ..config import Config
 from ..errors import InputError
+from ..models.session import ModelSession
 from ..output.naming import safe_stem
 from ..output.writer import ensure_output_dir
 from ..video.decode import probe_video
@@ -18,7 +19,6 @@ from .context import ProgressFn, RunContext, StopFlag
 from .folder import remove_fresh_state
 from .locks import folder_lock, video_lock
 from .records import SUMMARY_KEY, RunSummary
-from .sessions import Sessions
 from .state import STATE_DIRNAME, StateStore
 from .steps import STEPS, Step, manifest_name
 
@@ -85,7 +85,7 @@ def _needs_run(ctx: RunContext, step: Step, wanted: str) -> bool:
 def process_video(
     video: Path,
     config: Config,
-    sessions: Sessions,
+    models: ModelSession,
     stop: StopFlag,
     progress: ProgressFn | None = None,
 ) -> VideoResult:
@@ -107,7 +107,7 @@ def process_video(
                     output_dir=out_dir,
                     config=config,
                     store=store,
-                    sessions=sessions,
+                    models=models,
                     stop=stop,
                 )
                 if progress is not None:

@@ -1,25 +1,39 @@
-"""Face restoration: engines, alignment, FaceRestorer and restore_faces().
+"""Face restoration: engines, alignment, restorers and restore_faces().
 
 Importing this package does not import torch (the torch engine loads lazily).
 """
 
 from __future__ import annotations
 
+from ..models.session import ModelSession
 from .api import FaceRestoration, RestoreFacesResult, restore_faces
 from .engines import ENGINES, Engine, available_engines
-from .restorer import FaceRestorer, RestoreResult, blend, lanczos, target_size_for
-from .session import ModelSession
+from .restorer import (
+    RESTORERS,
+    FaceModelRestorer,
+    FaceRestorer,
+    RestoreResult,
+    SrRestorer,
+    blend,
+    create_restorer,
+    lanczos,
+    target_size_for,
+)
 
 __all__ = [
     "ENGINES",
+    "RESTORERS",
     "Engine",
+    "FaceModelRestorer",
     "FaceRestoration",
     "FaceRestorer",
     "ModelSession",
     "RestoreFacesResult",
     "RestoreResult",
+    "SrRestorer",
     "available_engines",
     "blend",
+    "create_restorer",
     "lanczos",
     "restore_faces",
     "target_size_for",

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from ..errors import ProcessingError
 from ..types import Box, FaceDetection, Image
 
 FloatArray = npt.NDArray[np.float32]
@@ -43,6 +44,10 @@ def box_points(box: Box) -> FloatArray:
     return out
 
 
+class NoFaceFound(ProcessingError):
+    """No usable face keypoints for a face model (none found, or degenerate)."""
+
+
 def face_points(face: FaceDetection) -> FloatArray:
     """The detection's five keypoints, or points estimated from its box."""
     points = face.five_points()
@@ -57,7 +62,7 @@ def alignment_matrix(points: FloatArray, size: int) -> Affine:
     if matrix is None:  # degenerate points: fall back to a least-squares fit
         matrix, _ = cv2.estimateAffinePartial2D(points.astype(np.float32), template, method=0)
     if matrix is None:
-        raise ValueError("cannot align face: degenerate landmarks")
+        raise NoFaceFound("cannot align the face: degenerate keypoints")
     result: Affine = matrix.astype(np.float64)
     return result
 

@@ -1,25 +1,29 @@
 """Library API: restore every face in an image.
 
 >>> from personframes.restore.api import restore_faces
->>> out = restore_faces(rgb, strength=0.8)   # same size as rgb
+>>> out = restore_faces(rgb, strength=0.8)   # same size as rgb (a PIL image: PIL back)
 >>> res = restore_faces(rgb, report=True)    # res.image, res.faces[i].record()
 
-Models and the default detector are loaded once per process and shared
-between threads; inference is serialised per engine by a lock.
+Models are loaded through a :class:`~personframes.models.session.ModelSession`: pass
+one (``session=``) to keep them loaded from call to call; without one, each call
+loads what it needs. Engines are shared between threads (their runs serialised);
+each thread gets its own face detector.
 """
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, overload
 
-import numpy as np
+from PIL import Image as PILImage
 
+from ..detect import DEFAULT_CONFIDENCE, DEFAULT_FACE_DETECTOR, DEFAULT_MAX_SIDE
+from ..devices import Device
 from ..errors import InputError
-from ..models.catalogue import DEFAULT_MODEL, get_model
-from ..types import FaceDetection, Image
+from ..models.catalogue import DEFAULT_MODEL
+from ..models.session import ModelSession
+from ..types import FaceDetection, Image, as_rgb, check_rgb
 from .align import (
     FFHQ_TEMPLATE_512,
     alignment_matrix,
@@ -28,10 +32,8 @@ from .align import (
     paste_face_into,
     warp_face,
 )
-from .engines.base import Device
 from .policy import PolicyName
-from .restorer import FaceDetectorLike, FaceRestorer, RestoreResult, default_detector, lanczos
-from .session import ModelSession
+from .restorer import FaceDetectorLike, RestoreResult, create_restorer, lanczos
 
 
 @dataclass
@@ -63,31 +65,35 @@ class RestoreFacesResult:
 
 
 class FaceRestoration:
-    """Restores all faces of images; holds its session, restorers and detector."""
+    """Restores all faces of images with the models of its session.
+
+    Faces are found by ``detector`` when given (the caller keeps it to one thread),
+    else by the session's ``face_detector`` (CenterFace by default) for each thread.
+    """
 
     def __init__(
         self,
         session: ModelSession | None = None,
         detector: FaceDetectorLike | None = None,
         cache_dir: Path | str | None = None,
+        *,
+        face_detector: str = DEFAULT_FACE_DETECTOR,
+        confidence: float = DEFAULT_CONFIDENCE,
+        max_side: int = DEFAULT_MAX_SIDE,
     ) -> None:
         self.session = session if session is not None else ModelSession(cache_dir)
         self._detector = detector
-        self._restorers: dict[tuple[str, str], FaceRestorer] = {}
-        self._lock = threading.Lock()
+        self.face_detector = face_detector
+        self.confidence = confidence
+        self.max_side = max_side
 
-    def detector(self) -> FaceDetectorLike:
-        with self._lock:
-            if self._detector is None:
-                self._detector = default_detector()
+    def detector(self, device: Device = "auto") -> FaceDetectorLike:
+        """The detector for the calling thread."""
+        if self._detector is not None:
             return self._detector
-
-    def restorer(self, model: str, device: Device) -> FaceRestorer:
-        with self._lock:
-            key = (model, device)
-            if key not in self._restorers:
-                self._restorers[key] = FaceRestorer(model, device, session=self.session)
-            return self._restorers[key]
+        return self.session.face_detector(
+            self.face_detector, confidence=self.confidence, max_side=self.max_side, device=device
+        )
 
     def restore(
         self,
@@ -100,6 +106,7 @@ class FaceRestoration:
         *,
         upscale: int = 1,
         policy: PolicyName = "auto",
+        fidelity: float = 0.5,
     ) -> RestoreFacesResult:
         """Restore every face of ``image``; the result is ``upscale`` times larger.
 
@@ -107,26 +114,19 @@ class FaceRestoration:
         ``upscale`` times that size (the policy decides per face whether the model runs
         and at which strength, at most ``strength``); the rest of the image is resized
         with Lanczos. Faces the policy leaves alone are exactly the Lanczos resize.
+        ``fidelity``: CodeFormer's fidelity weight (other models ignore it).
         """
-        if (
-            not isinstance(image, np.ndarray)
-            or image.dtype != np.uint8
-            or image.ndim != 3
-            or image.shape[2] != 3
-        ):
-            shape = getattr(image, "shape", None)
-            raise InputError(f"expected an RGB uint8 HxWx3 image, got {shape}")
+        check_rgb(image)
         if not 0.0 <= strength <= 1.0:
             raise InputError(f"face restoration strength must be in [0, 1], got {strength}")
         if upscale < 1:
             raise InputError(f"upscale must be at least 1, got {upscale}")
-        spec = get_model(model)
+        restorer = create_restorer(model, self.session, device, fidelity=fidelity, policy=policy)
         height, width = image.shape[:2]
         out = lanczos(image, (width * upscale, height * upscale))
         if faces is None:
-            faces = (detector or self.detector()).detect(image) if strength > 0 else []
+            faces = (detector or self.detector(device)).detect(image) if strength > 0 else []
         reports: list[FaceReport] = []
-        restorer = self.restorer(spec.id, device)
         for face in faces:
             points = face_points(face)
             box = (face.box.x1, face.box.y1, face.box.x2, face.box.y2)
@@ -152,19 +152,6 @@ class FaceRestoration:
         return RestoreFacesResult(out, reports)
 
 
-_default: FaceRestoration | None = None
-_default_lock = threading.Lock()
-
-
-def default_restoration() -> FaceRestoration:
-    """The process-wide FaceRestoration used by :func:`restore_faces`."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = FaceRestoration()
-        return _default
-
-
 @overload
 def restore_faces(
     image_rgb: Image,
@@ -175,13 +162,15 @@ def restore_faces(
     *,
     upscale: int = ...,
     policy: PolicyName = ...,
+    fidelity: float = ...,
+    session: ModelSession | None = ...,
     report: Literal[False] = ...,
 ) -> Image: ...
 
 
 @overload
 def restore_faces(
-    image_rgb: Image,
+    image_rgb: PILImage.Image,
     strength: float = ...,
     model: str = ...,
     device: Device = ...,
@@ -189,12 +178,30 @@ def restore_faces(
     *,
     upscale: int = ...,
     policy: PolicyName = ...,
+    fidelity: float = ...,
+    session: ModelSession | None = ...,
+    report: Literal[False] = ...,
+) -> PILImage.Image: ...
+
+
+@overload
+def restore_faces(
+    image_rgb: Image | PILImage.Image,
+    strength: float = ...,
+    model: str = ...,
+    device: Device = ...,
+    detector: FaceDetectorLike | None = ...,
+    *,
+    upscale: int = ...,
+    policy: PolicyName = ...,
+    fidelity: float = ...,
+    session: ModelSession | None = ...,
     report: Literal[True],
 ) -> RestoreFacesResult: ...
 
 
 def restore_faces(
-    image_rgb: Image,
+    image_rgb: Image | PILImage.Image,
     strength: float = 0.8,
     model: str = DEFAULT_MODEL,
     device: Device = "auto",
@@ -202,10 +209,13 @@ def restore_faces(
     *,
     upscale: int = 1,
     policy: PolicyName = "auto",
+    fidelity: float = 0.5,
+    session: ModelSession | None = None,
     report: bool = False,
-) -> Image | RestoreFacesResult:
-    """Restore every face in ``image_rgb`` (RGB uint8); the image comes back ``upscale``
-    times larger (default: the same size).
+) -> Image | PILImage.Image | RestoreFacesResult:
+    """Restore every face in ``image_rgb`` (an RGB uint8 array, or a PIL image of any
+    mode, which comes back as a PIL RGB image); the image comes back ``upscale`` times
+    larger (default: the same size).
 
     Faces are found with ``detector`` (default: CenterFace) and aligned by their five
     landmarks. Per face, the restoration policy (``policy="auto"``) decides from the
@@ -215,8 +225,19 @@ def restore_faces(
     colour-matched mask; the rest is a Lanczos resize. A model that fails leaves its
     faces unchanged (one WARNING each). With ``report=True`` the result also holds,
     per face, what the policy decided and why (:class:`RestoreFacesResult`).
+    ``session`` keeps loaded models between calls (default: loaded for this call).
     """
-    result = default_restoration().restore(
-        image_rgb, strength, model, device, detector, upscale=upscale, policy=policy
+    rgb = as_rgb(image_rgb) if isinstance(image_rgb, PILImage.Image) else image_rgb
+    result = FaceRestoration(session).restore(
+        rgb,
+        strength,
+        model,
+        device,
+        detector,
+        upscale=upscale,
+        policy=policy,
+        fidelity=fidelity,
     )
-    return result if report else result.image
+    if report:
+        return result
+    return PILImage.fromarray(result.image) if rgb is not image_rgb else result.image

@@ -7,41 +7,43 @@
 
 s == 0, or a policy decision not to restore, returns ``original`` exactly without
 running the model (the decision and its reason are in the result). The model never
-sees a crop shrunk below its native resolution (see :mod:`.policy`). Any model
-failure returns ``original`` with ``fell_back=True`` and the reason, logged
-once as a WARNING. Face models (GFPGAN, CodeFormer) instead align the face to
-the FFHQ 512 template, restore it, and paste it back (feathered, colour-matched).
+sees a crop shrunk below its native resolution (see :mod:`.policy`). A model that
+cannot load or fails on the crop (``ModelError``, ``EngineFailure``) returns
+``original`` with ``fell_back=True`` and the reason, logged as a WARNING; any other
+exception is a bug and propagates.
+
+Each restoration kind of the catalogue is one subclass, registered in ``RESTORERS``:
+``SrRestorer`` (whole-crop super-resolution) and ``FaceModelRestorer`` (GFPGAN,
+CodeFormer: the face is aligned to the FFHQ 512 template by its five keypoints,
+restored, and pasted back feathered and colour-matched).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
-import threading
 import time
-from collections.abc import Callable
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 from PIL import Image as PILImage
 
-from ..errors import InputError, ModelError, ProcessingError
-from ..models.catalogue import DEFAULT_MODEL, ModelSpec, get_model
-from ..types import FaceDetection, Image
-from .align import alignment_matrix, face_points, paste_face, warp_face
-from .engines.base import Device, Engine
+from ..devices import Device
+from ..errors import InputError, ModelError
+from ..models.catalogue import ModelSpec, restoration_model
+from ..models.session import ModelSession
+from ..registry import Registry
+from ..types import FaceDetection, Image, check_rgb
+from .align import NoFaceFound, alignment_matrix, face_points, paste_face, warp_face
+from .engines.base import Engine, EngineFailure
 from .metrics import psnr
 from .policy import Decision, Policy, PolicyName, face_features
-from .session import ModelSession
 
 log = logging.getLogger(__name__)
 
 MIN_TARGET = 512
-# Face detector used by face models and restore_faces() when none is passed in.
-DEFAULT_DETECTOR = "centerface"
 
 
 class FaceDetectorLike(Protocol):
@@ -60,6 +62,7 @@ class RestoreResult:
     strength: float = 0.0  # strength actually used (0: Lanczos only)
     model_input: tuple[int, int] | None = None  # (w, h) the model saw
     departure_db: float | None = None  # PSNR of the result against Lanczos alone
+    device_fallback: str | None = None  # why the CPU ran it although a GPU was asked for
 
     @property
     def restored(self) -> bool:
@@ -85,18 +88,11 @@ class RestoreResult:
             "device": self.device,
             "seconds": round(self.seconds, 3),
             "fell_back": self.fell_back,
-        }
+        } | ({"device_fallback": self.device_fallback} if self.device_fallback else {})
 
 
-Strategy = Callable[[Engine, Image, Image, "np.ndarray | None", int], tuple[Image, tuple[int, int]]]
-
-
-class NoFaceFound(ProcessingError):
-    """A face model got a crop in which no face (landmarks) could be found."""
-
-
-# Failures that make restore_crop fall back to Lanczos (bad inputs are raised instead).
-_MODEL_FAILURES = (ModelError, ProcessingError, RuntimeError, MemoryError, OSError, ValueError)
+# Failures that make restore_crop fall back to Lanczos (bad inputs and bugs propagate).
+_MODEL_FAILURES = (ModelError, EngineFailure, NoFaceFound)
 
 
 def target_size_for(resize: int | None) -> int:
@@ -156,44 +152,32 @@ def blend(restored: Image, original: Image, strength: float) -> Image:
     return result
 
 
-def _validate(crop: Image) -> None:
-    if (
-        not isinstance(crop, np.ndarray)
-        or crop.dtype != np.uint8
-        or crop.ndim != 3
-        or crop.shape[2] != 3
-        or crop.shape[0] < 1
-        or crop.shape[1] < 1
-    ):
-        shape = getattr(crop, "shape", None)
-        raise InputError(f"face crop must be an RGB uint8 HxWx3 array, got {shape}")
+class FaceRestorer(ABC):
+    """Restores face crops with one catalogue model on one device: the policy, the
+    blend and the fallback; subclasses run their kind of model (``_run_model``).
 
+    Build one with :func:`create_restorer` (it picks the class for the model's kind).
+    """
 
-class FaceRestorer:
-    """Restores face crops with one catalogue model on one device."""
+    KIND: ClassVar[str]
+    USES_KEYPOINTS: ClassVar[bool] = False  # whether the result depends on ``landmarks``
 
     def __init__(
         self,
-        model_id: str = DEFAULT_MODEL,
+        spec: ModelSpec,
+        session: ModelSession,
         device: Device = "auto",
-        cache_dir: Path | str | None = None,
         *,
-        session: ModelSession | None = None,
-        detector: FaceDetectorLike | None = None,
         fidelity: float = 0.5,
         policy: PolicyName = "auto",
+        detector: FaceDetectorLike | None = None,
     ) -> None:
-        self.spec: ModelSpec = get_model(model_id)
+        self.spec = spec
+        self.session = session
         self.device: Device = device
-        self.session = session if session is not None else ModelSession(cache_dir)
-        self.fidelity = fidelity
+        self.fidelity = fidelity  # CodeFormer's fidelity weight; other models ignore it
         self.policy: PolicyName = policy
-        self._detector = detector
-        self._detector_lock = threading.Lock()
-        self._strategies: dict[str, Strategy] = {
-            "sr": self._restore_sr,
-            "face": self._restore_face,
-        }
+        self.detector = detector  # finds keypoints for crops given without (face models)
 
     @property
     def model_id(self) -> str:
@@ -220,10 +204,10 @@ class FaceRestorer:
         given it is estimated as a face crop with the default padding. ``policy``:
         "auto" (default: the restorer's) decides per face from the measured table in
         :mod:`.policy`; "always" runs the model at ``strength``. ``landmarks``:
-        optional (5, 2) face points in crop coordinates (face models detect them
-        when not given).
+        (5, 2) face points in crop coordinates, as the scan's detector found them
+        (face models need them, or a detector to find them).
         """
-        _validate(crop)
+        check_rgb(crop, "face crop")
         if not 0.0 <= strength <= 1.0:
             raise InputError(f"face restoration strength must be in [0, 1], got {strength}")
         if target_size < 1:
@@ -249,7 +233,7 @@ class FaceRestorer:
             return lanczos_only
         try:
             engine = self.load()
-            restored, model_input = self._strategies[self.spec.kind](
+            restored, model_input = self._run_model(
                 engine, crop, original, landmarks, decision.input_side
             )
         except _MODEL_FAILURES as exc:
@@ -271,11 +255,11 @@ class FaceRestorer:
             strength=decision.strength,
             model_input=model_input,
             departure_db=round(psnr(final, original), 2),
+            device_fallback=engine.device_fallback,
         )
 
-    # -- strategies, chosen by the catalogue's ``kind`` --------------------------------
-
-    def _restore_sr(
+    @abstractmethod
+    def _run_model(
         self,
         engine: Engine,
         crop: Image,
@@ -283,7 +267,23 @@ class FaceRestorer:
         landmarks: np.ndarray | None,
         input_side: int,
     ) -> tuple[Image, tuple[int, int]]:
-        del landmarks
+        """The model's result at ``original``'s size, and the (w, h) the model saw."""
+
+
+class SrRestorer(FaceRestorer):
+    """Super-resolution models: the crop (shrunk to the policy's input side at most) is
+    upscaled and resized to the target."""
+
+    KIND = "sr"
+
+    def _run_model(
+        self,
+        engine: Engine,
+        crop: Image,
+        original: Image,
+        landmarks: np.ndarray | None,
+        input_side: int,
+    ) -> tuple[Image, tuple[int, int]]:
         height, width = crop.shape[:2]
         model_in = (
             crop
@@ -294,7 +294,16 @@ class FaceRestorer:
         size = (int(model_in.shape[1]), int(model_in.shape[0]))
         return lanczos(upscaled, (original.shape[1], original.shape[0])), size
 
-    def _restore_face(
+
+class FaceModelRestorer(FaceRestorer):
+    """Face models (GFPGAN, CodeFormer): align by the five keypoints, restore at the
+    model's fixed size, paste back. Keypoints come with the crop (the scan's); without
+    them, ``detector`` finds the largest face, else the crop falls back."""
+
+    KIND = "face"
+    USES_KEYPOINTS = True
+
+    def _run_model(
         self,
         engine: Engine,
         crop: Image,
@@ -308,28 +317,32 @@ class FaceRestorer:
             factor = original.shape[1] / crop.shape[1]
             points = np.asarray(landmarks, dtype=np.float32) * factor
         else:
-            faces = self.detector().detect(original)
+            faces = self.detector.detect(original) if self.detector is not None else []
             if not faces:
-                raise NoFaceFound("no face found in the crop for the face model")
-            face = max(faces, key=lambda f: f.box.area)
-            points = face_points(face)
+                raise NoFaceFound("no face keypoints for the face model")
+            points = face_points(max(faces, key=lambda f: f.box.area))
         matrix = alignment_matrix(points, size)
         aligned = warp_face(original, matrix, size)
         restored = engine.run(aligned, fidelity=self.fidelity)
         return paste_face(original, restored, matrix, source_face=aligned), (size, size)
 
-    def detector(self) -> FaceDetectorLike:
-        with self._detector_lock:
-            if self._detector is None:
-                self._detector = default_detector()
-            return self._detector
+
+RESTORERS: Registry[type[FaceRestorer]] = Registry("restoration kind")
+RESTORERS.register(SrRestorer.KIND, SrRestorer)
+RESTORERS.register(FaceModelRestorer.KIND, FaceModelRestorer)
 
 
-def default_detector() -> FaceDetectorLike:
-    """The project's face detector (CenterFace: five keypoints)."""
-    module = importlib.import_module("personframes.detect")
-    create = getattr(module, "create_face_detector", None)
-    if create is None:
-        raise ModelError("no face detector available for face restoration")
-    detector: FaceDetectorLike = create(DEFAULT_DETECTOR)
-    return detector
+def create_restorer(
+    model_id: str,
+    session: ModelSession,
+    device: Device = "auto",
+    *,
+    fidelity: float = 0.5,
+    policy: PolicyName = "auto",
+    detector: FaceDetectorLike | None = None,
+) -> FaceRestorer:
+    """The restorer for catalogue model ``model_id`` (its class chosen by the model's
+    kind); ``detector`` is used by face models for crops that come without keypoints."""
+    spec = restoration_model(model_id)
+    cls = RESTORERS.lookup(spec.kind)
+    return cls(spec, session, device, fidelity=fidelity, policy=policy, detector=detector)

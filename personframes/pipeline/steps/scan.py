@@ -89,13 +89,8 @@ class ScanStep(Step):
             ThreadPoolExecutor(1, thread_name_prefix="personframes-pose") as worker,
         ):
             t0 = time.perf_counter()
-            detector = ctx.sessions.face_detector(
-                cfg.models.face_detector,
-                cfg.models.confidence,
-                cfg.models.detector_max_side,
-                cfg.models.device,
-            )
-            analyzer = ctx.sessions.frame_analyzer(cfg)
+            detector = ctx.models.configured_face_detector(cfg)
+            analyzer = ctx.models.frame_analyzer(cfg)
             ctx.timings["load_models"] += time.perf_counter() - t0
 
             def find_poses(image: Image, faces: list[FaceDetection]) -> TimedPoses:

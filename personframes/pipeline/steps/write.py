@@ -13,7 +13,8 @@ from PIL import Image as PILImage
 from ...detect.pose import body_region
 from ...output.crops import RATIOS, crop_box, cut, head_box
 from ...output.writer import write_image, write_text
-from ...restore import FaceRestorer, target_size_for
+from ...restore import FaceRestorer, create_restorer, target_size_for
+from ...restore.align import face_points
 from ...types import Box, Image
 from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
@@ -162,8 +163,10 @@ class WriteStep(Step):
             extra["crop_box_xywh"] = box.as_xywh()
             if item.kind == "face" and out.face_restoration:
                 ctx.keep_intermediate(self.TEMP, item.file.rsplit(".", 1)[0], result)
+                x1, y1 = round(box.x1), round(box.y1)  # the crop's origin, as ``cut`` has it
+                points = face_points(face) - np.array([x1, y1], np.float64)
                 result, extra["restoration"], key = self._restore(
-                    ctx, cache, result, face.box.height
+                    ctx, cache, result, face.box.height, points
                 )
                 if key is not None:
                     extra["restored_key"] = key
@@ -174,14 +177,21 @@ class WriteStep(Step):
 
     @staticmethod
     def _restorer(ctx: RunContext) -> FaceRestorer:
-        return ctx.sessions.face_restorer(
-            ctx.config.output.face_restoration_model,
+        out = ctx.config.output
+        return create_restorer(
+            out.face_restoration_model,
+            ctx.models,
             ctx.config.models.device,
-            ctx.config.models.cache_dir,
+            policy=out.face_restoration_policy,
         )
 
     def _restore(
-        self, ctx: RunContext, cache: RestoredCrops, crop: Image, face_px: float
+        self,
+        ctx: RunContext,
+        cache: RestoredCrops,
+        crop: Image,
+        face_px: float,
+        points: np.ndarray,
     ) -> tuple[Image, dict[str, Any], str | None]:
         """Face restoration per the plan: target max(512, --resize); the policy decides
         per face whether the model runs and at which strength (at most the given one).
@@ -196,17 +206,20 @@ class WriteStep(Step):
             "target": target,
             "face_px": round(face_px, 2),
         }
+        restorer = self._restorer(ctx)
+        if restorer.USES_KEYPOINTS:
+            settings["keypoints"] = np.round(points, 2).tolist()
         key = cache_key(crop, settings)
         cached = cache.get(key)
         if cached is not None:
             return cached[0], cached[1], key
         t0 = time.perf_counter()
-        result = self._restorer(ctx).restore_crop(
+        result = restorer.restore_crop(
             crop,
             target,
             out.face_restoration_strength,
             face_px=face_px,
-            policy=out.face_restoration_policy,
+            landmarks=points,  # the scan's keypoints: face models align by them
         )
         ctx.timings["restore"] += time.perf_counter() - t0
         if result.fell_back:  # not kept: the next run tries the model again

@@ -1,7 +1,25 @@
-"""Inference engines (ncnn, PyTorch) behind one interface."""
+"""Inference engines: one ABC, one registry (``ENGINES``), created by name."""
 
 from __future__ import annotations
 
-from .base import ENGINES, Device, Engine, EngineEntry, EngineRegistry, available_engines
+from .base import (
+    ENGINES,
+    Engine,
+    EngineEntry,
+    EngineFailure,
+    available_engines,
+    create_engine,
+    engine_available,
+    engine_class,
+)
 
-__all__ = ["ENGINES", "Device", "Engine", "EngineEntry", "EngineRegistry", "available_engines"]
+__all__ = [
+    "ENGINES",
+    "Engine",
+    "EngineEntry",
+    "EngineFailure",
+    "available_engines",
+    "create_engine",
+    "engine_available",
+    "engine_class",
+]

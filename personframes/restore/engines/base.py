@@ -2,7 +2,10 @@
 
 An engine runs one catalogue model on one device. Which engine runs a model
 is data (``ModelSpec.engine``); an engine whose optional dependency is missing
-maps to None in :func:`available_engines` with an install hint.
+maps to None in :func:`available_engines` with an install hint. A failure inside
+the engine's native code (a ``RuntimeError`` or ``MemoryError`` of ncnn or torch)
+comes out of :meth:`Engine.run` as :class:`EngineFailure`, which the restorer turns
+into a counted fallback; any other exception is a bug and propagates.
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ import os
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 
-from ...errors import InputError, ModelError, UnknownIdError
+from ...devices import Device
+from ...errors import ModelError, ProcessingError
 from ...models.cache import ResolvedModel
-from ...types import Image
+from ...registry import Registry
+from ...types import Image, check_rgb
 
 log = logging.getLogger(__name__)
 
-Device = Literal["auto", "cpu", "gpu"]
+
+class EngineFailure(ProcessingError):
+    """The engine's native code failed on an input (out of memory, a backend error)."""
 
 
 def cpu_threads() -> int:
@@ -43,6 +50,7 @@ class Engine(ABC):
     def __init__(self) -> None:
         self.model: ResolvedModel | None = None
         self.device: str = "cpu"  # the device actually used, e.g. "cpu", "cuda:0", "vulkan:0"
+        self.device_fallback: str | None = None  # why the CPU runs what a GPU was asked for
         self._lock = threading.Lock()
 
     @property
@@ -61,10 +69,16 @@ class Engine(ABC):
         """Run the model on an RGB uint8 image (HxWx3)."""
         if self.model is None:
             raise ModelError(f"{self.NAME} engine: run() before load()")
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise InputError(f"expected an RGB uint8 HxWx3 image, got {image.dtype} {image.shape}")
+        check_rgb(image, "engine input")
         with self._lock:
-            return self._infer(np.ascontiguousarray(image), fidelity)
+            try:
+                return self._infer(np.ascontiguousarray(image), fidelity)
+            except (RuntimeError, MemoryError) as exc:
+                reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+                raise EngineFailure(
+                    f"{self.NAME} failed on a {image.shape[1]}x{image.shape[0]} input: "
+                    f"{reason or type(exc).__name__}"
+                ) from exc
 
 
 def to_uint8(array: np.ndarray) -> Image:
@@ -75,73 +89,48 @@ def to_uint8(array: np.ndarray) -> Image:
 
 @dataclass(frozen=True)
 class EngineEntry:
-    name: str
     module: str  # module path, imported only when the engine is used
     attr: str
     requires: str  # top-level import the engine needs
     hint: str  # how to install that dependency
 
 
-class EngineRegistry:
-    """Known engines; duplicates rejected, unknown names raise UnknownIdError."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, EngineEntry] = {}
-
-    def register(self, entry: EngineEntry) -> None:
-        if entry.name in self._entries:
-            raise ValueError(f"engine {entry.name!r} registered twice")
-        self._entries[entry.name] = entry
-
-    def names(self) -> list[str]:
-        return list(self._entries)
-
-    def entry(self, name: str) -> EngineEntry:
-        try:
-            return self._entries[name]
-        except KeyError:
-            raise UnknownIdError(
-                f"unknown engine {name!r} (known: {', '.join(self._entries)})"
-            ) from None
-
-    def is_available(self, name: str) -> bool:
-        return importlib.util.find_spec(self.entry(name).requires) is not None
-
-    def available(self) -> dict[str, type[Engine] | None]:
-        """Every engine name -> its class, or None when its dependency is missing."""
-        return {
-            name: (self.get(name) if self.is_available(name) else None) for name in self._entries
-        }
-
-    def get(self, name: str) -> type[Engine]:
-        """The engine class; ModelError with an install hint when it cannot be used."""
-        entry = self.entry(name)
-        if not self.is_available(name):
-            raise ModelError(f"the {name} engine needs {entry.requires}: {entry.hint}")
-        module = importlib.import_module(entry.module)
-        cls: type[Engine] = getattr(module, entry.attr)
-        return cls
-
-    def create(self, name: str) -> Engine:
-        return self.get(name)()
-
-
-ENGINES = EngineRegistry()
+ENGINES: Registry[EngineEntry] = Registry("engine")
 ENGINES.register(
+    "ncnn",
     EngineEntry(
-        "ncnn", "personframes.restore.engines.ncnn_engine", "NcnnEngine", "ncnn", "pip install ncnn"
-    )
+        "personframes.restore.engines.ncnn_engine", "NcnnEngine", "ncnn", "pip install ncnn"
+    ),
 )
 ENGINES.register(
+    "torch",
     EngineEntry(
-        "torch",
         "personframes.restore.engines.torch_engine",
         "TorchEngine",
         "torch",
         "pip install 'personframes[torch]'",
-    )
+    ),
 )
 
 
+def engine_available(name: str) -> bool:
+    """True when engine ``name``'s dependency is installed (UnknownIdError if no such engine)."""
+    return importlib.util.find_spec(ENGINES.lookup(name).requires) is not None
+
+
+def engine_class(name: str) -> type[Engine]:
+    """The engine class; ModelError with an install hint when it cannot be used."""
+    entry = ENGINES.lookup(name)
+    if not engine_available(name):
+        raise ModelError(f"the {name} engine needs {entry.requires}: {entry.hint}")
+    cls: type[Engine] = getattr(importlib.import_module(entry.module), entry.attr)
+    return cls
+
+
+def create_engine(name: str) -> Engine:
+    return engine_class(name)()
+
+
 def available_engines() -> dict[str, type[Engine] | None]:
-    return ENGINES.available()
+    """Every engine name -> its class, or None when its dependency is missing."""
+    return {name: engine_class(name) if engine_available(name) else None for name in ENGINES}

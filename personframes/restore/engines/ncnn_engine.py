@@ -8,6 +8,7 @@ import threading
 import ncnn
 import numpy as np
 
+from ...devices import choose_device
 from ...errors import ModelError
 from ...models.cache import ResolvedModel
 from ...native import silence_native_stderr
@@ -31,6 +32,10 @@ def vulkan_gpu_count() -> int:
         return _gpu_count
 
 
+def _vulkan_missing() -> str | None:
+    return None if vulkan_gpu_count() > 0 else "no Vulkan GPU found"
+
+
 class NcnnEngine(Engine):
     """Runs an ncnn network with input blob ``data`` and output blob ``output``."""
 
@@ -45,11 +50,9 @@ class NcnnEngine(Engine):
         self._net: ncnn.Net | None = None
 
     def load(self, model: ResolvedModel, device: Device = "auto") -> None:
-        use_gpu = False
-        if device in ("gpu", "auto"):
-            use_gpu = vulkan_gpu_count() > 0
-            if device == "gpu" and not use_gpu:
-                log.warning("ncnn: device gpu requested but no Vulkan GPU found; using CPU")
+        choice = choose_device(device, f"{model.spec.id} (ncnn)", _vulkan_missing)
+        use_gpu = choice.gpu
+        self.device_fallback = choice.fallback
         net = ncnn.Net()
         net.opt.use_vulkan_compute = use_gpu
         # fp32 on CPU: fp16/bf16 flags off (they gain nothing without AVX-512 FP16).

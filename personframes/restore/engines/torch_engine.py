@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...devices import choose_device
 from ...errors import InputError, ModelError
 from ...models.cache import ResolvedModel
 from ...types import Image
@@ -38,19 +39,8 @@ _LOAD_ERRORS = (
 )
 
 
-def choose_device(device: Device) -> torch.device:
-    """cpu -> CPU; gpu/auto -> CUDA when available (gpu without CUDA warns)."""
-    if device == "cpu":
-        return torch.device("cpu")
-    if torch.cuda.is_available():
-        chosen = torch.device("cuda", torch.cuda.current_device())
-    else:
-        if device == "gpu":
-            log.warning("torch: device gpu requested but CUDA is not available; using CPU")
-        chosen = torch.device("cpu")
-    if device == "auto":
-        log.info("torch: device auto chose %s", chosen)
-    return chosen
+def _cuda_missing() -> str | None:
+    return None if torch.cuda.is_available() else "CUDA is not available to torch"
 
 
 def read_pth(path: Path) -> dict[str, torch.Tensor]:
@@ -95,7 +85,12 @@ class TorchEngine(Engine):
             ) from None
         if torch.get_num_threads() != cpu_threads():
             torch.set_num_threads(cpu_threads())
-        self.torch_device = choose_device(device)
+        choice = choose_device(device, f"{spec.id} (torch)", _cuda_missing)
+        self.device_fallback = choice.fallback
+        if choice.gpu:
+            self.torch_device = torch.device("cuda", torch.cuda.current_device())
+        else:
+            self.torch_device = torch.device("cpu")
         self.net = net.eval().requires_grad_(False).to(self.torch_device)
         self.model = model
         self.device = str(self.torch_device)
@@ -150,6 +145,7 @@ class TorchEngine(Engine):
             return to_uint8(whole(x))
 
     def _to_cpu(self) -> None:
+        self.device_fallback = "CUDA out of memory; the model moved to the CPU"
         self.torch_device = torch.device("cpu")
         if self.net is not None:
             self.net = self.net.to(self.torch_device)
