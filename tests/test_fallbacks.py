@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from personframes.detect._onnxruntime import ort
 from personframes.pipeline.context import FallbackWarnings
 from personframes.pipeline.fallbacks import COUNTERS, REASONS, Fallback, count_fallbacks
 from personframes.pipeline.records import Record, ScanFrame, ScanInfo, WriteItem
+
+from .util import VIDEOS, run_cli
 
 R = TypeVar("R", bound=Record)
 
@@ -40,7 +44,7 @@ def _stored(model: type[R], data: dict[str, Any]) -> R:
 
 def test_every_member_is_counted_and_has_a_reason() -> None:
     assert set(COUNTERS) == set(Fallback)
-    assert set(REASONS) == set(Fallback) - {Fallback.FACE_RESTORATION}
+    assert set(REASONS) == set(Fallback) - {Fallback.FACE_RESTORATION, Fallback.DEVICE}
 
 
 def test_counts_come_from_the_stored_records_in_member_order() -> None:
@@ -55,6 +59,7 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
             "shot_cuts": [],
             "keyframe_times": [],
             "frames_without_pts": 2,
+            "device_fallbacks": ["centerface: GPU requested but no CUDA; running on the CPU"],
         },
     )
     frame = _stored(
@@ -94,7 +99,19 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
                 "body_box_estimated": True,
                 "reread_from_start": True,
             },
-        )
+        ),
+        _stored(
+            WriteItem,
+            {
+                **item,
+                "file": "b.jpg",
+                "restoration": {
+                    "model": "realesrgan-x4plus-pth",
+                    "fell_back": False,
+                    "device_fallback": "CUDA out of memory; the model moved to the CPU",
+                },
+            },
+        ),
     ]
     assert count_fallbacks(info, [frame], written) == {
         "face restoration: out of memory": 1,
@@ -102,6 +119,8 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
         f"head pose: {REASONS[Fallback.HEAD_POSE]}": 1,
         f"frame seeking: {REASONS[Fallback.FRAME_SEEKING]}": 1,
         f"video timestamps: {REASONS[Fallback.VIDEO_TIMESTAMPS]}": 2,
+        "device: centerface: GPU requested but no CUDA; running on the CPU": 1,
+        "device: realesrgan-x4plus-pth: CUDA out of memory; the model moved to the CPU": 1,
     }
 
 
@@ -116,3 +135,35 @@ def test_a_fallback_is_warned_once_per_reason(caplog: pytest.LogCaptureFixture) 
         f"fallback in clip.mp4: head pose: {REASONS[Fallback.HEAD_POSE]}",
         "fallback in clip.mp4: face restoration (x4plus -> Lanczos): out of memory",
     ]
+
+
+def test_gpu_asked_for_on_a_machine_without_one_is_a_counted_fallback(tmp_path: Path) -> None:
+    """Real: this machine has no CUDA and no Vulkan GPU, so ``--device gpu`` runs the
+    detector and the restoration model on the CPU; each says so once, and is counted."""
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        pytest.skip("this machine has a CUDA GPU")
+    out = tmp_path / "out"
+    result = run_cli(
+        "extract",
+        str(VIDEOS / "sitting_window.mp4"),
+        "-o",
+        str(out),
+        "--max-frames",
+        "3",
+        "--device",
+        "gpu",
+    )
+    assert result.returncode == 0, result.stderr
+    warnings = [
+        line
+        for line in result.stderr.splitlines()
+        if line.startswith("personframes: WARNING:") and "GPU requested" in line
+    ]
+    assert len(warnings) == 2, result.stderr  # the detector's and the model's, once each
+    info = json.loads((out / "sitting_window_info.json").read_text())
+    fallbacks = info["summary"]["fallbacks"]
+    device = {k: v for k, v in fallbacks.items() if k.startswith("device: ")}
+    assert any(k.startswith("device: centerface: GPU requested") for k in device), fallbacks
+    restored = sum(1 for f in info["outputs"] if (f.get("restoration") or {}).get("restored"))
+    on_cpu = sum(v for k, v in device.items() if k.startswith("device: realesrgan-x4plus"))
+    assert on_cpu == restored

@@ -181,3 +181,26 @@ def test_torch_cuda_oom_mock_cuda_retries_tiled_then_cpu(
     assert calls[0] == (24, "cuda:0")  # the whole input on "CUDA"
     assert calls[1] == (20, "cuda:0")  # then a 16 px tile with 4 px context
     assert all(device == "cpu" for _, device in calls[2:])  # then tiles on the CPU
+
+
+@pytestmark_torch
+@pytest.mark.slow
+def test_fidelity_reaches_codeformer_without_aligned(tmp_path: Path) -> None:
+    """`restore --fidelity` once reached the model only with --aligned: whole images
+    (faces found, aligned, pasted back) must use it too. Real CodeFormer architecture,
+    seeded weights through the real loader."""
+    from personframes.models.session import ModelSession
+    from personframes.restore.api import FaceRestoration
+
+    engine, _ = _round_trip("codeformer", tmp_path, "params")
+    session = ModelSession(tmp_path)
+    session.add_engine("codeformer", "cpu", engine)
+    image = np.asarray(PILImage.open(DATA / "images/faces/aligned_0143.png").convert("RGB"))
+    small = np.asarray(PILImage.fromarray(image).resize((256, 256), PILImage.Resampling.LANCZOS))
+    restoration = FaceRestoration(session)
+    outs = [
+        restoration.restore(small, 1.0, "codeformer", "cpu", policy="always", fidelity=w)
+        for w in (0.0, 1.0)
+    ]
+    assert all(len(o.faces) == 1 and o.faces[0].result.restored for o in outs)
+    assert not np.array_equal(outs[0].image, outs[1].image)

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from ..errors import ModelError
-from ..native import silence_native_stderr
 from .cache import resolve_model
 from .catalogue import get_model
 
@@ -56,8 +55,7 @@ class ModelSession:
                 raise self._failures[key]
             start = time.perf_counter()
             try:
-                with silence_native_stderr():
-                    item = factory()
+                item = factory()
             except ModelError as exc:
                 self._failures[key] = exc
                 raise
@@ -79,6 +77,12 @@ class ModelSession:
             return engine
 
         return self._get(("engine", model_id, device), load)
+
+    def add_engine(self, model_id: str, device: str, engine: Engine) -> None:
+        """Use ``engine`` (loaded by the caller, e.g. with weights it trained or checked
+        itself) for ``model_id`` on ``device`` from now on."""
+        with self._lock:
+            self._items[("engine", model_id, device)] = engine
 
     def face_detector(
         self, name: str, *, confidence: float, max_side: int, device: str

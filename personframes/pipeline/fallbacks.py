@@ -22,6 +22,7 @@ class Fallback(Enum):
     HEAD_POSE = "head pose"
     FRAME_SEEKING = "frame seeking"
     VIDEO_TIMESTAMPS = "video timestamps"
+    DEVICE = "device"
 
 
 REASONS = {
@@ -32,7 +33,7 @@ REASONS = {
     ),
     Fallback.VIDEO_TIMESTAMPS: "frames without pts, timed from the frame rate",
 }
-"""The reason each member is counted under (face restoration: the model's own reason)."""
+"""The reason each member is counted under (face restoration and device: their own)."""
 
 Counted = Iterable[tuple[str, int]]  # (reason, occurrences)
 CounterFn = Callable[[ScanInfo, list[ScanFrame], list[WriteItem]], Counted]
@@ -62,12 +63,21 @@ def _timestamps(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem
         yield REASONS[Fallback.VIDEO_TIMESTAMPS], info.frames_without_pts
 
 
+def _device(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
+    for reason in info.device_fallbacks:  # the face detector's, once per scan
+        yield reason, 1
+    for r in written:  # each restored crop that ran on the CPU instead of a GPU
+        if r.restoration is not None and r.restoration.get("device_fallback"):
+            yield f"{r.restoration['model']}: {r.restoration['device_fallback']}", 1
+
+
 COUNTERS: dict[Fallback, CounterFn] = {
     Fallback.FACE_RESTORATION: _restoration,
     Fallback.BODY_CROP: _body,
     Fallback.HEAD_POSE: _head,
     Fallback.FRAME_SEEKING: _seeking,
     Fallback.VIDEO_TIMESTAMPS: _timestamps,
+    Fallback.DEVICE: _device,
 }
 
 

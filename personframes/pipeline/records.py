@@ -148,6 +148,7 @@ class ScanInfo(Record):
     shot_cuts: list[int]
     keyframe_times: list[Number]
     frames_without_pts: int
+    device_fallbacks: list[str] = []  # "model: why the CPU ran it although a GPU was asked for"
 
 
 class SelectInfo(Record):

@@ -135,5 +135,10 @@ class ScanStep(Step):
                 shot_cuts=stats.cuts,
                 keyframe_times=[round(t, 6) for t in stats.keyframe_times],
                 frames_without_pts=reader.frames_without_pts,
+                device_fallbacks=(
+                    [f"{detector.NAME}: {detector.device_fallback}"]
+                    if detector.device_fallback
+                    else []
+                ),
             )
         flush(done=True, extra=[(INFO_KEY, -1, info)])
