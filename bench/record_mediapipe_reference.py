@@ -57,7 +57,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from personframes.detect import create_face_detector  # noqa: E402
-from personframes.detect.base import DownscalingFaceDetector, downscale, named_points  # noqa: E402
+from personframes.detect.base import DownscalingFaceDetector, named_points  # noqa: E402
 from personframes.detect.face_landmarks import FaceLandmarker  # noqa: E402
 from personframes.detect.mediapipe_face import (  # noqa: E402
     KEYPOINT_NAMES,
@@ -71,6 +71,7 @@ from personframes.detect.pose import (  # noqa: E402
     _belongs_to,
     body_region,
 )
+from personframes.resize import shrink_to_fit  # noqa: E402
 from personframes.types import FIVE_POINT_NAMES, Box, FaceDetection, Image  # noqa: E402
 from personframes.video.decode import VideoReader  # noqa: E402
 
@@ -400,7 +401,7 @@ class FaceDetectionRecorder:
         height, width = image.shape[:2]
         out: dict[str, Any] = {}
         for name, detector in self.project.items():
-            small = downscale(image, detector.max_side)
+            small = shrink_to_fit(image, detector.max_side, area=True)
             found = detector.detect(image)
             result = self.raw[name].process(image)
             out[name] = {

@@ -33,9 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from personframes.models import get_model, resolve_model
 from personframes.models.catalogue import DEFAULT_MODEL
 from personframes.models.session import ModelSession
+from personframes.resize import fit_longest, lanczos
 from personframes.restore.engines import Engine, available_engines, create_engine
 from personframes.restore.metrics import psnr, sharpness, ssim
-from personframes.restore.restorer import create_restorer, fit_longest, lanczos
+from personframes.restore.restorer import create_restorer
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
 MFLOP_PER_PIXEL = 35.9

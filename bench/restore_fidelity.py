@@ -52,9 +52,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from personframes.detect import create_face_detector
 from personframes.models.session import ModelSession
 from personframes.output.crops import crop_box, cut
+from personframes.resize import fit_longest, lanczos
 from personframes.restore.metrics import blur_index, psnr, sharpness, ssim
 from personframes.restore.policy import DEFAULT_POLICY, Policy, face_features
-from personframes.restore.restorer import blend, fit_longest, lanczos
+from personframes.restore.restorer import blend
 from personframes.types import Box, Image
 from personframes.video.decode import VideoReader
 

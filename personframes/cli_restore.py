@@ -15,10 +15,11 @@ from .image_file import FORMATS, check_writable, pillow_limit_off, read_image, w
 from .models.catalogue import DEFAULT_MODEL, MODEL_IDS, get_model
 from .models.session import ModelSession
 from .output.writer import ensure_output_dir
+from .resize import lanczos
 from .restore.align import FFHQ_TEMPLATE_512
 from .restore.api import FaceRestoration
 from .restore.policy import ALIGNED_FACE_FRACTION, POLICY_NAMES
-from .restore.restorer import RestoreResult, create_restorer, lanczos
+from .restore.restorer import RestoreResult, create_restorer
 
 log = logging.getLogger("personframes.restore.cli")
 

@@ -31,7 +31,7 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from .errors import InputError, OutputError
-from .output.writer import atomic_file
+from .output.writer import atomic_file, save_pil
 from .types import Image
 
 Plane = npt.NDArray[np.uint8]  # HxW uint8: alpha, or the grey of a grey source
@@ -223,12 +223,12 @@ def write_image(dest: Path, rgb: Image, alpha: Plane | None, info: ImageInfo) ->
         planes.append(alpha)
     pil = PILImage.fromarray(planes[0] if len(planes) == 1 else np.dstack(planes))
     del planes
-    options: dict[str, Any] = {"quality": _QUALITY} if fmt in ("JPEG", "WEBP") else {}
+    options: dict[str, Any] = {}
     if info.icc_profile is not None and grey == info.grey:
         options["icc_profile"] = info.icc_profile
     with atomic_file(dest) as handle:
         try:
-            pil.save(handle, format=fmt, **options)
+            save_pil(handle, pil, fmt, _QUALITY, **options)
         except ValueError as exc:  # an encoder's refusal (OSError: atomic_file's to say)
             raise OutputError(f"{dest}: cannot write as {fmt} ({exc})") from exc
 

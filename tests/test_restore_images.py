@@ -17,9 +17,9 @@ from PIL import ImageCms, ImageOps
 
 from personframes.errors import InputError
 from personframes.image_file import ImageInfo, pillow_limit_off, read_image, write_image
+from personframes.resize import STRIP_PIXELS, lanczos
 from personframes.restore import FaceRestoration, ModelSession
 from personframes.restore.align import paste_face, paste_face_into
-from personframes.restore.restorer import STRIP_PIXELS, lanczos
 from personframes.types import Box, FaceDetection
 
 from .util import IMAGES, files_in, run_cli

@@ -15,6 +15,7 @@ from PIL import Image as PILImage
 from personframes.detect import create_face_detector
 from personframes.models.catalogue import DEFAULT_MODEL
 from personframes.output.crops import crop_box, cut, head_box
+from personframes.resize import fit_longest, lanczos
 from personframes.restore import FaceRestoration, ModelSession, create_restorer, restore_faces
 from personframes.restore.metrics import blur_index, psnr, ssim
 from personframes.restore.policy import (
@@ -25,7 +26,6 @@ from personframes.restore.policy import (
     Policy,
     face_features,
 )
-from personframes.restore.restorer import fit_longest, lanczos
 from personframes.types import Box, Image
 from personframes.video.decode import VideoReader
 

@@ -18,6 +18,7 @@ from personframes.errors import InputError, ModelError
 from personframes.models import get_model
 from personframes.models.cache import package_path
 from personframes.models.catalogue import DEFAULT_MODEL
+from personframes.resize import fit_longest, lanczos
 from personframes.restore import FaceRestoration, ModelSession, create_restorer, target_size_for
 from personframes.restore.align import (
     FFHQ_TEMPLATE_512,
@@ -25,7 +26,7 @@ from personframes.restore.align import (
     paste_face,
     warp_face,
 )
-from personframes.restore.restorer import blend, fit_longest, lanczos
+from personframes.restore.restorer import blend
 from personframes.types import Box, FaceDetection
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

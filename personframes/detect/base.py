@@ -6,10 +6,10 @@ import abc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
+from ..resize import shrink_to_fit
 from ..types import Box, FaceDetection, Image, Point, as_rgb
 
 
@@ -48,7 +48,7 @@ class DownscalingFaceDetector(FaceDetector):
 
     def detect(self, image: Image) -> list[FaceDetection]:
         rgb = as_rgb(image)
-        small = downscale(rgb, self.max_side)
+        small = shrink_to_fit(rgb, self.max_side, area=True)
         found = self._detect_scaled(small)
         height, width = rgb.shape[:2]
         if small.shape[:2] != rgb.shape[:2]:
@@ -61,17 +61,6 @@ class DownscalingFaceDetector(FaceDetector):
     @abc.abstractmethod
     def _detect_scaled(self, image: Image) -> list[FaceDetection]:
         """Faces in an RGB image whose longest side is at most ``max_side``."""
-
-
-def downscale(image: Image, max_side: int) -> Image:
-    """The image shrunk (area interpolation) so its longest side is at most ``max_side``."""
-    height, width = image.shape[:2]
-    longest = max(height, width)
-    if longest <= max_side:
-        return image
-    scale = max_side / longest
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return _u8(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
 
 
 def _u8(array: npt.NDArray[np.generic]) -> Image:

@@ -11,7 +11,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from PIL import Image as PILImage
 
@@ -72,20 +72,33 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def encode_image(image: Image, fmt: str, jpg_quality: int) -> bytes:
+# Output format name (config ``output.format``) -> Pillow's.
+PIL_FORMATS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+
+def save_pil(handle: IO[bytes], pil: PILImage.Image, fmt: str, quality: int, **extra: Any) -> None:
+    """The one image encoder: ``pil`` into ``handle`` as Pillow format ``fmt``. JPEG
+    keeps full colour resolution at quality 90 and above; PNG uses zlib level 6; JPEG
+    and WebP take ``quality``; ``extra`` (e.g. ``icc_profile``) goes to Pillow."""
+    options = dict(extra)
+    if fmt == "JPEG":
+        options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
+    elif fmt == "WEBP":
+        options.update(quality=quality)
+    elif fmt == "PNG":
+        options.update(compress_level=6)
+    pil.save(handle, format=fmt, **options)
+
+
+def encode_image(image: Image, fmt: str, quality: int) -> bytes:
+    """``image`` encoded as output format ``fmt`` (jpg, png, webp)."""
     buffer = io.BytesIO()
-    pil = PILImage.fromarray(image)
-    if fmt == "png":
-        pil.save(buffer, format="PNG", compress_level=6)
-    else:
-        pil.save(
-            buffer, format="JPEG", quality=jpg_quality, subsampling=0 if jpg_quality >= 90 else 2
-        )
+    save_pil(buffer, PILImage.fromarray(image), PIL_FORMATS[fmt], quality)
     return buffer.getvalue()
 
 
-def write_image(path: Path, image: Image, fmt: str, jpg_quality: int) -> None:
-    atomic_write_bytes(path, encode_image(image, fmt, jpg_quality))
+def write_image(path: Path, image: Image, fmt: str, quality: int) -> None:
+    atomic_write_bytes(path, encode_image(image, fmt, quality))
 
 
 def write_json(path: Path, data: Any) -> None:

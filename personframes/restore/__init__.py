@@ -16,7 +16,6 @@ from .restorer import (
     SrRestorer,
     blend,
     create_restorer,
-    lanczos,
     target_size_for,
 )
 
@@ -34,7 +33,6 @@ __all__ = [
     "available_engines",
     "blend",
     "create_restorer",
-    "lanczos",
     "restore_faces",
     "target_size_for",
 ]

@@ -23,6 +23,7 @@ from ..devices import Device
 from ..errors import InputError
 from ..models.catalogue import DEFAULT_MODEL
 from ..models.session import ModelSession
+from ..resize import lanczos
 from ..types import FaceDetection, Image, as_rgb, check_rgb
 from .align import (
     FFHQ_TEMPLATE_512,
@@ -33,7 +34,7 @@ from .align import (
     warp_face,
 )
 from .policy import PolicyName
-from .restorer import FaceDetectorLike, RestoreResult, create_restorer, lanczos
+from .restorer import FaceDetectorLike, RestoreResult, create_restorer
 
 
 @dataclass

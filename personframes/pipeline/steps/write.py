@@ -8,11 +8,11 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from PIL import Image as PILImage
 
 from ...detect.pose import body_region
 from ...output.crops import RATIOS, crop_box, cut, head_box
 from ...output.writer import write_image, write_text
+from ...resize import shrink_to_fit
 from ...restore import FaceRestorer, create_restorer, target_size_for
 from ...restore.align import face_points
 from ...types import Box, Image
@@ -29,16 +29,6 @@ from .select import SelectStep
 
 def planned(ctx: RunContext) -> list[SelectItem]:
     return ctx.store.load(ctx.video_key, SelectStep.NAME, SelectItem)
-
-
-def resize_longest(image: Image, longest: int | None) -> Image:
-    """Downscale so the longest side is at most ``longest`` (Lanczos); never upscale."""
-    height, width = image.shape[:2]
-    if longest is None or max(height, width) <= longest:
-        return image
-    scale = longest / max(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(PILImage.fromarray(image).resize(size, PILImage.Resampling.LANCZOS))
 
 
 def snap_to_bucket(image: Image, bucket: int | None) -> Image:
@@ -171,7 +161,7 @@ class WriteStep(Step):
                 if key is not None:
                     extra["restored_key"] = key
                 return snap_to_bucket(result, out.bucket), {**extra, "size": _size(result)}
-        result = snap_to_bucket(resize_longest(result, out.resize), out.bucket)
+        result = snap_to_bucket(shrink_to_fit(result, out.resize), out.bucket)
         extra["size"] = _size(result)
         return result, extra
 
