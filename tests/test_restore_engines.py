@@ -204,3 +204,17 @@ def test_fidelity_reaches_codeformer_without_aligned(tmp_path: Path) -> None:
     ]
     assert all(len(o.faces) == 1 and o.faces[0].result.restored for o in outs)
     assert not np.array_equal(outs[0].image, outs[1].image)
+
+
+def test_a_catalogue_entry_is_all_a_new_sr_model_needs() -> None:
+    """The restoration-model recipe (ARCHITECTURE.md): realesrgan-x4plus-anime was added
+    as one catalogue entry; it resolves, verifies and restores through the real seam."""
+    from personframes.models.session import ModelSession
+    from personframes.restore.restorer import create_restorer
+
+    restorer = create_restorer("realesrgan-x4plus-anime", ModelSession(), "cpu", policy="always")
+    crop = _crop(32)
+    result = restorer.restore_crop(crop, 128, 1.0, face_px=32.0)
+    assert result.restored and result.model == "realesrgan-x4plus-anime"
+    assert result.image.shape == (128, 128, 3) and result.model_input == (32, 32)
+    assert result.departure_db is not None and result.departure_db < 60  # not Lanczos alone

