@@ -112,6 +112,12 @@ class SelectionConfig(_Section):
     min_frames_per_category: int = Field(3, ge=0)
     max_frames_per_category: int = Field(5, ge=1)
     min_seconds_apart: float = Field(3.0, ge=0.0)
+    min_face_size: int = Field(
+        0,
+        ge=0,
+        le=4096,
+        description="faces smaller than this (box's longer side, px) are never selected",
+    )
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> SelectionConfig:
