@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +62,27 @@ class DownscalingFaceDetector(FaceDetector):
     @abc.abstractmethod
     def _detect_scaled(self, image: Image) -> list[FaceDetection]:
         """Faces in an RGB image whose longest side is at most ``max_side``."""
+
+
+class SingleModelDetector(DownscalingFaceDetector):
+    """A detector that runs one model file: subclasses load it in ``_load`` (from
+    ``model_path``, default the catalogue's file, on ``device``) and set
+    ``device_fallback`` from the device rule."""
+
+    def __init__(
+        self,
+        *,
+        confidence: float = 0.4,
+        max_side: int = 640,
+        device: str = "cpu",
+        model_path: Path | None = None,
+    ) -> None:
+        super().__init__(confidence=confidence, max_side=max_side)
+        self._load(model_path, device)
+
+    @abc.abstractmethod
+    def _load(self, model_path: Path | None, device: str) -> None:
+        """Load the model; ``ModelError`` naming the file when it cannot be."""
 
 
 def _u8(array: npt.NDArray[np.generic]) -> Image:

@@ -14,7 +14,7 @@ from ..models.cache import model_file
 from ..types import FIVE_POINT_NAMES, Box, FaceDetection, Image
 from ._onnx_dims import OnnxFormatError, drop_initializer_inputs, set_io_dims
 from ._onnxruntime import ort, ort_state
-from .base import DownscalingFaceDetector, named_points, nms_groups
+from .base import SingleModelDetector, named_points, nms_groups
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +54,12 @@ def _cuda_missing() -> str | None:
     return "CUDAExecutionProvider is not available in onnxruntime"
 
 
-class CenterFaceDetector(DownscalingFaceDetector):
+class CenterFaceDetector(SingleModelDetector):
     """CenterFace: multi-face, profile-tolerant, 5 landmarks."""
 
     NAME = "centerface"
 
-    def __init__(
-        self,
-        *,
-        confidence: float = 0.4,
-        max_side: int = 640,
-        device: str = "cpu",
-        model_path: Path | None = None,
-    ) -> None:
-        super().__init__(confidence=confidence, max_side=max_side)
+    def _load(self, model_path: Path | None, device: str) -> None:
         self.model_path = model_path if model_path is not None else default_model_path()
         choice = choose_device(device, self.NAME, _cuda_missing)
         providers = ["CUDAExecutionProvider"] if choice.gpu else []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..devices import choose_device
 from ..types import Box, FaceDetection, Image
-from .base import DownscalingFaceDetector, named_points
+from .base import SingleModelDetector, named_points
 from .blazeface import FULL_RANGE, SHORT_RANGE, BlazeFace, BlazeFaceSpec, RawFace
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ def _cpu_only() -> str:
     return "this model runs on the CPU only (LiteRT)"
 
 
-class MediaPipeFaceDetector(DownscalingFaceDetector):
+class MediaPipeFaceDetector(SingleModelDetector):
     """Base for the two MediaPipe models; subclasses pick the model.
 
     The minimum score is ``max(confidence, SPEC.graph_min_score)``: mediapipe's graphs
@@ -49,19 +49,11 @@ class MediaPipeFaceDetector(DownscalingFaceDetector):
     SPEC: BlazeFaceSpec
     MODEL_SELECTION: int  # mediapipe's model_selection for the same model
 
-    def __init__(
-        self,
-        *,
-        confidence: float = 0.4,
-        max_side: int = 640,
-        device: str = "cpu",
-        model_path: Path | None = None,
-    ) -> None:
-        super().__init__(confidence=confidence, max_side=max_side)
+    def _load(self, model_path: Path | None, device: str) -> None:
         self.device_fallback = choose_device(device, self.NAME, _cpu_only).fallback
         self._model = BlazeFace(self.SPEC, who=self.NAME, model_path=model_path)
         self.model_path = self._model.model_path
-        self.min_score = max(confidence, self.SPEC.graph_min_score)
+        self.min_score = max(self.confidence, self.SPEC.graph_min_score)
 
     def close(self) -> None:
         """Nothing to release (kept for callers of the former mediapipe graph)."""
