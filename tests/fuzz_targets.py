@@ -435,7 +435,6 @@ TABLES = {
     "steps": ["video_key", "step", "config_hash", "done", "progress"],
     "records": ["video_key", "step", "key", "seq", "data"],
     "files": ["path", "size", "mtime_ns", "video_key"],
-    "videos": ["video_key", "path", "status", "summary"],
 }
 MODES = ["same", "png", "reset-write"]
 

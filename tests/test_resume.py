@@ -287,7 +287,7 @@ def test_a_damaged_state_database_is_set_aside(tmp_path: Path) -> None:
         "DELETE FROM records WHERE step='select' AND key='~info'",
         "UPDATE records SET data=json_set(data, '$.face', 99) WHERE step='write'",
         "UPDATE records SET data=json_set(data, '$.faces[0].box', 'wide') WHERE step='scan'",
-        "UPDATE videos SET path=CAST(x'b7bf' AS TEXT)",
+        "UPDATE files SET path=CAST(x'b7bf' AS TEXT)",
     ],
     ids=[
         "string-record",

@@ -117,7 +117,6 @@ def process_video(
         summary["stage_seconds"] = {k: round(v, 3) for k, v in sorted(ctx.timings.items())}
         if ctx.stem != safe_stem(video.stem):
             summary["output_stem"] = ctx.stem
-        store.set_video(key, video, "done", summary)
         return VideoResult(
             path=video,
             status=status,

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import re
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ..errors import DiskFullError, InputError, OutputError, ProcessingError, StateError
 from ..output.naming import safe_stem
@@ -52,12 +51,6 @@ CREATE TABLE IF NOT EXISTS files (
     mtime_ns INTEGER NOT NULL,
     video_key TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS videos (
-    video_key TEXT PRIMARY KEY,
-    path TEXT NOT NULL,
-    status TEXT NOT NULL,
-    summary TEXT NOT NULL DEFAULT '{}'
-);
 CREATE TABLE IF NOT EXISTS names (
     stem TEXT PRIMARY KEY,
     folded TEXT NOT NULL UNIQUE,
@@ -69,7 +62,6 @@ TABLES = {
     "steps": ("video_key", "step", "config_hash", "done", "progress"),
     "records": ("video_key", "step", "key", "seq", "data"),
     "files": ("path", "size", "mtime_ns", "video_key"),
-    "videos": ("video_key", "path", "status", "summary"),
     "names": ("stem", "folded", "video_key", "path"),
 }
 
@@ -226,7 +218,7 @@ class StateStore:
 
     def forget_video(self, video_key: str) -> None:
         with self.transaction():
-            for table in ("records", "steps", "videos"):
+            for table in ("records", "steps"):
                 self._db.execute(f"DELETE FROM {table} WHERE video_key=?", (video_key,))
 
     def commit_progress(
@@ -316,13 +308,6 @@ class StateStore:
             )
         return key
 
-    def set_video(self, video_key: str, path: Path, status: str, summary: Any = None) -> None:
-        with self.transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO videos (video_key, path, status, summary) VALUES (?,?,?,?)",
-                (video_key, str(path), status, json.dumps(summary or {})),
-            )
-
     def claim_stem(self, video_key: str, path: Path, wanted: str) -> str:
         """The name this video's outputs start with in this folder, the same on every run.
 
@@ -358,7 +343,7 @@ class StateStore:
 
     def videos_with_state(self) -> set[str]:
         """The keys of every video with any progress stored."""
-        rows = self._db.execute("SELECT video_key FROM steps UNION SELECT video_key FROM videos")
+        rows = self._db.execute("SELECT DISTINCT video_key FROM steps")
         return {str(row[0]) for row in rows}
 
     def holder_of(self, stem: str) -> str | None:
