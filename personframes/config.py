@@ -24,13 +24,14 @@ from pydantic import (
     model_validator,
 )
 
+from .compat import translate
+from .devices import Device
 from .errors import ConfigError, printable
 from .models.catalogue import ModelId
 from .restore.policy import PolicyName
 
 ENV_PREFIX = "PERSONFRAMES_"
-Device = Literal["auto", "cpu", "gpu"]
-ImageFormat = Literal["jpg", "png"]
+ImageFormat = Literal["jpg", "png", "webp"]
 CropRatio = Literal["1:1", "4:3", "16:9", "any"]
 
 
@@ -59,7 +60,11 @@ class _Section(BaseModel):
 
 
 class ModelsConfig(_Section):
-    device: Device = Field("auto", description="auto uses a GPU when one works")
+    device: Device = Field(
+        "auto",
+        description="where face detection and restoration run: auto uses a GPU when one "
+        "works; gpu asks for one (without one: the CPU, a counted fallback)",
+    )
     cache_dir: UsablePath | None = Field(
         None, description="model cache; default: the platform cache dir (PERSONFRAMES_CACHE_DIR)"
     )
@@ -67,6 +72,13 @@ class ModelsConfig(_Section):
     confidence: float = Field(0.4, ge=0.0, le=1.0, description="minimum face detection score")
     detector_max_side: int = Field(
         640, ge=128, le=4096, description="longest side the face detector sees (px)"
+    )
+    batch_size: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="frames per detector call; accepted for Person From Vid's configs, "
+        "but detection runs one frame at a time (no effect)",
     )
 
     @field_validator("face_detector")
@@ -105,13 +117,19 @@ class HeadAngleConfig(_Section):
 
 
 class QualityConfig(_Section):
-    threshold: float = Field(0.2, ge=0.0, le=1.0, description="frames scoring below are dropped")
+    threshold: float = Field(
+        0.2, ge=0.0, le=1.0, description="faces whose quality scores below are not selected"
+    )
 
 
 class SelectionConfig(_Section):
-    min_frames_per_category: int = Field(3, ge=0)
-    max_frames_per_category: int = Field(5, ge=1)
-    min_seconds_apart: float = Field(3.0, ge=0.0)
+    min_frames_per_category: int = Field(
+        3, ge=0, description="per person and category, kept even when they look alike"
+    )
+    max_frames_per_category: int = Field(5, ge=1, description="per person and category")
+    min_seconds_apart: float = Field(
+        3.0, ge=0.0, description="seconds between frames selected in one category"
+    )
     min_face_size: int = Field(
         0,
         ge=0,
@@ -128,24 +146,31 @@ class SelectionConfig(_Section):
 
 class OutputConfig(_Section):
     output_dir: UsablePath | None = Field(None, description="default: the video's directory")
-    format: ImageFormat = "jpg"
-    jpg_quality: int = Field(95, ge=1, le=100)
-    face_crops: bool = True
+    format: ImageFormat = Field("jpg", description="image format of the outputs")
+    jpg_quality: int = Field(95, ge=1, le=100, description="JPEG and WebP quality")
+    png_optimize: bool = Field(False, description="smaller PNGs, slower to write")
+    face_crops: bool = Field(True, description="write face crops")
     face_crop_padding: float = Field(
         0.1,
         ge=0.0,
         le=5.0,
         description="face crops frame the head (hair to chin); padding x its size on each side",
     )
-    full_frames: bool = True
-    body_crops: bool = False
-    crop_ratio: CropRatio = "any"
-    crop_padding: float = Field(0.1, ge=0.0, le=5.0)
-    resize: int | None = Field(None, ge=256, le=4096, description="longest side of outputs")
-    caption: bool = False
-    trigger: str | None = None
-    bucket: int | None = Field(None, ge=8, le=512, description="snap output sizes to multiples")
-    face_restoration: bool = True
+    full_frames: bool = Field(True, description="write full frames")
+    body_crops: bool = Field(False, description="write body crops")
+    crop_ratio: CropRatio = Field("any", description="shape of face and body crops")
+    crop_padding: float = Field(
+        0.1, ge=0.0, le=5.0, description="body crop padding, x the box's size on each side"
+    )
+    resize: int | None = Field(
+        None, ge=256, le=4096, description="longest side of outputs (px; default: as found)"
+    )
+    caption: bool = Field(False, description="write a .txt caption beside each image")
+    trigger: str | None = Field(None, description="trigger word that starts every caption")
+    bucket: int | None = Field(
+        None, ge=8, le=512, description="trim output sizes to multiples of this (px)"
+    )
+    face_restoration: bool = Field(True, description="restore face crops")
     face_restoration_strength: float = Field(
         0.8, ge=0.0, le=1.0, description="the most strength the policy may use (0: Lanczos only)"
     )
@@ -154,12 +179,27 @@ class OutputConfig(_Section):
         description="auto: restore only where the measured table says it helps; "
         "always: run the model on every face at the given strength",
     )
-    face_restoration_model: ModelId = "realesrgan-x4plus"
+    face_restoration_model: ModelId = Field(
+        "realesrgan-x4plus", description="restoration model (see `personframes models list`)"
+    )
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _jpeg_is_jpg(cls, value: Any) -> Any:
+        """Person From Vid's name for the format (its files are .jpg too)."""
+        return "jpg" if isinstance(value, str) and value.lower() == "jpeg" else value
 
 
 class RestoreConfig(_Section):
     """`personframes restore` (its own section: no extract step's saved progress hashes it)."""
 
+    upscale: Literal[1, 2, 4] = Field(
+        1, description="enlarge the whole image; faces are restored from their native pixels"
+    )
+    aligned: bool = Field(False, description="the inputs are aligned 512 px face crops")
+    fidelity: float = Field(
+        0.5, ge=0.0, le=1.0, description="CodeFormer's fidelity weight (0: quality, 1: fidelity)"
+    )
     max_image_pixels: int = Field(
         178_956_970,
         ge=1,
@@ -169,8 +209,8 @@ class RestoreConfig(_Section):
 
 
 class PipelineConfig(_Section):
-    force: bool = False
-    workers: int = Field(1, ge=1, le=64)
+    force: bool = Field(False, description="start over, ignoring saved progress")
+    workers: int = Field(1, ge=1, le=64, description="videos processed in parallel")
     commit_every: int = Field(25, ge=1, description="frames between progress commits")
     keep_temp: bool = Field(
         False,
@@ -180,11 +220,13 @@ class PipelineConfig(_Section):
 
 
 class LoggingConfig(_Section):
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    verbose: bool = False
-    quiet: bool = False
-    log_file: UsablePath | None = None
-    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="least important messages shown"
+    )
+    verbose: bool = Field(False, description="debug logging")
+    quiet: bool = Field(False, description="errors only, no progress or summary")
+    log_file: UsablePath | None = Field(None, description="also log to this file")
+    log_format: Literal["text", "json"] = Field("text", description="log line format")
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -248,7 +290,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: config file must hold a mapping of sections")
-    return data
+    return translate(data, str(path))  # Person From Vid's names are read as ours
 
 
 def env_overrides(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

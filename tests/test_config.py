@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from personframes.cli import cli_overrides
+from personframes.cli.options import overrides as cli_overrides
 from personframes.config import Config, load_config
 from personframes.errors import ConfigError
 
@@ -30,7 +30,7 @@ def test_precedence_file_env_cli(tmp_path: Path) -> None:
         "output:\n  jpg_quality: 80\n  format: png\nsampling:\n  sample_interval: 1.0\n"
     )
     env = {"PERSONFRAMES_OUTPUT__JPG_QUALITY": "70", "PERSONFRAMES_SAMPLING__MAX_FRAMES": "9"}
-    cli = cli_overrides({"output_jpg_quality": 60, "output_format": None})
+    cli = cli_overrides({"output__jpg_quality": 60, "output__format": None})
     config = load_config(path, cli, env)
     assert config.output.jpg_quality == 60  # CLI beats env beats file
     assert config.output.format == "png"  # file value kept: CLI gave None
@@ -41,7 +41,7 @@ def test_precedence_file_env_cli(tmp_path: Path) -> None:
 def test_zero_and_false_override(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text('{"output": {"face_restoration_strength": 0.5, "full_frames": true}}')
-    cli = cli_overrides({"face_restoration_strength": 0.0, "full_frames": False})
+    cli = cli_overrides({"output__face_restoration_strength": 0.0, "output__full_frames": False})
     config = load_config(path, cli, {})
     assert config.output.face_restoration_strength == 0.0
     assert config.output.full_frames is False

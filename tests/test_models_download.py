@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from personframes.cli_models import models as models_cli
+from personframes.cli.models import models as models_cli
 from personframes.errors import DownloadError, ModelError, UnknownIdError
 from personframes.models import (
     CATALOGUE,

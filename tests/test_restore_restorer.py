@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image as PILImage
 
-from personframes.cli_restore import restore as restore_cli
+from personframes.cli.restore import restore as restore_cli
 from personframes.errors import InputError, ModelError
 from personframes.models import get_model
 from personframes.models.cache import package_path

@@ -6,7 +6,7 @@ from itertools import combinations
 import pytest
 
 from personframes.config import QualityConfig, SelectionConfig
-from personframes.select import Candidate, select_frames
+from personframes.pipeline.selection import Candidate, select_frames
 from personframes.video.sampling import hamming
 
 SEL = SelectionConfig()

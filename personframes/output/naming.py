@@ -18,7 +18,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from ..select import Selected as Chosen
+    from ..pipeline.selection import Selected as Chosen
 
 OutputKind = Literal["frame", "face", "body"]
 

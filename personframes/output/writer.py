@@ -90,15 +90,18 @@ def save_pil(handle: IO[bytes], pil: PILImage.Image, fmt: str, quality: int, **e
     pil.save(handle, format=fmt, **options)
 
 
-def encode_image(image: Image, fmt: str, quality: int) -> bytes:
+def encode_image(image: Image, fmt: str, quality: int, *, png_optimize: bool = False) -> bytes:
     """``image`` encoded as output format ``fmt`` (jpg, png, webp)."""
     buffer = io.BytesIO()
-    save_pil(buffer, PILImage.fromarray(image), PIL_FORMATS[fmt], quality)
+    extra = {"optimize": True} if png_optimize and fmt == "png" else {}
+    save_pil(buffer, PILImage.fromarray(image), PIL_FORMATS[fmt], quality, **extra)
     return buffer.getvalue()
 
 
-def write_image(path: Path, image: Image, fmt: str, quality: int) -> None:
-    atomic_write_bytes(path, encode_image(image, fmt, quality))
+def write_image(
+    path: Path, image: Image, fmt: str, quality: int, *, png_optimize: bool = False
+) -> None:
+    atomic_write_bytes(path, encode_image(image, fmt, quality, png_optimize=png_optimize))
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -27,7 +27,6 @@ from ..analyze import (
 )
 from ..config import Config
 from ..detect.pose import BodyPose, PoseEstimator
-from ..select import Candidate
 from ..types import FaceDetection, Image
 from .records import (
     HeadRecord,
@@ -37,6 +36,7 @@ from .records import (
     ScanFrame,
     ShotRecord,
 )
+from .selection import Candidate
 
 
 def _metrics(image: Image, region: Any = None) -> QualityRecord:

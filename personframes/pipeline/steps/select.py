@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from ...output.naming import OutputKind, name_outputs
-from ...select import select_frames
 from ..analysis import analyze_video
 from ..context import RunContext
 from ..records import INFO_KEY, Record, SelectInfo, SelectItem
+from ..selection import select_frames
 from .base import Step
 from .scan import scan_results
 

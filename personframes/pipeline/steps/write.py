@@ -106,7 +106,13 @@ class WriteStep(Step):
                 for item in todo[frame.index]:
                     image, extra = self._render(ctx, cache, frame.image, frames[frame.index], item)
                     t0 = time.perf_counter()
-                    write_image(ctx.output_file(item.file), image, out.format, out.jpg_quality)
+                    write_image(
+                        ctx.output_file(item.file),
+                        image,
+                        out.format,
+                        out.jpg_quality,
+                        png_optimize=out.png_optimize,
+                    )
                     ctx.timings["encode"] += time.perf_counter() - t0
                     if out.caption:
                         caption = item.file.rsplit(".", 1)[0] + ".txt"

@@ -70,7 +70,7 @@ class NcnnEngine(Engine):
         self._net = net
         self.model = model
         self.device = "vulkan:0" if use_gpu else "cpu"
-        log.info(
+        log.debug(
             "%s: ncnn engine on %s (%d threads, fp32)",
             model.spec.id,
             self.device,

@@ -94,7 +94,7 @@ class TorchEngine(Engine):
         self.net = net.eval().requires_grad_(False).to(self.torch_device)
         self.model = model
         self.device = str(self.torch_device)
-        log.info("%s: torch engine on %s (fp32)", spec.id, self.device)
+        log.debug("%s: torch engine on %s (fp32)", spec.id, self.device)
 
     def _forward(self, tile: FloatImage, fidelity: float | None) -> FloatImage:
         if self.net is None:  # pragma: no cover - guarded by run()

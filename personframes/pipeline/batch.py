@@ -1,4 +1,8 @@
-"""Many videos in one run: expand inputs, process each, keep going after failures."""
+"""Many videos in one run: expand inputs, process each, keep going after failures.
+
+``run_batch`` is the library's entry to the pipeline (the ``extract`` command calls it);
+the caller may pass a ``Display`` that shows progress (the CLI's progress bar).
+"""
 
 from __future__ import annotations
 
@@ -12,21 +16,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
-from .config import Config
-from .errors import InputError, Interrupted, PersonframesError, debug_enabled
-from .logs import setup_logging
-from .models.session import ModelSession
-from .output.writer import check_output_dir
-from .pipeline.context import StopFlag
-from .pipeline.folder import prepare_output_folder
-from .pipeline.runner import VideoResult, claim_stem, output_dir_for, process_video
-from .pipeline.state import StateStore
-from .progress import ProgressDisplay
-from .video.decode import VIDEO_EXTENSIONS, probe_video
+from ..config import Config
+from ..errors import InputError, Interrupted, PersonframesError, debug_enabled
+from ..logs import setup_logging
+from ..models.session import ModelSession
+from ..output.writer import check_output_dir
+from ..video.decode import VIDEO_EXTENSIONS, probe_video
+from .context import StopFlag
+from .folder import prepare_output_folder
+from .runner import VideoResult, claim_stem, output_dir_for, process_video
+from .state import StateStore
 
 log = logging.getLogger(__name__)
+
+
+class Display(Protocol):
+    """Shows a run's progress (one video at a time)."""
+
+    def start_video(self, name: str, number: int, count: int) -> None: ...
+
+    def update(self, step: str, done: int, total: int | None) -> None: ...
 
 
 @dataclass
@@ -77,7 +88,7 @@ def _process_or_fail(
     config: Config,
     sessions: ModelSession,
     stop: StopFlag,
-    display: ProgressDisplay | None,
+    display: Display | None,
 ) -> VideoResult | tuple[Path, str, int]:
     """Process one video; a PersonframesError becomes a failure entry (Interrupted propagates)."""
     try:
@@ -119,12 +130,18 @@ def _record(result: BatchResult, outcome: VideoResult | tuple[Path, str, int]) -
         result.failures.append(outcome)
 
 
-def _run_serial(videos: list[Path], config: Config, stop: StopFlag, result: BatchResult) -> None:
+def _run_serial(
+    videos: list[Path],
+    config: Config,
+    stop: StopFlag,
+    result: BatchResult,
+    display: Display | None,
+) -> None:
     sessions = ModelSession(config.models.cache_dir)
-    with ProgressDisplay(enabled=not config.logging.quiet) as display:
-        for number, video in enumerate(videos, 1):
+    for number, video in enumerate(videos, 1):
+        if display is not None:
             display.start_video(video.name, number, len(videos))
-            _record(result, _process_or_fail(video, config, sessions, stop, display))
+        _record(result, _process_or_fail(video, config, sessions, stop, display))
 
 
 def _claim_names(videos: list[Path], config: Config) -> None:
@@ -167,7 +184,9 @@ def _run_parallel(videos: list[Path], config: Config, stop: StopFlag, result: Ba
         raise interrupted
 
 
-def run_batch(inputs: list[Path], config: Config) -> BatchResult:
+def run_batch(inputs: list[Path], config: Config, display: Display | None = None) -> BatchResult:
+    """Process every video of ``inputs`` (files or folders); failures are collected, not
+    raised (an interrupt ends the batch with ``interrupted`` set)."""
     started = time.perf_counter()
     result = BatchResult()
     if config.output.output_dir is not None:
@@ -186,7 +205,7 @@ def run_batch(inputs: list[Path], config: Config) -> BatchResult:
             if config.pipeline.workers > 1 and len(videos) > 1:
                 _run_parallel(videos, config, stop, result)
             else:
-                _run_serial(videos, config, stop, result)
+                _run_serial(videos, config, stop, result, display)
         except Interrupted as exc:
             result.interrupted = exc
     result.seconds = time.perf_counter() - started

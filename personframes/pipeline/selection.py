@@ -28,8 +28,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .config import QualityConfig, SelectionConfig
-from .video.sampling import hamming
+from ..config import QualityConfig, SelectionConfig
+from ..video.sampling import hamming
 
 FACE_SIZE_FULL = 256.0  # face size (px) that earns the full size bonus
 

@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from .errors import ModelError
-from .models.cache import is_installed, resolve_cache_dir
-from .models.catalogue import CATALOGUE, MODEL_IDS
-from .models.download import fetch_model, verify_models
-from .restore.engines.base import ENGINES, engine_available
+from ..config import load_config
+from ..errors import ModelError
+from ..models.cache import is_installed, resolve_cache_dir
+from ..models.catalogue import CATALOGUE
+from ..models.download import fetch_model, verify_models
+from ..restore.engines.base import ENGINES, engine_available
+from .options import add_options, config_option, flag, overrides
 
-_cache_option = click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Model cache (default: PERSONFRAMES_CACHE_DIR, else the platform cache dir).",
-)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _cache_option(func: F) -> F:
+    """--cache-dir and --config: where the models are (default: PERSONFRAMES_CACHE_DIR,
+    else the platform's cache folder)."""
+    return config_option(add_options((flag("models.cache_dir", "--cache-dir"),))(func))
+
+
+def _cache_dir(config_file: Path | None, params: dict[str, Any]) -> Path | None:
+    return load_config(config_file, overrides(params)).models.cache_dir
 
 
 @click.group("models")
@@ -29,8 +38,9 @@ def models() -> None:
 
 @models.command("list")
 @_cache_option
-def list_models(cache_dir: Path | None) -> None:
+def list_models(config_file: Path | None, **params: Any) -> None:
     """Show every model: engine, size, licence, whether it is installed."""
+    cache_dir = _cache_dir(config_file, params)
     table = Table(title=f"models (cache: {resolve_cache_dir(cache_dir)})")
     for column in ("id", "kind", "engine", "size", "licence", "installed"):
         table.add_column(column, no_wrap=True)
@@ -54,11 +64,12 @@ def list_models(cache_dir: Path | None) -> None:
 
 
 @models.command("fetch")
-@click.argument("model_ids", nargs=-1, required=True, type=click.Choice(MODEL_IDS))
+@click.argument("model_ids", nargs=-1, required=True, type=click.Choice(CATALOGUE.ids))
 @click.option("--force", is_flag=True, help="Download again even if the file is valid.")
 @_cache_option
-def fetch(model_ids: tuple[str, ...], force: bool, cache_dir: Path | None) -> None:
+def fetch(model_ids: tuple[str, ...], force: bool, config_file: Path | None, **params: Any) -> None:
     """Download (or check) the files of MODEL_IDS; SHA-256 verified."""
+    cache_dir = _cache_dir(config_file, params)
     for model_id in model_ids:
         spec = CATALOGUE[model_id]
         if not spec.commercial_use:
@@ -69,10 +80,11 @@ def fetch(model_ids: tuple[str, ...], force: bool, cache_dir: Path | None) -> No
 
 
 @models.command("verify")
-@click.argument("model_ids", nargs=-1, type=click.Choice(MODEL_IDS))
+@click.argument("model_ids", nargs=-1, type=click.Choice(CATALOGUE.ids))
 @_cache_option
-def verify(model_ids: tuple[str, ...], cache_dir: Path | None) -> None:
+def verify(model_ids: tuple[str, ...], config_file: Path | None, **params: Any) -> None:
     """Re-hash installed model files; report bad ones with the repair command."""
+    cache_dir = _cache_dir(config_file, params)
     statuses = verify_models(cache_dir, list(model_ids) or None)
     bad = []
     for status in statuses:

@@ -8,8 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .batch import BatchResult
-from .errors import printable
+from ..errors import printable
+from ..pipeline.batch import BatchResult
 
 # (summary key in stage_seconds, column title), in the order the work happens.
 STAGES = (

@@ -1,0 +1,100 @@
+"""`personframes extract VIDEO...`: the pipeline's command."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import load_config
+from ..detect import FACE_DETECTORS
+from ..errors import printable
+from ..logs import setup_logging
+from ..pipeline.batch import BatchResult, run_batch
+from .options import LOGGING, add_options, config_option, flag, overrides, version_option
+from .progress import ProgressDisplay
+from .summary import print_summary
+
+log = logging.getLogger(__name__)
+
+# Our names first; Person From Vid's names for the same settings after them.
+FLAGS = (
+    flag("output.output_dir", "--output-dir", "-o"),
+    flag("output.format", "--output-format", choices=("jpeg",)),
+    flag("output.jpg_quality", "--output-jpg-quality", "--output-jpeg-quality"),
+    flag("output.png_optimize", "--output-png-optimize/--no-output-png-optimize"),
+    flag("output.face_crop_padding", "--output-face-crop-padding"),
+    flag("output.full_frames", "--full-frames/--no-full-frames"),
+    flag(
+        "output.face_crops",
+        "--face-crops/--no-face-crops",
+        "--output-face-crop-enabled/--no-output-face-crop-enabled",
+    ),
+    flag("output.body_crops", "--body-crops/--no-body-crops", "--crop"),
+    flag("output.crop_ratio", "--crop-ratio"),
+    flag("output.crop_padding", "--crop-padding"),
+    flag("output.resize", "--resize"),
+    flag("output.bucket", "--bucket"),
+    flag("output.caption", "--caption/--no-caption"),
+    flag("output.trigger", "--trigger"),
+    flag("selection.min_frames_per_category", "--min-frames-per-category"),
+    flag("selection.max_frames_per_category", "--max-frames-per-category"),
+    flag("selection.min_seconds_apart", "--min-seconds-apart"),
+    flag("selection.min_face_size", "--min-face-size"),
+    flag("quality.threshold", "--quality-threshold"),
+    flag("output.face_restoration", "--face-restoration/--no-face-restoration"),
+    flag("output.face_restoration_strength", "--face-restoration-strength"),
+    flag("output.face_restoration_policy", "--face-restoration-policy"),
+    flag("output.face_restoration_model", "--face-restoration-model"),
+    flag("sampling.max_frames", "--max-frames"),
+    flag("sampling.sample_interval", "--sample-interval"),
+    flag("models.confidence", "--confidence"),
+    flag("models.face_detector", "--face-detector", choices=FACE_DETECTORS),
+    flag("models.device", "--device"),
+    flag("models.batch_size", "--batch-size"),
+    flag("pipeline.force", "--force"),
+    flag("pipeline.workers", "--workers"),
+    flag("pipeline.keep_temp", "--keep-temp"),
+    *LOGGING,
+)
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@add_options(FLAGS)
+@click.option(
+    "--no-structured-output",
+    "no_structured_output",
+    is_flag=True,
+    help="Accepted for Person From Vid's scripts: outputs are always written flat, "
+    "one folder per run.",
+)
+@config_option
+@version_option
+def extract(inputs: tuple[Path, ...], config_file: Path | None, **params: Any) -> None:
+    """Extract face crops and full frames of people from videos (files or folders)."""
+    config = load_config(config_file, overrides(params))
+    setup_logging(config.logging)
+    if config.models.batch_size > 1:
+        log.info("batch size %d: detection runs one frame at a time", config.models.batch_size)
+    with ProgressDisplay(enabled=not config.logging.quiet) as display:
+        result = run_batch(list(inputs), config, display)
+    if len(result.failures) == 1 and not result.results and result.interrupted is None:
+        # A single failed input: just the one-line reason, like any other error.
+        click.echo(f"personframes: error: {printable(result.failures[0][1])}", err=True)
+    elif not config.logging.quiet or result.failures or result.interrupted:
+        print_summary(result)
+    sys.exit(batch_exit_code(result))
+
+
+def batch_exit_code(result: BatchResult) -> int:
+    if result.interrupted is not None:
+        return result.interrupted.exit_code
+    if not result.failures:
+        return 0
+    if not result.results and all(code == 2 for _, _, code in result.failures):
+        return 2
+    return 1
