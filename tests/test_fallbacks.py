@@ -11,7 +11,14 @@ import pytest
 
 from personframes.detect._onnxruntime import ort
 from personframes.pipeline.context import FallbackWarnings
-from personframes.pipeline.fallbacks import COUNTERS, REASONS, Fallback, count_fallbacks
+from personframes.pipeline.fallbacks import (
+    COUNTERS,
+    GROUPS,
+    REASONS,
+    Fallback,
+    count_fallbacks,
+    group_of,
+)
 from personframes.pipeline.records import Record, ScanFrame, ScanInfo, WriteItem
 
 from .util import VIDEOS, run_cli
@@ -43,7 +50,7 @@ def _stored(model: type[R], data: dict[str, Any]) -> R:
 
 
 def test_every_member_is_counted_and_has_a_reason() -> None:
-    assert set(COUNTERS) == set(Fallback)
+    assert set(COUNTERS) == set(Fallback) == set(GROUPS)
     assert set(REASONS) == set(Fallback) - {Fallback.FACE_RESTORATION, Fallback.DEVICE}
 
 
@@ -122,6 +129,10 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
         "device: centerface: GPU requested but no CUDA; running on the CPU": 1,
         "device: realesrgan-x4plus-pth: CUDA out of memory; the model moved to the CPU": 1,
     }
+    groups = [group_of(key) for key in count_fallbacks(info, [frame], written)]
+    assert (
+        groups == ["restoration", "analysis", "analysis", "decoding", "decoding"] + ["device"] * 2
+    )
 
 
 def test_a_fallback_is_warned_once_per_reason(caplog: pytest.LogCaptureFixture) -> None:

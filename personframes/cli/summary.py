@@ -1,15 +1,21 @@
-"""The end-of-run summary: per video counts, outputs per category, seconds per stage."""
+"""The end-of-run summary: per video counts, fallbacks by what they are about, outputs per
+category, seconds per stage. Everything fits an 80-column terminal: tables have no
+vertical rules and two-line headers, a long video name wraps, numbers are never cut,
+and the seconds per stage are a line per video that wraps between stages."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from ..errors import printable
 from ..pipeline.batch import BatchResult
+from ..pipeline.fallbacks import group_of
+from ..pipeline.runner import VideoResult
 
 # (summary key in stage_seconds, column title), in the order the work happens.
 STAGES = (
@@ -24,22 +30,48 @@ STAGES = (
 POSE_NOTE = "* body pose runs on a second thread, beside decode, detect and analyze"
 
 
+FALLBACK_GROUPS = ("restoration", "analysis", "decoding", "device")
+FALLBACK_NOTE = (
+    "fallbacks: restoration = faces written with Lanczos after the model failed; "
+    "analysis = head pose from keypoints, body box from the face; decoding = frames "
+    "re-read or timed by frame rate; device = CPU instead of a GPU asked for"
+)
+
+
 def _name(path: Path) -> str:
     return printable(path.name)
 
 
 def _table(title: str, columns: tuple[str, ...], left: int) -> Table:
-    """A table whose first ``left`` columns are text, the rest numbers; nothing is cut."""
-    table = Table(title=title, title_justify="left")
+    """A table without vertical rules, its first ``left`` columns text (a long name
+    wraps), the rest numbers (never cut or wrapped); headers may take two lines."""
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
     for i, column in enumerate(columns):
-        table.add_column(column, justify="left" if i < left else "right", no_wrap=True)
+        if i < left:
+            table.add_column(column, justify="left", overflow="fold")
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
     return table
 
 
 def _counts(result: BatchResult) -> Table:
     table = _table(
         "personframes summary",
-        ("video", "status", "decoded", "candidates", "faces", "written", "restored", "fallbacks"),
+        (
+            "video",
+            "status",
+            "frames\ndecoded",
+            "candidate\nframes",
+            "faces\nfound",
+            "files\nwritten",
+            "faces\nrestored",
+        ),
         left=2,
     )
     for item in result.results:
@@ -52,10 +84,25 @@ def _counts(result: BatchResult) -> Table:
             str(s.get("faces", "")),
             str(s.get("files_written", "")),
             str(s.get("restorations", "")),
-            str(sum(s.get("fallbacks", {}).values())),
         )
     for path, _reason, _code in result.failures:
-        table.add_row(_name(path), "failed", *[""] * 6)
+        table.add_row(_name(path), "failed", *[""] * 5)
+    return table
+
+
+def fallback_counts(fallbacks: dict[str, int]) -> dict[str, int]:
+    """A video's counted fallbacks (``"what: reason" -> n``) summed per group."""
+    totals = dict.fromkeys(FALLBACK_GROUPS, 0)
+    for key, count in fallbacks.items():
+        totals[group_of(key)] += count
+    return totals
+
+
+def _fallbacks(result: BatchResult) -> Table:
+    table = _table("fallbacks (reasons below)", ("video", *FALLBACK_GROUPS), left=1)
+    for item in result.results:
+        totals = fallback_counts(item.summary.get("fallbacks", {}))
+        table.add_row(_name(item.path), *(str(totals[g]) for g in FALLBACK_GROUPS))
     return table
 
 
@@ -68,25 +115,30 @@ def _categories(result: BatchResult) -> Table:
     return table
 
 
-def _stages(result: BatchResult) -> Table:
-    columns = ("video", *(title for _, title in STAGES), "total")
-    table = _table("seconds per stage (this run)", columns, left=1)
-    for item in result.results:
-        seconds: dict[str, Any] = item.summary.get("stage_seconds", {})
-        cells = [f"{seconds[key]:.2f}" if key in seconds else "" for key, _ in STAGES]
-        table.add_row(_name(item.path), *cells, f"{item.seconds:.2f}")
-    return table
+def _stages(item: VideoResult) -> str:
+    """One video's seconds per stage, as a line that wraps between stages."""
+    seconds: dict[str, Any] = item.summary.get("stage_seconds", {})
+    parts = [f"{title} {seconds[key]:.2f}" for key, title in STAGES if key in seconds]
+    return f"{_name(item.path)}: {', '.join(parts)}; total {item.seconds:.2f} s"
 
 
-def print_summary(result: BatchResult) -> None:
-    console = Console(stderr=True, highlight=False)
-    if not console.is_terminal:  # a log file or a pipe: no reason to cut at 80 columns
-        console.width = 200
+def print_summary(result: BatchResult, console: Console | None = None) -> None:
+    """Print the summary on ``console`` (default: stderr; 200 columns when it is not a
+    terminal, as a log file has no reason to wrap at 80)."""
+    if console is None:
+        console = Console(stderr=True, highlight=False)
+        if not console.is_terminal:
+            console.width = 200
     console.print(_counts(result))
+    if any(item.summary.get("fallbacks") for item in result.results):
+        console.print(_fallbacks(result))
+        console.print(FALLBACK_NOTE)
     if any(item.summary.get("selected_by_category") for item in result.results):
         console.print(_categories(result))
     if result.results:
-        console.print(_stages(result))
+        console.print("seconds per stage (this run):")
+        for item in result.results:
+            console.print(_stages(item), markup=False)
         console.print(POSE_NOTE)
     for item in result.results:
         if item.summary.get("faces", 0) == 0:
@@ -98,7 +150,7 @@ def print_summary(result: BatchResult) -> None:
                 markup=False,
             )
         for reason, count in item.summary.get("fallbacks", {}).items():
-            console.print(f"{_name(item.path)}: fallback x{count}: {reason}")
+            console.print(f"{_name(item.path)}: fallback x{count}: {reason}", markup=False)
         if item.manifest is not None:
             console.print(f"{_name(item.path)}: wrote {item.manifest}")
     for path, reason, _code in result.failures:

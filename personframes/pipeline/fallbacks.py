@@ -35,6 +35,26 @@ REASONS = {
 }
 """The reason each member is counted under (face restoration and device: their own)."""
 
+GROUPS = {
+    Fallback.FACE_RESTORATION: "restoration",
+    Fallback.BODY_CROP: "analysis",
+    Fallback.HEAD_POSE: "analysis",
+    Fallback.FRAME_SEEKING: "decoding",
+    Fallback.VIDEO_TIMESTAMPS: "decoding",
+    Fallback.DEVICE: "device",
+}
+"""What each member is about, as the run summary's fallback columns count them."""
+
+
+def group_of(key: str) -> str:
+    """The group of a counted fallback (``"what: reason"``, as ``count_fallbacks`` keys)."""
+    what = key.split(":", 1)[0]
+    for member, group in GROUPS.items():
+        if what == member.value:
+            return group
+    raise ValueError(f"not a counted fallback: {key!r}")
+
+
 Counted = Iterable[tuple[str, int]]  # (reason, occurrences)
 CounterFn = Callable[[ScanInfo, list[ScanFrame], list[WriteItem]], Counted]
 
