@@ -14,14 +14,23 @@ from ..detect import FACE_DETECTORS
 from ..errors import printable
 from ..logs import setup_logging
 from ..pipeline.batch import BatchResult, run_batch
-from .options import LOGGING, add_options, config_option, flag, overrides, version_option
+from .options import (
+    LOGGING,
+    Flag,
+    add_options,
+    config_option,
+    every_other_setting,
+    flag,
+    overrides,
+    version_option,
+)
 from .progress import ProgressDisplay
 from .summary import print_summary
 
 log = logging.getLogger(__name__)
 
 # Our names first; Person From Vid's names for the same settings after them.
-FLAGS = (
+FLAGS: tuple[Flag, ...] = (
     flag("output.output_dir", "--output-dir", "-o"),
     flag("output.format", "--output-format", choices=("jpeg",)),
     flag("output.jpg_quality", "--output-jpg-quality", "--output-jpeg-quality"),
@@ -59,6 +68,12 @@ FLAGS = (
     flag("pipeline.workers", "--workers"),
     flag("pipeline.keep_temp", "--keep-temp"),
     *LOGGING,
+)
+# The settings above are the common ones; every other one of the sections extract reads
+# has a flag too (--sampling-dedup-distance, --pose-standing-min-angle, ...).
+FLAGS += every_other_setting(
+    ("models", "sampling", "pose", "head_angle", "quality", "selection", "output", "pipeline"),
+    FLAGS,
 )
 
 

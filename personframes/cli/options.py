@@ -132,6 +132,24 @@ def make_option(spec: Flag) -> Callable[[F], F]:
     return option
 
 
+def every_other_setting(sections: Iterable[str], named: Sequence[Flag]) -> tuple[Flag, ...]:
+    """A flag ``--section-field`` for each setting of ``sections`` that ``named`` lacks:
+    a new setting is on the command line as soon as it is in the config."""
+    taken = {spec.setting for spec in named}
+    flags = []
+    for section in sections:
+        model = Config.model_fields[section].annotation
+        assert isinstance(model, type)
+        for field, info in model.model_fields.items():
+            if f"{section}.{field}" in taken:
+                continue
+            name = f"--{section}-{field}".replace("_", "-")
+            if _base(info.annotation) is bool:
+                name = f"{name}/--no-{name[2:]}"
+            flags.append(flag(f"{section}.{field}", name))
+    return tuple(flags)
+
+
 def add_options(flags: Sequence[Flag]) -> Callable[[F], F]:
     def decorate(func: F) -> F:
         for spec in reversed(flags):
