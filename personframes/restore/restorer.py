@@ -111,6 +111,17 @@ def blend(restored: Image, original: Image, strength: float) -> Image:
     return result
 
 
+@dataclass(frozen=True)
+class ModelJob:
+    """What a restorer's model works on for one crop."""
+
+    engine: Engine
+    crop: Image  # at its native resolution
+    original: Image  # its Lanczos resize to the target: what the result must match
+    landmarks: np.ndarray | None  # five face points in the crop's pixels
+    input_side: int  # the longest side the policy lets the model see
+
+
 class FaceRestorer(ABC):
     """Restores face crops with one catalogue model on one device: the policy, the
     blend and the fallback; subclasses run their kind of model (``_run_model``).
@@ -193,7 +204,7 @@ class FaceRestorer(ABC):
         try:
             engine = self.load()
             restored, model_input = self._run_model(
-                engine, crop, original, landmarks, decision.input_side
+                ModelJob(engine, crop, original, landmarks, decision.input_side)
             )
         except _MODEL_FAILURES as exc:
             reason = str(exc) or type(exc).__name__
@@ -218,15 +229,8 @@ class FaceRestorer(ABC):
         )
 
     @abstractmethod
-    def _run_model(
-        self,
-        engine: Engine,
-        crop: Image,
-        original: Image,
-        landmarks: np.ndarray | None,
-        input_side: int,
-    ) -> tuple[Image, tuple[int, int]]:
-        """The model's result at ``original``'s size, and the (w, h) the model saw."""
+    def _run_model(self, job: ModelJob) -> tuple[Image, tuple[int, int]]:
+        """The model's result at ``job.original``'s size, and the (w, h) the model saw."""
 
 
 class SrRestorer(FaceRestorer):
@@ -235,21 +239,15 @@ class SrRestorer(FaceRestorer):
 
     KIND = "sr"
 
-    def _run_model(
-        self,
-        engine: Engine,
-        crop: Image,
-        original: Image,
-        landmarks: np.ndarray | None,
-        input_side: int,
-    ) -> tuple[Image, tuple[int, int]]:
+    def _run_model(self, job: ModelJob) -> tuple[Image, tuple[int, int]]:
+        crop, original = job.crop, job.original
         height, width = crop.shape[:2]
         model_in = (
             crop
-            if input_side >= max(height, width)
-            else lanczos(crop, fit_longest(width, height, input_side))
+            if job.input_side >= max(height, width)
+            else lanczos(crop, fit_longest(width, height, job.input_side))
         )
-        upscaled = engine.run(model_in, fidelity=self.fidelity)
+        upscaled = job.engine.run(model_in, fidelity=self.fidelity)
         size = (int(model_in.shape[1]), int(model_in.shape[0]))
         return lanczos(upscaled, (original.shape[1], original.shape[0])), size
 
@@ -262,19 +260,12 @@ class FaceModelRestorer(FaceRestorer):
     KIND = "face"
     USES_KEYPOINTS = True
 
-    def _run_model(
-        self,
-        engine: Engine,
-        crop: Image,
-        original: Image,
-        landmarks: np.ndarray | None,
-        input_side: int,
-    ) -> tuple[Image, tuple[int, int]]:
-        del input_side  # face models take their fixed aligned size
+    def _run_model(self, job: ModelJob) -> tuple[Image, tuple[int, int]]:
+        original = job.original  # face models take their fixed aligned size
         size = self.spec.input_size or 512
-        if landmarks is not None:
-            factor = original.shape[1] / crop.shape[1]
-            points = np.asarray(landmarks, dtype=np.float32) * factor
+        if job.landmarks is not None:
+            factor = original.shape[1] / job.crop.shape[1]
+            points = np.asarray(job.landmarks, dtype=np.float32) * factor
         else:
             faces = self.detector.detect(original) if self.detector is not None else []
             if not faces:
@@ -282,7 +273,7 @@ class FaceModelRestorer(FaceRestorer):
             points = face_points(max(faces, key=lambda f: f.box.area))
         matrix = alignment_matrix(points, size)
         aligned = warp_face(original, matrix, size)
-        restored = engine.run(aligned, fidelity=self.fidelity)
+        restored = job.engine.run(aligned, fidelity=self.fidelity)
         return paste_face(original, restored, matrix, source_face=aligned), (size, size)
 
 
