@@ -84,8 +84,8 @@ FLAGS += every_other_setting(
     "--no-structured-output",
     "no_structured_output",
     is_flag=True,
-    help="Accepted for Person From Vid's scripts: outputs are always written flat, "
-    "one folder per run.",
+    help="Person From Vid's switch to plain log lines (no emoji or panels); accepted "
+    "and ignored: personframes always logs plain lines.",
 )
 @config_option
 @version_option
