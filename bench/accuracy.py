@@ -50,7 +50,7 @@ from personframes.analyze.tracking import (  # noqa: E402
     appearance_signature,
     track_people,
 )
-from personframes.config import HeadAngleConfig, PoseConfig  # noqa: E402
+from personframes.config import HeadAngleConfig, ModelsConfig, PoseConfig  # noqa: E402
 from personframes.detect import create_face_detector  # noqa: E402
 from personframes.detect.pose import PoseEstimator, body_region  # noqa: E402
 from personframes.types import Box, FaceDetection, Image  # noqa: E402
@@ -96,8 +96,16 @@ def pct(num: int, den: int) -> float | None:
     return round(num / den, 3) if den else None
 
 
-def run(labels_dir: Path, detector_id: str) -> dict[str, Any]:
-    detector = create_face_detector(detector_id, confidence=0.4, max_side=640)
+def run(
+    labels_dir: Path, detector_id: str, max_side: int | None = None, coarse: bool = True
+) -> dict[str, Any]:
+    m = ModelsConfig()  # the defaults the pipeline runs with
+    detector = create_face_detector(
+        detector_id,
+        confidence=m.confidence,
+        max_side=max_side or m.detector_max_side,
+        coarse_side=m.detector_coarse_side if coarse else None,
+    )
     head = HeadPoseEstimator(HeadAngleConfig())
     pose_cfg = PoseConfig()
     counts: Counter[str] = Counter()
@@ -258,9 +266,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=Path, default=ROOT.parent / "shared" / "data" / "labels")
     parser.add_argument("--detector", default="centerface")
+    parser.add_argument("--max-side", type=int, help="detector input side (default: config)")
+    parser.add_argument("--no-coarse", action="store_true", help="no second, coarse pass")
     args = parser.parse_args()
     start = time.perf_counter()
-    result = run(args.labels, args.detector)
+    result = run(args.labels, args.detector, args.max_side, not args.no_coarse)
     result["seconds"]["total"] = round(time.perf_counter() - start, 2)
     print(table(result), file=sys.stderr)
     json.dump(result, sys.stdout, indent=1)

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from .compat import translate
+from .detect import DEFAULT_COARSE_SIDE, DEFAULT_FACE_DETECTOR, DEFAULT_MAX_SIDE
 from .devices import Device
 from .errors import ConfigError, printable
 from .models.catalogue import ModelId
@@ -68,10 +69,19 @@ class ModelsConfig(_Section):
     cache_dir: UsablePath | None = Field(
         None, description="model cache; default: the platform cache dir (PERSONFRAMES_CACHE_DIR)"
     )
-    face_detector: str = Field("centerface", description="face detector id (see models list)")
+    face_detector: str = Field(
+        DEFAULT_FACE_DETECTOR, description="face detector id (see models list)"
+    )
     confidence: float = Field(0.4, ge=0.0, le=1.0, description="minimum face detection score")
     detector_max_side: int = Field(
-        640, ge=128, le=4096, description="longest side the face detector sees (px)"
+        DEFAULT_MAX_SIDE, ge=128, le=4096, description="longest side the face detector sees (px)"
+    )
+    detector_coarse_side: int | None = Field(
+        DEFAULT_COARSE_SIDE,
+        ge=64,
+        le=1024,
+        description="a second detector pass on the frame shrunk to this side finds the "
+        "close-ups too large for the first (none: one pass)",
     )
     batch_size: int = Field(
         1,

@@ -13,21 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..registry import Registry
 from .base import FaceDetector
 
-# Chosen by bench/detect_recall.py on the labelled frames: CenterFace at 640 px finds
-# 24/26 sitting_window (mostly profile) and 15/18 stage_performer main faces with no
-# false detection; adding MediaPipe full-range gains one hair-covered profile and adds
-# false boxes on the body; 960 px is no better, and native size (26/26, two of them
-# just above the threshold) costs 4-7x the time on the 1280 px video.
+# Chosen by bench/accuracy.py on the labelled frames (main-face recall, 44 faces):
+# CenterFace at 640 px 39/44, at 960 px 39/44, at native size (1280 px here) 41/44 (the
+# two profiles it gains score 0.40 and 0.42), and a second pass at 192 px adds the
+# motion-blurred close-up that fills a 360 px frame (42/44); detection time 0.88 s ->
+# 3.21 s for the 55 frames. MediaPipe full-range: 32/44.
 DEFAULT_FACE_DETECTOR = "centerface"
-DEFAULT_MAX_SIDE = 640
+DEFAULT_MAX_SIDE = 1280
+DEFAULT_COARSE_SIDE = 192
 DEFAULT_CONFIDENCE = 0.4
 
 
-# Called as factory(confidence=..., max_side=..., device=...).
 FaceDetectorFactory = Callable[..., FaceDetector]
 
 
@@ -39,32 +40,32 @@ class DetectorEntry:
     description: str = ""
 
 
-def _centerface(*, confidence: float, max_side: int, device: str) -> FaceDetector:
+# Each factory is called as factory(confidence=, max_side=, device=, coarse_side=).
+
+
+def _centerface(**settings: Any) -> FaceDetector:
     from .centerface import CenterFaceDetector
 
-    return CenterFaceDetector(confidence=confidence, max_side=max_side, device=device)
+    return CenterFaceDetector(**settings)
 
 
-def _mediapipe_full(*, confidence: float, max_side: int, device: str) -> FaceDetector:
+def _mediapipe_full(**settings: Any) -> FaceDetector:
     from .mediapipe_face import MediaPipeFullRange
 
-    return MediaPipeFullRange(confidence=confidence, max_side=max_side, device=device)
+    return MediaPipeFullRange(**settings)
 
 
-def _mediapipe_short(*, confidence: float, max_side: int, device: str) -> FaceDetector:
+def _mediapipe_short(**settings: Any) -> FaceDetector:
     from .mediapipe_face import MediaPipeShortRange
 
-    return MediaPipeShortRange(confidence=confidence, max_side=max_side, device=device)
+    return MediaPipeShortRange(**settings)
 
 
-def _centerface_mediapipe(*, confidence: float, max_side: int, device: str) -> FaceDetector:
+def _centerface_mediapipe(**settings: Any) -> FaceDetector:
     from .combined import CombinedFaceDetector
 
-    children = [
-        _centerface(confidence=confidence, max_side=max_side, device=device),
-        _mediapipe_full(confidence=confidence, max_side=max_side, device=device),
-    ]
-    return CombinedFaceDetector("centerface+mediapipe", children, max_side=max_side)
+    children = [_centerface(**settings), _mediapipe_full(**settings)]
+    return CombinedFaceDetector("centerface+mediapipe", children, max_side=settings["max_side"])
 
 
 def _build_registry() -> Registry[DetectorEntry]:
@@ -100,20 +101,25 @@ def create_face_detector(
     confidence: float = DEFAULT_CONFIDENCE,
     max_side: int = DEFAULT_MAX_SIDE,
     device: str = "cpu",
+    coarse_side: int | None = None,
 ) -> FaceDetector:
     """Build face detector ``name`` (one of ``FACE_DETECTORS``).
 
     ``confidence`` is the minimum score; the image is downscaled so its longest
     side is at most ``max_side`` before inference (results are in full-resolution
-    pixels); ``device`` is "cpu", "gpu" or "auto". Raises ``UnknownIdError`` for
+    pixels); ``device`` is "cpu", "gpu" or "auto"; ``coarse_side``: also look for
+    large faces on the image shrunk to this side. Raises ``UnknownIdError`` for
     an unknown name and ``ModelError`` if a model file cannot be loaded.
     """
     factory = REGISTRY.lookup(name).factory
-    detector: FaceDetector = factory(confidence=confidence, max_side=max_side, device=device)
+    detector: FaceDetector = factory(
+        confidence=confidence, max_side=max_side, device=device, coarse_side=coarse_side
+    )
     return detector
 
 
 __all__ = [
+    "DEFAULT_COARSE_SIDE",
     "DEFAULT_CONFIDENCE",
     "DEFAULT_FACE_DETECTOR",
     "DEFAULT_MAX_SIDE",

@@ -31,33 +31,52 @@ class FaceDetector(abc.ABC):
         """Faces in ``image`` (RGB, uint8, HxWx3)."""
 
 
+# A face at least this fraction of the frame's height is "large": the coarse pass adds
+# such faces, which detectors trained on smaller faces miss at full resolution.
+LARGE_FACE = 0.25
+
+
 class DownscalingFaceDetector(FaceDetector):
     """Base for detectors that see the image downscaled to ``max_side``.
 
     Subclasses implement ``_detect_scaled`` on the (possibly) smaller RGB image;
     this class converts the input to 3-channel RGB, downscales it, maps the
-    results back to full-resolution coordinates and sorts them.
+    results back to full-resolution coordinates and sorts them. With ``coarse_side``,
+    a second pass on the image shrunk to that side adds the large faces (a quarter of
+    the frame's height or more) the first pass missed: close-ups that fill the frame.
     """
 
-    def __init__(self, *, confidence: float, max_side: int) -> None:
+    def __init__(self, *, confidence: float, max_side: int, coarse_side: int | None = None) -> None:
         if not 0.0 <= confidence <= 1.0:
             raise ValueError(f"confidence must be within [0, 1], got {confidence}")
         if max_side < 32:
             raise ValueError(f"max_side must be at least 32, got {max_side}")
         self.confidence = confidence
         self.max_side = max_side
+        self.coarse_side = coarse_side
 
     def detect(self, image: Image) -> list[FaceDetection]:
         rgb = as_rgb(image)
-        small = shrink_to_fit(rgb, self.max_side, area=True)
+        found = self._at(rgb, self.max_side)
+        height = rgb.shape[0]
+        coarse = self.coarse_side
+        if coarse is not None and coarse < min(self.max_side, max(rgb.shape[:2])):
+            for face in self._at(rgb, coarse):
+                large = face.box.height >= LARGE_FACE * height
+                if large and all(overlap_of_smaller(face.box, f.box) < 0.5 for f in found):
+                    found.append(face)
+        return sorted(found, key=lambda d: d.score, reverse=True)
+
+    def _at(self, rgb: Image, side: int) -> list[FaceDetection]:
+        """Faces found on ``rgb`` shrunk to ``side``, in ``rgb``'s pixels."""
+        small = shrink_to_fit(rgb, side, area=True)
         found = self._detect_scaled(small)
         height, width = rgb.shape[:2]
         if small.shape[:2] != rgb.shape[:2]:
             fx, fy = width / small.shape[1], height / small.shape[0]
             found = [rescale(d, fx, fy) for d in found]
         clipped = [replace(d, box=d.box.clip(width, height)) for d in found]
-        kept = [d for d in clipped if d.box.width > 0 and d.box.height > 0]
-        return sorted(kept, key=lambda d: d.score, reverse=True)
+        return [d for d in clipped if d.box.width > 0 and d.box.height > 0]
 
     @abc.abstractmethod
     def _detect_scaled(self, image: Image) -> list[FaceDetection]:
@@ -76,8 +95,9 @@ class SingleModelDetector(DownscalingFaceDetector):
         max_side: int = 640,
         device: str = "cpu",
         model_path: Path | None = None,
+        coarse_side: int | None = None,
     ) -> None:
-        super().__init__(confidence=confidence, max_side=max_side)
+        super().__init__(confidence=confidence, max_side=max_side, coarse_side=coarse_side)
         self._load(model_path, device)
 
     @abc.abstractmethod

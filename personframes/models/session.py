@@ -85,26 +85,36 @@ class ModelSession:
             self._items[("engine", model_id, device)] = engine
 
     def face_detector(
-        self, name: str, *, confidence: float, max_side: int, device: str
+        self,
+        name: str,
+        *,
+        confidence: float,
+        max_side: int,
+        device: str,
+        coarse_side: int | None = None,
     ) -> FaceDetector:
         """Face detector ``name`` for the calling thread."""
         from ..detect import create_face_detector
 
+        settings = {"confidence": confidence, "max_side": max_side, "coarse_side": coarse_side}
+
         def make() -> FaceDetector:
-            detector = create_face_detector(
-                name, confidence=confidence, max_side=max_side, device=device
-            )
+            detector = create_face_detector(name, device=device, **settings)  # type: ignore[arg-type]
             detector.detect(np.zeros((64, 64, 3), np.uint8))  # one-time native set-up
             return detector
 
-        key = ("face_detector", name, confidence, max_side, device, threading.get_ident())
+        key = ("face_detector", name, *settings.values(), device, threading.get_ident())
         return self._get(key, make)
 
     def configured_face_detector(self, config: Config) -> FaceDetector:
         """The face detector the config's ``models`` section names, for the calling thread."""
         m = config.models
         return self.face_detector(
-            m.face_detector, confidence=m.confidence, max_side=m.detector_max_side, device=m.device
+            m.face_detector,
+            confidence=m.confidence,
+            max_side=m.detector_max_side,
+            device=m.device,
+            coarse_side=m.detector_coarse_side,
         )
 
     def frame_analyzer(self, config: Config) -> FrameAnalyzer:

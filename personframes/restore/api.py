@@ -18,7 +18,12 @@ from typing import Any, Literal, overload
 
 from PIL import Image as PILImage
 
-from ..detect import DEFAULT_CONFIDENCE, DEFAULT_FACE_DETECTOR, DEFAULT_MAX_SIDE
+from ..detect import (
+    DEFAULT_COARSE_SIDE,
+    DEFAULT_CONFIDENCE,
+    DEFAULT_FACE_DETECTOR,
+    DEFAULT_MAX_SIDE,
+)
 from ..devices import Device
 from ..errors import InputError
 from ..models.catalogue import DEFAULT_MODEL
@@ -81,19 +86,25 @@ class FaceRestoration:
         face_detector: str = DEFAULT_FACE_DETECTOR,
         confidence: float = DEFAULT_CONFIDENCE,
         max_side: int = DEFAULT_MAX_SIDE,
+        coarse_side: int | None = DEFAULT_COARSE_SIDE,
     ) -> None:
         self.session = session if session is not None else ModelSession(cache_dir)
         self._detector = detector
         self.face_detector = face_detector
         self.confidence = confidence
         self.max_side = max_side
+        self.coarse_side = coarse_side
 
     def detector(self, device: Device = "auto") -> FaceDetectorLike:
         """The detector for the calling thread."""
         if self._detector is not None:
             return self._detector
         return self.session.face_detector(
-            self.face_detector, confidence=self.confidence, max_side=self.max_side, device=device
+            self.face_detector,
+            confidence=self.confidence,
+            max_side=self.max_side,
+            device=device,
+            coarse_side=self.coarse_side,
         )
 
     def restore(

@@ -88,6 +88,7 @@ def restore_images(
         face_detector=m.face_detector,
         confidence=m.confidence,
         max_side=m.detector_max_side,
+        coarse_side=m.detector_coarse_side,
     )
     for src, dest in zip(files, targets, strict=True):
         start = time.perf_counter()
