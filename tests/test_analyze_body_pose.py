@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import dataclasses
+
 import av
 import numpy as np
 import pytest
 
-from personframes.analyze.body_pose import SideAngles, analyze_body_pose, classify_angles
+from personframes.analyze.body_pose import (
+    Leg3D,
+    SideAngles,
+    analyze_body_pose,
+    classify_3d,
+    classify_angles,
+)
 from personframes.analyze.shot_type import classify_shot_type
 from personframes.config import PoseConfig
 from personframes.detect.pose import PoseEstimator, body_region
@@ -92,3 +100,45 @@ def test_sitting_and_standing_frames(estimator: PoseEstimator) -> None:
         assert shot.shot_type == "full_body", shot.reason
     assert results[30].pose == "sitting", results[30].reason
     assert results[375].pose == "standing", results[375].reason
+
+
+def leg(
+    thigh: float, knee: float | None, height: float | None, hip: float = 170.0, side: str = "left"
+) -> Leg3D:
+    return Leg3D(side, hip, thigh, knee, height)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("legs", "torso", "expected"),
+    [
+        ((leg(5, 175, 0.98), leg(8, 170, 0.97, side="right")), 5.0, "standing"),
+        ((leg(32, 116, 0.83),), 8.0, "standing"),  # one leg seen, stepping: hip held up
+        ((leg(16, 143, 0.95), leg(53, 122, 0.77, side="right")), 30.0, "standing"),  # rising
+        ((leg(8, None, None, hip=175),), 10.0, "standing"),  # ankles out of view
+        ((leg(95, 90, 0.4, hip=90),), 5.0, "sitting"),  # chair: thigh level, hips up
+        ((leg(125, 100, 0.05, hip=55),), 5.0, "sitting"),  # floor or sill, knees up
+        ((leg(110, 45, 0.15, hip=40), leg(115, 50, 0.2, side="right")), 20.0, "squatting"),
+        ((leg(110, 45, 0.15, hip=40), leg(95, 95, 0.4, side="right")), 20.0, "sitting"),
+        ((leg(40, 150, 0.7),), 5.0, "unknown"),  # neither upright nor seated
+        ((leg(60, None, None, hip=120),), 5.0, "sitting"),  # thigh raised, no ankle
+        ((leg(40, None, None, hip=140),), 5.0, "unknown"),
+        ((leg(5, 175, 0.98),), 80.0, "lying"),
+        ((), 5.0, "unknown"),
+    ],
+)
+def test_3d_table(legs: tuple[Leg3D, ...], torso: float, expected: str) -> None:
+    pose, reason = classify_3d(legs, torso)
+    assert pose == expected, reason
+    assert reason
+
+
+def test_3d_first_2d_without_world_landmarks(estimator: PoseEstimator) -> None:
+    frames = decode("sitting_window.mp4", 30)
+    face = Box(376, 570, 433, 643)
+    image = frames[30]
+    pose = estimator.detect(image, body_region(face, image.shape[1], image.shape[0]))
+    assert pose is not None and pose.world_landmarks
+    three_d = analyze_body_pose(pose, CFG)
+    assert (three_d.pose, three_d.method) == ("sitting", "3d") and three_d.legs
+    flat = analyze_body_pose(dataclasses.replace(pose, world_landmarks=()), CFG)
+    assert flat.method == "2d" and flat.sides and not flat.legs

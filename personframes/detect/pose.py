@@ -107,6 +107,11 @@ class BodyPose:
     def __getitem__(self, name: str) -> Landmark:
         return self.landmarks[_INDEX[name]]
 
+    def world(self, name: str) -> tuple[float, float, float]:
+        """Landmark ``name`` in metres (world landmarks must be present)."""
+        w = self.world_landmarks[_INDEX[name]]
+        return (w.x, w.y, w.z)
+
     def visible(self, name: str, min_visibility: float) -> bool:
         return self[name].visibility >= min_visibility
 

@@ -133,7 +133,7 @@ class FrameAnalyzer:
             people.append(
                 PersonRecord(
                     head=person.head,
-                    pose=PoseRecord(class_=body.pose, reason=body.reason),
+                    pose=PoseRecord(class_=body.pose, reason=body.reason, method=body.method),
                     shot=ShotRecord(type=shot.shot_type, reason=shot.reason),
                     body_box=None
                     if body_box is None

@@ -20,6 +20,7 @@ class Fallback(Enum):
     FACE_RESTORATION = "face restoration"
     BODY_CROP = "body crop"
     HEAD_POSE = "head pose"
+    BODY_POSE_2D = "body pose"
     FRAME_SEEKING = "frame seeking"
     VIDEO_TIMESTAMPS = "video timestamps"
     DEVICE = "device"
@@ -28,6 +29,7 @@ class Fallback(Enum):
 REASONS = {
     Fallback.BODY_CROP: "no body landmarks, region estimated from face",
     Fallback.HEAD_POSE: "face mesh not confident (e.g. a profile), angles from detector keypoints",
+    Fallback.BODY_POSE_2D: "no world landmarks, classified from 2D joint angles",
     Fallback.FRAME_SEEKING: (
         "seeking did not reach the scanned frame; frames decoded from the start"
     ),
@@ -39,6 +41,7 @@ GROUPS = {
     Fallback.FACE_RESTORATION: "restoration",
     Fallback.BODY_CROP: "analysis",
     Fallback.HEAD_POSE: "analysis",
+    Fallback.BODY_POSE_2D: "analysis",
     Fallback.FRAME_SEEKING: "decoding",
     Fallback.VIDEO_TIMESTAMPS: "decoding",
     Fallback.DEVICE: "device",
@@ -74,6 +77,11 @@ def _head(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> 
     return ((reason, 1) for f in frames for p in f.people if p.head.method == "keypoints")
 
 
+def _pose_2d(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
+    reason = REASONS[Fallback.BODY_POSE_2D]
+    return ((reason, 1) for f in frames for p in f.people if p.pose.method == "2d")
+
+
 def _seeking(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
     return ((REASONS[Fallback.FRAME_SEEKING], 1) for r in written if r.reread_from_start)
 
@@ -95,6 +103,7 @@ COUNTERS: dict[Fallback, CounterFn] = {
     Fallback.FACE_RESTORATION: _restoration,
     Fallback.BODY_CROP: _body,
     Fallback.HEAD_POSE: _head,
+    Fallback.BODY_POSE_2D: _pose_2d,
     Fallback.FRAME_SEEKING: _seeking,
     Fallback.VIDEO_TIMESTAMPS: _timestamps,
     Fallback.DEVICE: _device,

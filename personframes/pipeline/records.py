@@ -106,6 +106,7 @@ class HeadRecord(Record):
 class PoseRecord(Record):
     class_: str = Field(alias="class")
     reason: str
+    method: str | None = None  # "3d" (world landmarks), "2d" (a counted fallback), "none"
 
 
 class ShotRecord(Record):
