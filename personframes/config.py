@@ -168,7 +168,9 @@ class OutputConfig(_Section):
     )
     full_frames: bool = Field(True, description="write full frames")
     body_crops: bool = Field(False, description="write body crops")
-    crop_ratio: CropRatio = Field("any", description="shape of face and body crops")
+    crop_ratio: CropRatio = Field(
+        "any", description="shape of face and body crops; a ratio turns body crops on"
+    )
     crop_padding: float = Field(
         0.1, ge=0.0, le=5.0, description="body crop padding, x the box's size on each side"
     )
@@ -192,6 +194,16 @@ class OutputConfig(_Section):
     face_restoration_model: ModelId = Field(
         "realesrgan-x4plus", description="restoration model (see `personframes models list`)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_ratio_asks_for_body_crops(cls, data: Any) -> Any:
+        """As in Person From Vid, a crop ratio given without a word on body crops turns
+        them on (face crops follow the ratio either way)."""
+        ratio = data.get("crop_ratio") if isinstance(data, dict) else None
+        if ratio not in (None, "any") and data.get("body_crops") is None:
+            return {**data, "body_crops": True}
+        return data
 
     @field_validator("format", mode="before")
     @classmethod

@@ -210,3 +210,30 @@ def cut(image: Image, box: Box) -> Image:
     """The pixels of ``box`` (integer box inside the image)."""
     x1, y1, x2, y2 = (round(v) for v in (box.x1, box.y1, box.x2, box.y2))
     return image[y1:y2, x1:x2].copy()
+
+
+def snap_to_bucket(image: Image, bucket: int | None, ratio: float | None = None) -> Image:
+    """The centre of ``image`` cut to sides that are multiples of ``bucket``, keeping
+    the crop's shape: of the bucket sizes that fit, the one whose width/height is
+    nearest ``ratio`` (default: the image's own), the largest among equals. Never
+    stretched; an image smaller than one bucket is returned as it is."""
+    if bucket is None:
+        return image
+    height, width = image.shape[:2]
+    target = ratio if ratio is not None else width / height
+    best: tuple[float, int, int, int] | None = None  # (ratio error, -area, w, h)
+    tallest = height // bucket * bucket
+    for w in range(bucket, width + 1, bucket):
+        near = int(w / target // bucket) * bucket  # the heights around w / target
+        for h in {min(max(near, bucket), tallest), min(near + bucket, tallest)}:
+            if h < bucket:
+                continue
+            error = round(abs(math.log(w / h / target)), 3)
+            key = (error, -w * h, w, h)
+            if best is None or key < best:
+                best = key
+    if best is None:
+        return image
+    _, _, new_w, new_h = best
+    top, left = (height - new_h) // 2, (width - new_w) // 2
+    return image[top : top + new_h, left : left + new_w]

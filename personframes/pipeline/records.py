@@ -172,6 +172,7 @@ class SelectItem(Record):
     quality: dict[str, Number]
     reason: str
     seq: int
+    person_ids: list[int] | None = None  # a full frame chosen for several people: all of them
 
 
 class WriteItem(SelectItem):

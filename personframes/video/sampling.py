@@ -61,7 +61,16 @@ def sample_candidates(
     the previous candidate is a near-duplicate and is skipped. ``start_after``
     resumes: frames up to that index are decoded (to keep sampling and dedup
     decisions identical) but not yielded.
+
+    ``max_frames`` spreads its candidates over the whole video: when the video's
+    duration divided by ``max_frames`` is longer than ``interval``, that is the
+    interval, and keyframes are not added (so the first seconds cannot use up the
+    budget); the count stays a hard cap.
     """
+    keyframes = True
+    duration = reader.info.duration_s
+    if max_frames is not None and duration > 0 and duration / max_frames > interval:
+        interval, keyframes = duration / max_frames, False
     next_target: float | None = None
     last_hash: int | None = None
     cuts = CutDetector()
@@ -77,7 +86,7 @@ def sample_candidates(
         if on_grid:
             while next_target <= time_s + 1e-9:
                 next_target += interval
-        if not (key or on_grid):
+        if not ((key and keyframes) or on_grid):
             continue
         stats.sampled += 1
         frame_hash = dhash(thumb)
@@ -89,7 +98,8 @@ def sample_candidates(
         if index > start_after:
             image = upright_rgb(av_frame, reader.info.rotation)
             frame = Frame(index=index, time_s=time_s, image=image, is_keyframe=key)
-            yield SampledFrame(frame, frame_hash, "keyframe" if key and not on_grid else "interval")
+            reason = "keyframe" if key and keyframes and not on_grid else "interval"
+            yield SampledFrame(frame, frame_hash, reason)
         if max_frames is not None and stats.candidates >= max_frames:
             log.info("reached --max-frames %d at frame %d (%.2f s)", max_frames, index, time_s)
             break

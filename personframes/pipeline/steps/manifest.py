@@ -79,6 +79,7 @@ class ManifestStep(Step):
                 "caption": record.caption,
                 "restoration": record.restoration,
                 "body_box_estimated": record.body_box_estimated,
+                "person_ids": record.person_ids,  # a full frame chosen for several people
             }
             entry.update({k: v for k, v in optional.items() if v is not None})
             outputs.append(entry)

@@ -43,8 +43,16 @@ class SelectStep(Step):
         }
         kinds = [kind for kind, on in wanted.items() if on]
         items: list[tuple[str, int, Record]] = []
+        by_name: dict[str, int] = {}  # name -> its place in items
         for kind, name, chosen in name_outputs(selected, ctx.stem, kinds, cfg.output.format):
             c = chosen.candidate
+            if name in by_name:  # the same full frame, chosen for another person too
+                place = by_name[name]
+                first = items[place][2]
+                assert isinstance(first, SelectItem)
+                ids = [*(first.person_ids or [first.person_id]), c.person_id]
+                items[place] = (name, place, first.model_copy(update={"person_ids": ids}))
+                continue
             item = SelectItem(
                 kind=kind,
                 file=name,
@@ -59,6 +67,7 @@ class SelectStep(Step):
                 reason=chosen.reason,
                 seq=len(items),
             )
+            by_name[name] = len(items)
             items.append((name, len(items), item))
         summary = SelectInfo(
             shot_cuts=info.shot_cuts,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ...detect.pose import body_region
-from ...output.crops import RATIOS, crop_box, cut, head_box
+from ...output.crops import RATIOS, crop_box, cut, head_box, snap_to_bucket
 from ...output.writer import write_image, write_text
 from ...resize import shrink_to_fit
 from ...restore import FaceRestorer, create_restorer, target_size_for
@@ -29,18 +29,6 @@ from .select import SelectStep
 
 def planned(ctx: RunContext) -> list[SelectItem]:
     return ctx.store.load(ctx.video_key, SelectStep.NAME, SelectItem)
-
-
-def snap_to_bucket(image: Image, bucket: int | None) -> Image:
-    """Trim evenly from both edges so each side is a multiple of ``bucket`` (no stretching)."""
-    if bucket is None:
-        return image
-    height, width = image.shape[:2]
-    new_h, new_w = (height // bucket) * bucket, (width // bucket) * bucket
-    if new_h == 0 or new_w == 0:
-        return image
-    top, left = (height - new_h) // 2, (width - new_w) // 2
-    return image[top : top + new_h, left : left + new_w]
 
 
 def caption_text(item: SelectItem, trigger: str | None) -> str:
@@ -166,7 +154,7 @@ class WriteStep(Step):
                 )
                 if key is not None:
                     extra["restored_key"] = key
-                return snap_to_bucket(result, out.bucket), {**extra, "size": _size(result)}
+                return snap_to_bucket(result, out.bucket, ratio), {**extra, "size": _size(result)}
         result = snap_to_bucket(shrink_to_fit(result, out.resize), out.bucket)
         extra["size"] = _size(result)
         return result, extra
