@@ -161,9 +161,9 @@ def test_keep_temp_keeps_candidates_and_crops_before_restoration(tmp_path: Path)
     assert faces
     for face in faces:
         raw = temp / "before_restoration" / face["file"].replace(".jpg", ".png")
-        with Image.open(raw) as crop:  # the crop at source resolution, before upscaling
+        with Image.open(raw) as crop:  # the crop at source resolution, before resizing
             assert list(crop.size) == [round(v) for v in face["crop_box_xywh"][2:]]
-            assert max(crop.size) < max(face["size"]) == 512
+            assert max(face["size"]) == 512  # then brought to the 512 px target
 
     # Without the flag, a later run leaves no intermediate files behind.
     second = run_cli("extract", str(VIDEO), "-o", str(out), *args)
