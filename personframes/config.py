@@ -141,10 +141,17 @@ class SelectionConfig(_Section):
         3.0, ge=0.0, description="seconds between frames selected in one category"
     )
     min_face_size: int = Field(
-        0,
+        48,
         ge=0,
         le=4096,
-        description="faces smaller than this (box's longer side, px) are never selected",
+        description="faces smaller than this (box's longer side, px) get no face crop "
+        "(their frames and body crops are still written); the model cannot restore "
+        "them and a crop of one is a tenfold enlargement",
+    )
+    people: int | None = Field(
+        None,
+        ge=1,
+        description="keep only the N people seen in the most candidate frames (default: everyone)",
     )
 
     @model_validator(mode="after")

@@ -98,3 +98,31 @@ def test_a_frame_chosen_for_several_people_is_written_once(tmp_path: Path) -> No
     assert shared, "the audience shot has frames chosen for several people"
     for o in shared:
         assert o["person_id"] == o["person_ids"][0] and len(set(o["person_ids"])) > 1
+
+
+def test_faces_under_the_minimum_get_no_crop_and_are_counted(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli(
+        "extract", str(VIDEOS / "sitting_window.mp4"), "-o", str(out), "--max-frames", "4",
+        "--no-face-restoration", "--min-face-size", "200",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    info = _info(out, "sitting_window")
+    kinds = collections.Counter(o["kind"] for o in info["outputs"])
+    assert kinds["face"] == 0 and kinds["frame"] > 0  # frames of the person still written
+    assert info["summary"]["face_crops_too_small"] == kinds["frame"]
+
+
+def test_people_keeps_the_most_seen(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = [str(VIDEOS / "stage_performer.mp4"), "--no-face-restoration", "--no-face-crops"]
+    everyone = run_cli("extract", *args, "-o", str(out / "all"))
+    one = run_cli("extract", *args, "-o", str(out / "one"), "--people", "1")
+    assert everyone.returncode == 0 and one.returncode == 0, one.stderr
+    all_info, one_info = (
+        _info(out / "all", "stage_performer"),
+        _info(out / "one", "stage_performer"),
+    )
+    assert len({o["person_id"] for o in all_info["outputs"]}) > 1
+    assert len({o["person_id"] for o in one_info["outputs"]}) == 1
+    assert one_info["summary"]["people_left_out"] == all_info["summary"]["people"] - 1

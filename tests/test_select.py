@@ -128,12 +128,5 @@ def test_face_size_breaks_quality_ties() -> None:
     assert chosen[0].candidate.face_size == 200
 
 
-def test_faces_below_min_face_size_are_never_selected() -> None:
-    cands = [cand(0.0, face=23.0), cand(5.0, face=24.0, quality=0.3), cand(10.0, face=300.0)]
-    assert len(select_frames(cands, SEL, QUAL)) == 3  # default 0: every size
-    chosen = select_frames(cands, SelectionConfig(min_face_size=24), QUAL)
-    assert sorted(s.candidate.face_size for s in chosen) == [24.0, 300.0]
-
-
 def test_hamming() -> None:
     assert hamming(0b1011, 0b0001) == 2

@@ -53,6 +53,7 @@ FLAGS: tuple[Flag, ...] = (
     flag("selection.max_frames_per_category", "--max-frames-per-category"),
     flag("selection.min_seconds_apart", "--min-seconds-apart"),
     flag("selection.min_face_size", "--min-face-size"),
+    flag("selection.people", "--people"),
     flag("quality.threshold", "--quality-threshold"),
     flag("output.face_restoration", "--face-restoration/--no-face-restoration"),
     flag("output.face_restoration_strength", "--face-restoration-strength"),

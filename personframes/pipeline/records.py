@@ -157,6 +157,8 @@ class SelectInfo(Record):
     people: int
     candidates_unknown_head: int
     selected: int
+    face_crops_too_small: int = 0  # selected faces under --min-face-size: no face crop
+    people_left_out: int = 0  # by --people N
 
 
 class SelectItem(Record):
@@ -208,6 +210,8 @@ class RunSummary(Record):
     people: int
     candidates_unknown_head: int
     selected: int
+    face_crops_too_small: int = 0
+    people_left_out: int = 0
 
 
 INFO_KEY = "~info"  # the scan's and the select step's summary record

@@ -74,7 +74,7 @@ def select_frames(
     """The selected candidates, ordered by person, category, rank."""
     groups: dict[tuple[int, str, str], list[Candidate]] = defaultdict(list)
     for c in candidates:
-        if c.head_direction == "unknown" or c.face_size < selection.min_face_size:
+        if c.head_direction == "unknown":
             continue
         groups[(c.person_id, c.pose, c.head_direction)].append(c)
     out: list[Selected] = []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from ...output.naming import OutputKind, name_outputs
 from ..analysis import analyze_video
 from ..context import RunContext
 from ..records import INFO_KEY, Record, SelectInfo, SelectItem
-from ..selection import select_frames
+from ..selection import Candidate, select_frames
 from .base import Step
 from .scan import scan_results
 
@@ -27,8 +29,10 @@ class SelectStep(Step):
         cfg = ctx.config
         info, frames = scan_results(ctx)
         video = analyze_video(frames, info.shot_cuts)
+        candidates = [p.candidate for p in video.people]
+        kept_ids = most_seen(candidates, cfg.selection.people)
         selected = select_frames(
-            [p.candidate for p in video.people],
+            [c for c in candidates if kept_ids is None or c.person_id in kept_ids],
             cfg.selection,
             cfg.quality,
             dedup_distance=cfg.sampling.dedup_distance,
@@ -44,8 +48,12 @@ class SelectStep(Step):
         kinds = [kind for kind, on in wanted.items() if on]
         items: list[tuple[str, int, Record]] = []
         by_name: dict[str, int] = {}  # name -> its place in items
+        too_small = 0
         for kind, name, chosen in name_outputs(selected, ctx.stem, kinds, cfg.output.format):
             c = chosen.candidate
+            if kind == "face" and c.face_size < cfg.selection.min_face_size:
+                too_small += 1  # no face crop: too small to restore or to enlarge
+                continue
             if name in by_name:  # the same full frame, chosen for another person too
                 place = by_name[name]
                 first = items[place][2]
@@ -74,7 +82,22 @@ class SelectStep(Step):
             people=video.person_count,
             candidates_unknown_head=video.unknown_head,
             selected=len(selected),
+            face_crops_too_small=too_small,
+            people_left_out=0 if kept_ids is None else video.person_count - len(kept_ids),
         )
         ctx.store.commit_progress(
             ctx.video_key, self.NAME, len(items), [*items, (INFO_KEY, -1, summary)], done=True
         )
+
+
+def most_seen(candidates: list[Candidate], people: int | None) -> set[int] | None:
+    """The ids of the ``people`` people seen in the most candidate frames (ties: the
+    one seen first), or None to keep everyone."""
+    if people is None:
+        return None
+    seen = Counter(c.person_id for c in candidates)
+    first: dict[int, float] = {}
+    for c in sorted(candidates, key=lambda c: c.time_s):
+        first.setdefault(c.person_id, c.time_s)
+    ranked = sorted(seen, key=lambda pid: (-seen[pid], first[pid]))
+    return set(ranked[:people])
