@@ -37,7 +37,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from personframes.analyze.body_pose import analyze_body_pose  # noqa: E402
+from personframes.analyze.body_pose import analyze_body_pose, carry_poses  # noqa: E402
 from personframes.analyze.head_pose import HeadPoseEstimator, are_neighbours  # noqa: E402
 from personframes.analyze.quality import (  # noqa: E402
     measure_quality,
@@ -124,6 +124,7 @@ def run(
             cuts = find_shot_cuts(thumbs)
             observations: list[Observation] = []
             mains: list[int | None] = []
+            bodies: list[tuple[str, str, str, dict[str, Any]]] = []
             face_sharpness: list[tuple[str, Any]] = []
             for row in rows:
                 index = int(row["frame_index"])
@@ -168,13 +169,8 @@ def run(
                 body = poser.detect(image, region)
                 timings["pose"] += time.perf_counter() - t0
                 want_body = "standing" if row["body_pose"] == "walking" else row["body_pose"]
-                if want_body not in EXCLUDED_BODY:
-                    counts["body_rows"] += 1
-                    got_body = analyze_body_pose(body, pose_cfg)
-                    counts["body_exact"] += got_body.pose == want_body
-                    counts["body_classified"] += got_body.pose != "unknown"
-                    confusion[f"body:{want_body}"][got_body.pose] += 1
-                    record["body"] = [want_body, got_body.pose, got_body.reason]
+                got_body = analyze_body_pose(body, pose_cfg)
+                bodies.append((want_body, got_body.pose, got_body.reason, record))
                 # Shot type.
                 want_shot = row["shot_type"]
                 if want_shot not in EXCLUDED_SHOT:
@@ -207,6 +203,29 @@ def run(
                 if main is not None:
                     shot = sum(1 for c in cuts if c <= obs.frame_index)
                     per_shot[shot].add(id_list[main])
+            # Body pose as the pipeline has it: a waist-up sighting takes the same
+            # person's pose nearby (carry_poses), here from the labelled rows.
+            sightings = [  # a row without the main face: a person of its own
+                (float(row["time_s"]), -1 - n if main is None else id_list[main], got, reason)
+                for n, (id_list, main, row, (_, got, reason, _)) in enumerate(
+                    zip(ids, mains, rows, bodies, strict=True)
+                )
+            ]
+            for (want, _, reason, record), (got, source) in zip(
+                bodies, carry_poses(sightings), strict=True
+            ):
+                if want in EXCLUDED_BODY:
+                    continue
+                counts["body_rows"] += 1
+                counts["body_exact"] += got == want
+                counts["body_classified"] += got != "unknown"
+                counts["body_carried"] += source is not None
+                confusion[f"body:{want}"][got] += 1
+                record["body"] = [
+                    want,
+                    got,
+                    reason if source is None else f"carried from {source} s",
+                ]
             tracking[rows[0]["video"]] = {
                 "cuts": cuts,
                 "main_person_ids_per_shot": {str(k): sorted(v) for k, v in per_shot.items()},
@@ -227,6 +246,7 @@ def run(
         "body_accuracy_classified": pct(counts["body_exact"], counts["body_classified"]),
         "body_coverage": pct(counts["body_classified"], counts["body_rows"]),
         "body_rows": counts["body_rows"],
+        "body_carried": counts["body_carried"],
         "shot_accuracy": pct(counts["shot_exact"], counts["shot_rows"]),
         "shot_rows": counts["shot_rows"],
         "confusion": {k: dict(v) for k, v in sorted(confusion.items())},

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 KNOWN = {
     "body:sitting": (21, 25),  # 4 audience rows: legs hidden under tables read as a squat
     "body:squatting": (0, 1),  # a crouch rising from a seat, geometrically a seat
-    "body:standing": (10, 19),  # 8 waist-up rows and one cut by the frame: unknown
+    "body:standing": (18, 19),  # 8 waist-up rows carried from the wide shot; one cut off
     "head:front": (12, 13),
     "head:looking_down": (1, 4),
     "head:looking_left": (5, 7),

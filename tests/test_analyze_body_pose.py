@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 
 from personframes.analyze.body_pose import (
+    LEGS_NOT_VISIBLE,
     Leg3D,
     SideAngles,
     analyze_body_pose,
+    carry_poses,
     classify_3d,
     classify_angles,
 )
@@ -142,3 +144,25 @@ def test_3d_first_2d_without_world_landmarks(estimator: PoseEstimator) -> None:
     assert (three_d.pose, three_d.method) == ("sitting", "3d") and three_d.legs
     flat = analyze_body_pose(dataclasses.replace(pose, world_landmarks=()), CFG)
     assert flat.method == "2d" and flat.sides and not flat.legs
+
+
+def test_waist_up_takes_the_same_persons_pose_nearby() -> None:
+    legs_hidden = LEGS_NOT_VISIBLE
+    sightings = [
+        (1.0, 1, "standing", "a leg holds the hip up"),
+        (4.0, 1, "unknown", legs_hidden),  # waist-up, 3 s later: standing
+        (40.0, 1, "unknown", legs_hidden),  # too far from any sighting with legs
+        (4.0, 2, "unknown", legs_hidden),  # another person: nothing to take
+        (5.0, 1, "unknown", "no body landmarks found"),  # not a waist-up shot
+        (20.0, 1, "sitting", "thigh raised"),
+        (20.5, 1, "unknown", legs_hidden),  # the nearest one wins
+    ]
+    assert carry_poses(sightings) == [
+        ("standing", None),
+        ("standing", 1.0),
+        ("unknown", None),
+        ("unknown", None),
+        ("unknown", None),
+        ("sitting", None),
+        ("sitting", 20.0),
+    ]

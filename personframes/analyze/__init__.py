@@ -9,7 +9,14 @@
 
 from __future__ import annotations
 
-from .body_pose import POSE_CLASSES, BodyPoseResult, PoseClass, analyze_body_pose, classify_angles
+from .body_pose import (
+    POSE_CLASSES,
+    BodyPoseResult,
+    PoseClass,
+    analyze_body_pose,
+    carry_poses,
+    classify_angles,
+)
 from .head_pose import (
     HEAD_DIRECTIONS,
     HeadDirection,
@@ -45,6 +52,7 @@ __all__ = [
     "analyze_body_pose",
     "appearance_signature",
     "are_neighbours",
+    "carry_poses",
     "classify_angles",
     "classify_direction",
     "classify_shot_type",

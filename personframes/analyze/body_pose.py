@@ -68,6 +68,7 @@ from ..detect.pose import BodyPose, Landmark
 PoseClass = Literal["standing", "sitting", "squatting", "lying", "unknown"]
 POSE_CLASSES: tuple[PoseClass, ...] = get_args(PoseClass)
 _SIDES: tuple[Literal["left", "right"], ...] = ("left", "right")
+LEGS_NOT_VISIBLE = "hips and knees not visible enough"
 LYING_TORSO_ANGLE = 60.0  # degrees from vertical beyond which the torso counts as lying
 # 3D rules (see the module doc): angles in degrees, heights as a fraction of the leg.
 STANDING_THIGH = 35.0
@@ -138,7 +139,7 @@ def classify_angles(
     if torso_angle is not None and torso_angle > LYING_TORSO_ANGLE:
         return "lying", f"torso {torso_angle:.0f} deg from vertical"
     if not sides:
-        return "unknown", "hips and knees not visible enough"
+        return "unknown", LEGS_NOT_VISIBLE
     desc = ", ".join(
         f"{s.side} hip {s.hip:.0f}" + (f" knee {s.knee:.0f}" if s.knee is not None else " knee ?")
         for s in sides
@@ -217,7 +218,7 @@ def classify_3d(legs: tuple[Leg3D, ...], torso_angle: float | None) -> tuple[Pos
     if torso_angle is not None and torso_angle > LYING_TORSO_ANGLE:
         return "lying", f"torso {torso_angle:.0f} deg from vertical (3D)"
     if not legs:
-        return "unknown", "hips and knees not visible enough"
+        return "unknown", LEGS_NOT_VISIBLE
     desc = "; ".join(leg.describe() for leg in legs)
     full = [leg for leg in legs if leg.knee is not None and leg.hip_height is not None]
     raised = any(leg.thigh_down >= SITTING_THIGH for leg in legs)
@@ -292,3 +293,32 @@ def _analyze_2d(pose: BodyPose, config: PoseConfig) -> BodyPoseResult:
         sides.append(SideAngles(side, hip_angle, knee_angle))
     pose_class, reason = classify_angles(tuple(sides), torso, config)
     return BodyPoseResult(pose_class, reason, tuple(sides), torso, method="2d")
+
+
+# A person whose legs are out of view takes the class the same person has in the
+# nearest frame at most this many seconds away where the legs are seen (see carry_poses).
+CARRY_S = 10.0
+
+Sighting = tuple[float, int, str, str]  # (time s, person id, pose class, reason)
+
+
+def carry_poses(sightings: list[Sighting]) -> list[tuple[str, float | None]]:
+    """Each sighting's pose class, and the time it was carried from (None: its own).
+
+    Only a person whose hips and knees are out of view (a waist-up shot) takes a class
+    from elsewhere: the nearest sighting of the same person within ``CARRY_S`` seconds
+    that has one. Nothing else is inferred; without such a sighting it stays unknown.
+    """
+    known: dict[int, list[tuple[float, str]]] = {}
+    for time_s, person, pose, _reason in sightings:
+        if pose != "unknown":
+            known.setdefault(person, []).append((time_s, pose))
+    result: list[tuple[str, float | None]] = []
+    for time_s, person, pose, reason in sightings:
+        if pose == "unknown" and reason == LEGS_NOT_VISIBLE and person in known:
+            when, carried = min(known[person], key=lambda k: abs(k[0] - time_s))
+            if abs(when - time_s) <= CARRY_S:
+                result.append((carried, when))
+                continue
+        result.append((pose, None))
+    return result

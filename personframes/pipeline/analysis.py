@@ -19,6 +19,7 @@ from ..analyze import (
     QualityMetrics,
     analyze_body_pose,
     appearance_signature,
+    carry_poses,
     classify_shot_type,
     measure_quality,
     percentile_ranks,
@@ -214,6 +215,7 @@ class VideoAnalysis:
     people: list[PersonInFrame]
     person_count: int  # distinct person ids
     unknown_head: int  # faces whose head direction is unknown
+    poses_carried: int = 0  # waist-up sightings given the same person's pose nearby
 
 
 def analyze_video(frames: list[ScanFrame], cuts: list[int]) -> VideoAnalysis:
@@ -221,15 +223,27 @@ def analyze_video(frames: list[ScanFrame], cuts: list[int]) -> VideoAnalysis:
     and video-relative quality, for every face of every scanned frame."""
     ids = person_ids(frames, cuts)
     scores = face_scores(frames)
+    poses = iter(
+        carry_poses(
+            [
+                (f.time_s, frame_ids[j], p.pose.class_, p.pose.reason)
+                for f, frame_ids in zip(frames, ids, strict=True)
+                for j, p in enumerate(f.people)
+            ]
+        )
+    )
     people: list[PersonInFrame] = []
+    carried = 0
     for f, frame_ids, frame_scores in zip(frames, ids, scores, strict=True):
         for j, (person, face) in enumerate(zip(f.people, f.faces, strict=True)):
+            pose, source = next(poses)
+            carried += source is not None
             box = face.detection().box
             candidate = Candidate(
                 person_id=frame_ids[j],
                 frame_index=f.index,
                 time_s=f.time_s,
-                pose=person.pose.class_,
+                pose=pose,
                 head_direction=person.head.direction,
                 shot_type=person.shot.type,
                 quality=frame_scores[j]["overall"],
@@ -239,4 +253,4 @@ def analyze_video(frames: list[ScanFrame], cuts: list[int]) -> VideoAnalysis:
             )
             people.append(PersonInFrame(candidate, frame_scores[j]))
     unknown = sum(1 for p in people if p.candidate.head_direction == "unknown")
-    return VideoAnalysis(people, len({i for row in ids for i in row}), unknown)
+    return VideoAnalysis(people, len({i for row in ids for i in row}), unknown, carried)

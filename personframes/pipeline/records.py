@@ -159,6 +159,7 @@ class SelectInfo(Record):
     selected: int
     face_crops_too_small: int = 0  # selected faces under --min-face-size: no face crop
     people_left_out: int = 0  # by --people N
+    poses_carried: int = 0  # waist-up sightings given the same person's pose nearby
 
 
 class SelectItem(Record):
@@ -212,6 +213,7 @@ class RunSummary(Record):
     selected: int
     face_crops_too_small: int = 0
     people_left_out: int = 0
+    poses_carried: int = 0
 
 
 INFO_KEY = "~info"  # the scan's and the select step's summary record

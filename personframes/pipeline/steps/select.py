@@ -83,6 +83,7 @@ class SelectStep(Step):
             candidates_unknown_head=video.unknown_head,
             selected=len(selected),
             face_crops_too_small=too_small,
+            poses_carried=video.poses_carried,
             people_left_out=0 if kept_ids is None else video.person_count - len(kept_ids),
         )
         ctx.store.commit_progress(
