@@ -148,6 +148,13 @@ class SelectionConfig(_Section):
         "(their frames and body crops are still written); the model cannot restore "
         "them and a crop of one is a tenfold enlargement",
     )
+    min_face_sharpness: float = Field(
+        8.0,
+        ge=0.0,
+        description="faces whose detail (Laplacian variance of the face box) is below this "
+        "get no face crop: on the labelled frames, faces too defocused or dark to count "
+        "measure 1-6, counted faces 9 and more",
+    )
     people: int | None = Field(
         None,
         ge=1,

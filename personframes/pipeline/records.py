@@ -158,6 +158,7 @@ class SelectInfo(Record):
     candidates_unknown_head: int
     selected: int
     face_crops_too_small: int = 0  # selected faces under --min-face-size: no face crop
+    face_crops_blurred: int = 0  # selected faces under selection.min_face_sharpness
     people_left_out: int = 0  # by --people N
     poses_carried: int = 0  # waist-up sightings given the same person's pose nearby
 
@@ -212,6 +213,7 @@ class RunSummary(Record):
     candidates_unknown_head: int
     selected: int
     face_crops_too_small: int = 0
+    face_crops_blurred: int = 0
     people_left_out: int = 0
     poses_carried: int = 0
 

@@ -48,11 +48,15 @@ class SelectStep(Step):
         kinds = [kind for kind, on in wanted.items() if on]
         items: list[tuple[str, int, Record]] = []
         by_name: dict[str, int] = {}  # name -> its place in items
-        too_small = 0
+        too_small = blurred = 0
         for kind, name, chosen in name_outputs(selected, ctx.stem, kinds, cfg.output.format):
             c = chosen.candidate
             if kind == "face" and c.face_size < cfg.selection.min_face_size:
                 too_small += 1  # no face crop: too small to restore or to enlarge
+                continue
+            detail = quality[(c.frame_index, c.detection_index)]["sharpness_laplacian_var"]
+            if kind == "face" and detail < cfg.selection.min_face_sharpness:
+                blurred += 1  # no face crop: too defocused or dark to be a training image
                 continue
             if name in by_name:  # the same full frame, chosen for another person too
                 place = by_name[name]
@@ -83,6 +87,7 @@ class SelectStep(Step):
             candidates_unknown_head=video.unknown_head,
             selected=len(selected),
             face_crops_too_small=too_small,
+            face_crops_blurred=blurred,
             poses_carried=video.poses_carried,
             people_left_out=0 if kept_ids is None else video.person_count - len(kept_ids),
         )
