@@ -149,6 +149,15 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
                 "(another video in the output folder has its name)",
                 markup=False,
             )
+        small, dull = (
+            item.summary.get(k, 0) for k in ("face_crops_too_small", "face_crops_blurred")
+        )
+        if small or dull:
+            console.print(
+                f"{_name(item.path)}: no face crop for {small} small and {dull} "
+                "defocused or dark faces (--min-face-size, selection.min_face_sharpness)",
+                markup=False,
+            )
         for reason, count in item.summary.get("fallbacks", {}).items():
             console.print(f"{_name(item.path)}: fallback x{count}: {reason}", markup=False)
         if item.manifest is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 from ...output.naming import OutputKind, name_outputs
@@ -11,6 +12,8 @@ from ..records import INFO_KEY, Record, SelectInfo, SelectItem
 from ..selection import Candidate, select_frames
 from .base import Step
 from .scan import scan_results
+
+log = logging.getLogger(__name__)
 
 
 class SelectStep(Step):
@@ -81,6 +84,20 @@ class SelectStep(Step):
             )
             by_name[name] = len(items)
             items.append((name, len(items), item))
+        if too_small or blurred:
+            log.info(
+                "%s: no face crop for %d faces under %d px and %d without detail",
+                ctx.video_path.name,
+                too_small,
+                cfg.selection.min_face_size,
+                blurred,
+            )
+        if video.poses_carried:
+            log.info(
+                "%s: %d waist-up sightings took the pose the same person has nearby",
+                ctx.video_path.name,
+                video.poses_carried,
+            )
         summary = SelectInfo(
             shot_cuts=info.shot_cuts,
             people=video.person_count,
