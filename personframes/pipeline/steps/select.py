@@ -85,7 +85,7 @@ class SelectStep(Step):
             by_name[name] = len(items)
             items.append((name, len(items), item))
         if too_small or blurred:
-            log.info(
+            log.debug(
                 "%s: no face crop for %d faces under %d px and %d without detail",
                 ctx.video_path.name,
                 too_small,
@@ -93,7 +93,7 @@ class SelectStep(Step):
                 blurred,
             )
         if video.poses_carried:
-            log.info(
+            log.debug(
                 "%s: %d waist-up sightings took the pose the same person has nearby",
                 ctx.video_path.name,
                 video.poses_carried,
