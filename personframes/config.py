@@ -25,7 +25,12 @@ from pydantic import (
 )
 
 from .compat import translate
-from .detect import DEFAULT_COARSE_SIDE, DEFAULT_FACE_DETECTOR, DEFAULT_MAX_SIDE
+from .detect import (
+    DEFAULT_COARSE_SIDE,
+    DEFAULT_CONFIDENCE,
+    DEFAULT_FACE_DETECTOR,
+    DEFAULT_MAX_SIDE,
+)
 from .devices import Device
 from .errors import ConfigError, printable
 from .models.catalogue import ModelId
@@ -72,7 +77,9 @@ class ModelsConfig(_Section):
     face_detector: str = Field(
         DEFAULT_FACE_DETECTOR, description="face detector id (see models list)"
     )
-    confidence: float = Field(0.4, ge=0.0, le=1.0, description="minimum face detection score")
+    confidence: float = Field(
+        DEFAULT_CONFIDENCE, ge=0.0, le=1.0, description="minimum face detection score"
+    )
     detector_max_side: int = Field(
         DEFAULT_MAX_SIDE, ge=128, le=4096, description="longest side the face detector sees (px)"
     )

@@ -149,13 +149,18 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
                 "(another video in the output folder has its name)",
                 markup=False,
             )
-        small, dull = (
-            item.summary.get(k, 0) for k in ("face_crops_too_small", "face_crops_blurred")
-        )
+        keys = ("face_crops_too_small", "face_crops_blurred", "poses_carried")
+        small, dull, carried = (item.summary.get(k, 0) for k in keys)
         if small or dull:
             console.print(
                 f"{_name(item.path)}: no face crop for {small} small and {dull} "
                 "defocused or dark faces (--min-face-size, selection.min_face_sharpness)",
+                markup=False,
+            )
+        if carried:
+            console.print(
+                f"{_name(item.path)}: {carried} waist-up sightings took the pose the same "
+                "person has within 10 s where the legs are seen",
                 markup=False,
             )
         for reason, count in item.summary.get("fallbacks", {}).items():

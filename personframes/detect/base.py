@@ -7,9 +7,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import numpy.typing as npt
-
 from ..resize import shrink_to_fit
 from ..types import Box, FaceDetection, Image, Point, as_rgb
 
@@ -103,11 +100,6 @@ class SingleModelDetector(DownscalingFaceDetector):
     @abc.abstractmethod
     def _load(self, model_path: Path | None, device: str) -> None:
         """Load the model; ``ModelError`` naming the file when it cannot be."""
-
-
-def _u8(array: npt.NDArray[np.generic]) -> Image:
-    """Type-narrow an OpenCV result that is uint8 by construction (no copy)."""
-    return np.asarray(array, dtype=np.uint8)
 
 
 def rescale(detection: FaceDetection, fx: float, fy: float) -> FaceDetection:
