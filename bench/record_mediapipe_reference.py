@@ -68,7 +68,7 @@ from personframes.detect.mediapipe_face import (  # noqa: E402
 from personframes.detect.pose import (  # noqa: E402
     BodyPose,
     Landmark,
-    _belongs_to,
+    belongs_to,
     body_region,
 )
 from personframes.resize import shrink_to_fit  # noqa: E402
@@ -569,7 +569,7 @@ class PoseRecorder:
             "body_region": box_px(region),
             "crop_px": [x1, y1, x2, y2],
             "found": pose is not None,
-            "belongs_to_face": bool(pose is not None and _belongs_to(pose, face.box)),
+            "belongs_to_face": bool(pose is not None and belongs_to(pose, face.box)),
         }
         if pose is None:
             return out

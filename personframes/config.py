@@ -162,6 +162,14 @@ class SelectionConfig(_Section):
         "get no face crop: on the labelled frames, faces too defocused or dark to count "
         "measure 1-6, counted faces 9 and more",
     )
+    min_profile_score: float = Field(
+        0.4,
+        ge=0.0,
+        le=1.0,
+        description="faces the face mesh cannot fit (profiles, backs of heads) get a face "
+        "crop only at this detector score or more: on the labelled frames, backs of heads "
+        "and hair-covered faces score 0.10-0.30, profiles 0.40-0.85",
+    )
     people: int | None = Field(
         None,
         ge=1,

@@ -31,6 +31,7 @@ from .tracking import (
     Observation,
     TrackingParams,
     appearance_signature,
+    body_signature,
     track_people,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "analyze_body_pose",
     "appearance_signature",
     "are_neighbours",
+    "body_signature",
     "carry_poses",
     "classify_angles",
     "classify_direction",

@@ -68,15 +68,23 @@ def appearance_signature(image: Image, face_box: Box) -> Signature:
     face heights tall (neck, shoulders, clothing), clipped to the frame.
     L1-normalised float32 vector of 256 bins.
     """
-    height, width = image.shape[:2]
     fw, fh = face_box.width, face_box.height
     cx = face_box.center[0]
-    regions = [
-        face_box.clip(width, height),
-        Box(cx - fw, face_box.y2, cx + fw, face_box.y2 + 1.5 * fh).clip(width, height),
-    ]
+    below = Box(cx - fw, face_box.y2, cx + fw, face_box.y2 + 1.5 * fh)
+    return _histogram(image, [face_box, below])
+
+
+def body_signature(image: Image, body_box: Box) -> Signature:
+    """:func:`appearance_signature`'s histogram for a person whose face was not found:
+    the upper half of their body's box (head, shoulders, clothing)."""
+    upper = Box(body_box.x1, body_box.y1, body_box.x2, body_box.y1 + body_box.height / 2)
+    return _histogram(image, [upper])
+
+
+def _histogram(image: Image, boxes: list[Box]) -> Signature:
+    height, width = image.shape[:2]
     hist = np.zeros(256, dtype=np.float32)
-    for r in regions:
+    for r in (b.clip(width, height) for b in boxes):
         x1, y1, x2, y2 = int(r.x1), int(r.y1), math.ceil(r.x2), math.ceil(r.y2)
         if x2 - x1 < 2 or y2 - y1 < 2:
             continue

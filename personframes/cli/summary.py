@@ -141,7 +141,7 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
             console.print(_stages(item), markup=False)
         console.print(POSE_NOTE)
     for item in result.results:
-        if item.summary.get("faces", 0) == 0:
+        if item.summary.get("faces", 0) == 0 and not item.summary.get("faceless_sightings"):
             console.print(f"{_name(item.path)}: no people found")
         if "output_stem" in item.summary:
             console.print(
@@ -149,12 +149,25 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
                 "(another video in the output folder has its name)",
                 markup=False,
             )
-        keys = ("face_crops_too_small", "face_crops_blurred", "poses_carried")
-        small, dull, carried = (item.summary.get(k, 0) for k in keys)
-        if small or dull:
+        keys = (
+            "face_crops_too_small",
+            "face_crops_blurred",
+            "face_crops_turned_away",
+            "poses_carried",
+            "faceless_sightings",
+        )
+        small, dull, away, carried, faceless = (item.summary.get(k, 0) for k in keys)
+        if small or dull or away:
             console.print(
-                f"{_name(item.path)}: no face crop for {small} small and {dull} "
-                "defocused or dark faces (--min-face-size, selection.min_face_sharpness)",
+                f"{_name(item.path)}: no face crop for {small} small, {dull} defocused or "
+                f"dark and {away} turned-away faces (--min-face-size, "
+                "selection.min_face_sharpness, selection.min_profile_score)",
+                markup=False,
+            )
+        if faceless:
+            console.print(
+                f"{_name(item.path)}: {faceless} sightings of people whose face was not "
+                "found (seen from behind or turned away): frames and body crops, no face crops",
                 markup=False,
             )
         if carried:

@@ -63,6 +63,7 @@ _INDEX = {name: i for i, name in enumerate(POSE_LANDMARK_NAMES)}
 # mediapipe's model_complexity -> landmark model: only the full model (1) is bundled.
 BUNDLED_COMPLEXITIES: dict[int, str] = {1: "pose_landmark_full.tflite"}
 MIN_REGION_PX = 16  # regions narrower or shorter than this are not worth a model run
+SAME_BODY_IOU = 0.3  # two landmark boxes overlapping this much are one person's body
 
 
 @dataclass(frozen=True)
@@ -211,14 +212,39 @@ class PoseEstimator:
         poses: list[BodyPose | None] = []
         for face in faces:
             pose = self.detect(image, body_region(face.box, width, height))
-            if pose is not None and not _belongs_to(pose, face.box):
+            if pose is not None and not belongs_to(pose, face.box):
                 log.debug("pose in region of face %s belongs to another person", face.box)
                 pose = None
             poses.append(pose)
         return poses
 
+    def detect_faceless(
+        self,
+        image: Image,
+        faces: Sequence[FaceDetection],
+        poses: Sequence[BodyPose | None],
+        min_visibility: float,
+    ) -> BodyPose | None:
+        """The most prominent person in the whole frame when that person is none of
+        ``faces``' people (their face was not found: seen from behind, turned away, or
+        too small): their head landmarks lie near no face box, and their body overlaps
+        no body already found (``poses``, one per face) by ``SAME_BODY_IOU`` or more.
+        None when the frame's most prominent person is one of ``faces``' people.
+        """
+        pose = self.detect(image)
+        if pose is None or any(belongs_to(pose, face.box) for face in faces):
+            return None
+        box = pose.box(min_visibility)
+        if box is None:
+            return None
+        for other in poses:
+            other_box = None if other is None else other.box(min_visibility)
+            if other_box is not None and box.iou(other_box) >= SAME_BODY_IOU:
+                return None
+        return pose
 
-def _belongs_to(pose: BodyPose, face_box: Box) -> bool:
+
+def belongs_to(pose: BodyPose, face_box: Box) -> bool:
     """True when the pose's head landmarks sit near the face box."""
     size = max(face_box.width, face_box.height)
     cx, cy = face_box.center

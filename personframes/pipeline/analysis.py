@@ -8,6 +8,7 @@ Turns the analyzers' results into the typed records the state store keeps
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..analyze import (
     QualityMetrics,
     analyze_body_pose,
     appearance_signature,
+    body_signature,
     carry_poses,
     classify_shot_type,
     measure_quality,
@@ -27,8 +29,8 @@ from ..analyze import (
     track_people,
 )
 from ..config import Config
-from ..detect.pose import BodyPose, PoseEstimator
-from ..types import FaceDetection, Image
+from ..detect.pose import SAME_BODY_IOU, BodyPose, PoseEstimator
+from ..types import Box, FaceDetection, Image
 from .records import (
     HeadRecord,
     PersonRecord,
@@ -61,6 +63,18 @@ class Looks:
 
 Described = tuple[QualityRecord, list[Looks]]  # ``describe``'s half of a frame's analysis
 
+# The head of a person whose face was not found (their body was): no face crop, ever.
+NO_FACE = "no_face"
+
+
+@dataclass(frozen=True)
+class FramePoses:
+    """``poses``' half of a frame's analysis: one body pose per face (None where none
+    was found), and the body of a person whose face was not found, if any."""
+
+    per_face: list[BodyPose | None]
+    faceless: BodyPose | None = None
+
 
 @dataclass(frozen=True)
 class FrameAnalysis:
@@ -88,9 +102,12 @@ class FrameAnalyzer:
     def analyze(self, image: Image, faces: list[FaceDetection]) -> FrameAnalysis:
         return self.combine(image, faces, self.describe(image, faces), self.poses(image, faces))
 
-    def poses(self, image: Image, faces: list[FaceDetection]) -> list[BodyPose | None]:
-        """Each face's body pose (None where no body was found)."""
-        return self.pose.detect_people(image, faces) if faces else []
+    def poses(self, image: Image, faces: list[FaceDetection]) -> FramePoses:
+        """Each face's body pose (None where no body was found), and the frame's most
+        prominent person when their face was not found (a back, a turned head)."""
+        per_face = self.pose.detect_people(image, faces) if faces else []
+        visibility = self.config.pose.min_visibility
+        return FramePoses(per_face, self.pose.detect_faceless(image, faces, per_face, visibility))
 
     def describe(self, image: Image, faces: list[FaceDetection]) -> Described:
         """Everything but the body: frame quality, and per face head pose, quality, looks."""
@@ -120,50 +137,150 @@ class FrameAnalyzer:
         image: Image,
         faces: list[FaceDetection],
         described: Described,
-        poses: list[BodyPose | None],
+        poses: FramePoses,
     ) -> FrameAnalysis:
-        """The frame's record: ``described`` with each person's body pose, shot and box."""
-        height, width = image.shape[:2]
-        visibility = self.config.pose.min_visibility
-        people = []
+        """The frame's record: ``described`` with each person's body pose, shot and box;
+        a person found only by their body comes last, with no face."""
+        size = image.shape[1], image.shape[0]
         quality, looks = described
-        for face, pose, person in zip(faces, poses, looks, strict=True):
-            body = analyze_body_pose(pose, self.config.pose)
-            shot = classify_shot_type(face.box, width, height, pose, visibility)
-            body_box = pose.box(visibility) if pose is not None else None
-            people.append(
-                PersonRecord(
-                    head=person.head,
-                    pose=PoseRecord(class_=body.pose, reason=body.reason, method=body.method),
-                    shot=ShotRecord(type=shot.shot_type, reason=shot.reason),
-                    body_box=None
-                    if body_box is None
-                    else (
-                        round(float(body_box.x1), 1),
-                        round(float(body_box.y1), 1),
-                        round(float(body_box.x2), 1),
-                        round(float(body_box.y2), 1),
-                    ),
-                    face_quality=person.face_quality,
-                    signature=person.signature,
-                )
+        people = [
+            self._person(size, pose, face.box, person.head, person.face_quality, person.signature)
+            for face, pose, person in zip(faces, poses.per_face, looks, strict=True)
+        ]
+        body = poses.faceless
+        box = None if body is None else body.box(self.config.pose.min_visibility)
+        if body is not None and box is not None:
+            head = HeadRecord(
+                direction=NO_FACE,
+                yaw=None,
+                pitch=None,
+                roll=None,
+                method="none",
+                reason="face not found: seen from behind, turned away or hidden",
             )
+            signature = [round(float(v), 5) for v in body_signature(image, box).ravel()]
+            people.append(self._person(size, body, None, head, _metrics(image, box), signature))
         return FrameAnalysis(quality, people)
+
+    def _person(
+        self,
+        size: tuple[int, int],
+        pose: BodyPose | None,
+        face_box: Box | None,
+        head: HeadRecord,
+        region_quality: QualityRecord,
+        signature: list[float],
+    ) -> PersonRecord:
+        width, height = size
+        visibility = self.config.pose.min_visibility
+        body = analyze_body_pose(pose, self.config.pose)
+        shot = classify_shot_type(face_box, width, height, pose, visibility)
+        body_box = pose.box(visibility) if pose is not None else None
+        return PersonRecord(
+            head=head,
+            pose=PoseRecord(class_=body.pose, reason=body.reason, method=body.method),
+            shot=ShotRecord(type=shot.shot_type, reason=shot.reason),
+            body_box=None
+            if body_box is None
+            else (
+                round(float(body_box.x1), 1),
+                round(float(body_box.y1), 1),
+                round(float(body_box.x2), 1),
+                round(float(body_box.y2), 1),
+            ),
+            face_quality=region_quality,
+            signature=signature,
+        )
 
 
 # -- across the video's frames ------------------------------------------------------------
 def person_ids(frames: list[ScanFrame], cuts: list[int]) -> list[list[int]]:
-    """Person id per face of every frame; no track continues across a shot cut."""
+    """Person id per person of every frame; no track continues across a shot cut.
+
+    Faces are tracked by :func:`track_people`. A person found by their body alone is
+    the person whose body box overlaps theirs (``SAME_BODY_IOU``) in the nearest frame
+    of the same shot within ``LINK_S`` (someone who turned away); bodies that match
+    nobody are tracked among themselves, by body box, and get new ids.
+    """
     observations = [
         Observation(
             frame_index=f.index,
             time_s=f.time_s,
             detections=[face.detection() for face in f.faces],
-            signatures=[np.asarray(p.signature, np.float32) for p in f.people],
+            signatures=[np.asarray(p.signature, np.float32) for p in f.people[: len(f.faces)]],
         )
         for f in frames
     ]
-    return track_people(observations, cuts)
+    ids = track_people(observations, cuts)
+    return [row + extra for row, extra in zip(ids, _faceless_ids(frames, ids, cuts), strict=True)]
+
+
+LINK_S = 2.0  # a body without a face takes the id of a face-person seen this close in time
+
+
+def _faceless_ids(
+    frames: list[ScanFrame], ids: list[list[int]], cuts: list[int]
+) -> list[list[int]]:
+    """Ids for the people past each frame's faces (see :func:`person_ids`)."""
+
+    def shot(index: int) -> int:
+        return sum(1 for c in cuts if c <= index)
+
+    seen: list[tuple[int, float, int, Box]] = [  # (shot, time, id, body box) of face-people
+        (shot(f.index), f.time_s, person_id, Box(*p.body_box))
+        for f, row in zip(frames, ids, strict=True)
+        for p, person_id in zip(f.people[: len(f.faces)], row, strict=True)
+        if p.body_box is not None
+    ]
+    faceless = [(i, f) for i, f in enumerate(frames) if len(f.people) > len(f.faces)]
+    tracks = track_people(
+        [
+            Observation(
+                frame_index=f.index,
+                time_s=f.time_s,
+                detections=[FaceDetection(box, 1.0) for box in _body_boxes(f)],
+                signatures=[np.asarray(p.signature, np.float32) for p in _bodies(f)],
+            )
+            for _, f in faceless
+        ],
+        cuts,
+    )
+    votes: dict[int, Counter[int]] = defaultdict(Counter)  # body track -> face ids it met
+    for (i, f), track_row in zip(faceless, tracks, strict=True):
+        s = shot(f.index)
+        for box, track in zip(_body_boxes(f), track_row, strict=True):
+            near = [
+                (abs(t - f.time_s), person_id)
+                for s2, t, person_id, other in seen
+                if s2 == s
+                and abs(t - f.time_s) <= LINK_S
+                and person_id not in ids[i]
+                and box.iou(other) >= SAME_BODY_IOU
+            ]
+            if near:
+                votes[track][min(near)[1]] += 1
+    next_id = max((i for row in ids for i in row), default=0) + 1
+    named: dict[int, int] = {}
+    for track in sorted({t for row in tracks for t in row}):
+        if votes[track]:
+            named[track] = votes[track].most_common(1)[0][0]
+        else:
+            named[track], next_id = next_id, next_id + 1
+    out: list[list[int]] = [[] for _ in frames]
+    for (i, _), track_row in zip(faceless, tracks, strict=True):
+        out[i] = [named[t] for t in track_row]
+    return out
+
+
+def _bodies(frame: ScanFrame) -> list[PersonRecord]:
+    """The frame's people found by their body alone."""
+    return frame.people[len(frame.faces) :]
+
+
+def _body_boxes(frame: ScanFrame) -> list[Box]:
+    """The body boxes of the frame's people found by their body alone (ScanFrame makes
+    sure each has one)."""
+    return [Box(*p.body_box) for p in _bodies(frame) if p.body_box is not None]
 
 
 def face_scores(frames: list[ScanFrame]) -> list[list[dict[str, float]]]:
@@ -216,11 +333,13 @@ class VideoAnalysis:
     person_count: int  # distinct person ids
     unknown_head: int  # faces whose head direction is unknown
     poses_carried: int = 0  # waist-up sightings given the same person's pose nearby
+    faceless: int = 0  # sightings of people found by their body alone
 
 
 def analyze_video(frames: list[ScanFrame], cuts: list[int]) -> VideoAnalysis:
     """The cross-frame half of the analysis: person ids (no track across a shot cut)
-    and video-relative quality, for every face of every scanned frame."""
+    and video-relative quality, for every person of every scanned frame (a person found
+    by their body alone is ranked by their body's quality and has no face size)."""
     ids = person_ids(frames, cuts)
     scores = face_scores(frames)
     poses = iter(
@@ -235,10 +354,11 @@ def analyze_video(frames: list[ScanFrame], cuts: list[int]) -> VideoAnalysis:
     people: list[PersonInFrame] = []
     carried = 0
     for f, frame_ids, frame_scores in zip(frames, ids, scores, strict=True):
-        for j, (person, face) in enumerate(zip(f.people, f.faces, strict=True)):
+        for j, person in enumerate(f.people):
             pose, source = next(poses)
             carried += source is not None
-            box = face.detection().box
+            face = f.faces[j] if j < len(f.faces) else None
+            box = face.detection().box if face is not None else None
             candidate = Candidate(
                 person_id=frame_ids[j],
                 frame_index=f.index,
@@ -247,10 +367,13 @@ def analyze_video(frames: list[ScanFrame], cuts: list[int]) -> VideoAnalysis:
                 head_direction=person.head.direction,
                 shot_type=person.shot.type,
                 quality=frame_scores[j]["overall"],
-                face_size=max(box.width, box.height),
+                face_size=0.0 if box is None else max(box.width, box.height),
                 dhash=int(f.dhash, 16),
                 detection_index=j,
+                face_score=0.0 if face is None else face.score,
+                mesh_fit=person.head.method == "mesh",
             )
             people.append(PersonInFrame(candidate, frame_scores[j]))
     unknown = sum(1 for p in people if p.candidate.head_direction == "unknown")
-    return VideoAnalysis(people, len({i for row in ids for i in row}), unknown, carried)
+    faceless = sum(1 for p in people if p.candidate.head_direction == NO_FACE)
+    return VideoAnalysis(people, len({i for row in ids for i in row}), unknown, carried, faceless)

@@ -135,8 +135,12 @@ class ScanFrame(Record):
 
     @model_validator(mode="after")
     def _a_person_per_face(self) -> ScanFrame:
-        if len(self.people) != len(self.faces):
+        # people[i] is faces[i]'s person; people past the faces were found by their body
+        # alone (their face was not), and have a body box.
+        if len(self.people) < len(self.faces):
             raise ValueError(f"{len(self.faces)} faces but {len(self.people)} people")
+        if any(p.body_box is None for p in self.people[len(self.faces) :]):
+            raise ValueError("a person without a face has no body box")
         return self
 
 
@@ -159,6 +163,8 @@ class SelectInfo(Record):
     selected: int
     face_crops_too_small: int = 0  # selected faces under --min-face-size: no face crop
     face_crops_blurred: int = 0  # selected faces under selection.min_face_sharpness
+    face_crops_turned_away: int = 0  # selected faces not turned toward the camera
+    faceless_sightings: int = 0  # candidates found by their body alone (no face crops)
     people_left_out: int = 0  # by --people N
     poses_carried: int = 0  # waist-up sightings given the same person's pose nearby
 
@@ -167,7 +173,7 @@ class SelectItem(Record):
     kind: OutputKind
     file: FileName
     frame_index: int
-    face: int = Field(ge=0)
+    face: int = Field(ge=0)  # the person's place in the frame's people (faces first)
     person_id: int
     pose: str
     head_direction: str
@@ -214,6 +220,8 @@ class RunSummary(Record):
     selected: int
     face_crops_too_small: int = 0
     face_crops_blurred: int = 0
+    face_crops_turned_away: int = 0
+    faceless_sightings: int = 0
     people_left_out: int = 0
     poses_carried: int = 0
 

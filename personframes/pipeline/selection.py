@@ -47,7 +47,9 @@ class Candidate:
     quality: float  # 0..1
     face_size: float  # px, e.g. the face box's longer side
     dhash: int  # 64-bit difference hash of the frame (or crop)
-    detection_index: int = 0  # which face in the frame
+    detection_index: int = 0  # which person in the frame (faces first, then bodies alone)
+    face_score: float = 1.0  # the face detector's score (0: no face found)
+    mesh_fit: bool = True  # the face mesh found a face there (frontal to three-quarter)
 
     @property
     def category(self) -> tuple[str, str]:

@@ -70,7 +70,10 @@ class ManifestStep(Step):
                 "quality": record.quality,
                 "frame_quality": frame.quality.model_dump(),
                 "selection": {"rank": record.rank, "reason": record.reason},
-                "face": frame.faces[record.face].for_manifest(),
+                # None: a person found by their body alone (seen from behind)
+                "face": frame.faces[record.face].for_manifest()
+                if record.face < len(frame.faces)
+                else None,
             }
             optional = {
                 "crop_box_xywh": None

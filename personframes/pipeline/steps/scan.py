@@ -6,17 +6,16 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from ...detect.pose import BodyPose
 from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
 from ...video.sampling import SampledFrame, SamplingStats, sample_candidates
-from ..analysis import Described
+from ..analysis import Described, FramePoses
 from ..context import RunContext
 from ..fallbacks import Fallback
 from ..records import INFO_KEY, FaceRecord, Record, ScanFrame, ScanInfo
 from .base import Step
 
-TimedPoses = tuple[list[BodyPose | None], float]  # the poses and the seconds they took
+TimedPoses = tuple[FramePoses, float]  # the poses and the seconds they took
 # Frames described but waiting for their poses, at most: smooths the two threads'
 # uneven per-frame costs; bounds memory (at 4K, ~25 MB a frame).
 POSE_QUEUE = 3
@@ -32,7 +31,7 @@ def scan_results(ctx: RunContext) -> tuple[ScanInfo, list[ScanFrame]]:
 
 class ScanStep(Step):
     NAME = "scan"
-    VERSION = 2  # 2: dHash of the thumbnail
+    VERSION = 3  # 2: dHash of the thumbnail; 3: people found by their body alone
     TEMP = "candidates"
     SECTIONS = ("sampling", "models", "pose", "head_angle")
 

@@ -131,12 +131,14 @@ class WriteStep(Step):
         if item.kind == "frame":
             result = image
         else:
-            face = frame.faces[item.face].detection()
+            face = frame.faces[item.face].detection() if item.face < len(frame.faces) else None
             if item.kind == "face":
+                assert face is not None  # select plans no face crop of a body alone
                 box = crop_box(head_box(face), width, height, out.face_crop_padding, ratio)
             else:
                 body = frame.people[item.face].body_box
                 if body is None:
+                    assert face is not None  # a body alone always has its box
                     ctx.fallbacks.warn(Fallback.BODY_CROP)
                     extra["body_box_estimated"] = True
                     region = body_region(face.box, width, height)
@@ -145,7 +147,7 @@ class WriteStep(Step):
                 box = crop_box(region, width, height, out.crop_padding, ratio)
             result = cut(image, box)
             extra["crop_box_xywh"] = box.as_xywh()
-            if item.kind == "face" and out.face_restoration:
+            if item.kind == "face" and face is not None and out.face_restoration:
                 ctx.keep_intermediate(self.TEMP, item.file.rsplit(".", 1)[0], result)
                 x1, y1 = round(box.x1), round(box.y1)  # the crop's origin, as ``cut`` has it
                 points = face_points(face) - np.array([x1, y1], np.float64)
