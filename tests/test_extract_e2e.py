@@ -176,3 +176,32 @@ def test_selection_spacing_holds_in_real_output(
         for times in by_category.values():
             times.sort()
             assert all(b - a >= spacing for a, b in itertools.pairwise(times)), times
+
+
+def test_a_person_turned_away_is_a_person_without_a_face_crop(
+    sitting: tuple[Path, dict[str, Any]],
+) -> None:
+    """sitting_window 5.0-8.0 s: the woman turns away (labels: back, then hair over the
+    face). The pose model on the whole frame still finds her: her frames are written
+    under her own id, with no face and never a face crop."""
+    _, info = sitting
+    turned = [r for r in labels("sitting_window") if r["head_direction"] in ("back", "unclear")]
+    first, last = (float(turned[i]["time_s"]) for i in (0, -1))
+    faceless = [o for o in info["outputs"] if o["head_direction"] == "no_face"]
+    assert faceless and info["summary"]["faceless_sightings"] >= len(faceless)
+    ids = {o["person_id"] for o in info["outputs"] if o["head_direction"] != "no_face"}
+    for o in faceless:
+        assert o["kind"] != "face" and o["face"] is None
+        assert first - 0.5 <= o["time_s"] <= last + 0.5, o["file"]
+        assert o["pose"] == "sitting"  # sitting on the sill while turned away
+    assert {o["person_id"] for o in faceless} <= ids  # the same woman, not a new person
+
+
+def test_faces_not_turned_toward_the_camera_get_no_crop(tmp_path: Path) -> None:
+    """At --confidence 0.1 the detector also finds the back of the woman's head and her
+    hair-covered face (scores 0.10-0.30): they are candidates but get no face crop."""
+    info = _extract("sitting_window", tmp_path, "--confidence", "0.1")
+    faces = [o for o in info["outputs"] if o["kind"] == "face"]
+    assert faces and info["summary"]["face_crops_turned_away"] > 0
+    for o in faces:
+        assert o["head_angles"]["method"] == "mesh" or o["face"]["score"] >= 0.4, o["file"]
