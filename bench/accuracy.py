@@ -8,9 +8,15 @@ measures on the labelled frames:
 
 - face detection: main-face recall (hit = the labelled face_box centre falls
   inside a detection) and a count-based precision (detections beyond the
-  labelled face count are false);
+  labelled face count are false), of every detection and of the faces the
+  pipeline keeps as faces (detail at least selection.min_face_sharpness, and
+  turned toward the camera: the labels count neither dark, defocused background
+  faces nor backs of heads);
 - head direction of the main face: exact and within one neighbouring class
-  (rows labelled unclear/back/none are excluded from accuracy);
+  (rows labelled unclear/back/none are excluded from accuracy), the confusion
+  matrix, and the yaw and pitch error against the labelled class's range (0
+  inside it; front |yaw| <= 22.5, looking 22.5-67.5, profile >= 67.5; up/down
+  |pitch| >= 22.5, level below), by method (mesh or keypoints);
 - body pose of the main person (walking counts as standing; unclear/none rows
   excluded): accuracy over all rows and over the rows we classified;
 - shot type of the main person;
@@ -50,7 +56,12 @@ from personframes.analyze.tracking import (  # noqa: E402
     appearance_signature,
     track_people,
 )
-from personframes.config import HeadAngleConfig, ModelsConfig, PoseConfig  # noqa: E402
+from personframes.config import (  # noqa: E402
+    HeadAngleConfig,
+    ModelsConfig,
+    PoseConfig,
+    SelectionConfig,
+)
 from personframes.detect import create_face_detector  # noqa: E402
 from personframes.detect.pose import PoseEstimator, body_region  # noqa: E402
 from personframes.types import Box, FaceDetection, Image  # noqa: E402
@@ -92,6 +103,45 @@ def main_detection(dets: list[FaceDetection], label_box: Box | None) -> int | No
     return max(hits, key=lambda i: dets[i].box.iou(label_box))
 
 
+def class_ranges(direction: str, cfg: HeadAngleConfig) -> tuple[tuple[float, float], ...]:
+    """The (yaw range, pitch range) in degrees a labelled direction stands for (viewer's
+    convention: yaw < 0 toward the image's left, pitch > 0 up)."""
+    y, p, far = cfg.yaw_looking, cfg.pitch_threshold, 180.0
+    side = -1.0 if direction.endswith("left") else 1.0
+    turned = tuple(sorted((side * y, side * cfg.yaw_profile)))
+    yaw = {
+        "front": (-y, y),
+        "looking_up": (-y, y),
+        "looking_down": (-y, y),
+        "looking_left": turned,
+        "looking_right": turned,
+        "looking_up_left": turned,
+        "looking_up_right": turned,
+        "profile_left": (-far, -cfg.yaw_profile),
+        "profile_right": (cfg.yaw_profile, far),
+    }[direction]
+    pitch = (p, 90.0) if "up" in direction else (-90.0, -p) if "down" in direction else (-p, p)
+    return yaw, pitch  # type: ignore[return-value]
+
+
+def range_error(value: float, bounds: tuple[float, float]) -> float:
+    lo, hi = bounds
+    return max(0.0, lo - value, value - hi)
+
+
+def error_stats(errors: list[float]) -> dict[str, float | int]:
+    if not errors:
+        return {"n": 0}
+    a = np.asarray(errors)
+    return {
+        "n": len(errors),
+        "inside": int((a == 0).sum()),
+        "mean": round(float(a.mean()), 1),
+        "median": round(float(np.median(a)), 1),
+        "max": round(float(a.max()), 1),
+    }
+
+
 def pct(num: int, den: int) -> float | None:
     return round(num / den, 3) if den else None
 
@@ -106,8 +156,11 @@ def run(
         max_side=max_side or m.detector_max_side,
         coarse_side=m.detector_coarse_side if coarse else None,
     )
-    head = HeadPoseEstimator(HeadAngleConfig())
+    head_cfg = HeadAngleConfig()
+    head = HeadPoseEstimator(head_cfg)
     pose_cfg = PoseConfig()
+    kept_cfg = SelectionConfig()
+    angle_errors: dict[str, list[float]] = defaultdict(list)
     counts: Counter[str] = Counter()
     confusion: dict[str, Counter[str]] = defaultdict(Counter)
     per_row: list[dict[str, Any]] = []
@@ -138,6 +191,18 @@ def run(
                 counts["detections"] += len(dets)
                 counts["false_detections"] += max(0, len(dets) - n_faces)
                 main = main_detection(dets, label_box)
+                kept = [
+                    d
+                    for d in dets
+                    if measure_quality(image, d.box).sharpness >= kept_cfg.min_face_sharpness
+                    and (
+                        d.score >= kept_cfg.min_profile_score
+                        or head.estimate(image, d).method == "mesh"
+                    )
+                ]
+                counts["kept"] += len(kept)
+                counts["kept_found"] += main is not None and any(d is dets[main] for d in kept)
+                counts["false_kept"] += max(0, len(kept) - n_faces)
                 mains.append(main)
                 observations.append(
                     Observation(
@@ -157,7 +222,13 @@ def run(
                 want_head = row["head_direction"]
                 if want_head not in EXCLUDED_HEAD:
                     counts["head_rows"] += 1
-                    got = head.estimate(image, face).direction if face is not None else "no_face"
+                    pose = head.estimate(image, face) if face is not None else None
+                    got = pose.direction if pose is not None else "no_face"
+                    if pose is not None and pose.yaw is not None:
+                        yaw_range, pitch_range = class_ranges(want_head, head_cfg)
+                        angle_errors[f"yaw:{pose.method}"].append(range_error(pose.yaw, yaw_range))
+                        if pose.pitch is not None:
+                            angle_errors["pitch:mesh"].append(range_error(pose.pitch, pitch_range))
                     counts["head_exact"] += got == want_head
                     counts["head_near"] += are_neighbours(got, want_head)
                     confusion[f"head:{want_head}"][got] += 1
@@ -239,6 +310,9 @@ def run(
         "face_precision_by_count": pct(
             counts["detections"] - counts["false_detections"], counts["detections"]
         ),
+        "kept_face_precision_by_count": pct(counts["kept"] - counts["false_kept"], counts["kept"]),
+        "kept_face_recall": pct(counts["kept_found"], counts["faces_labelled"]),
+        "head_angle_error_deg": {k: error_stats(v) for k, v in sorted(angle_errors.items())},
         "head_exact": pct(counts["head_exact"], counts["head_rows"]),
         "head_within_one": pct(counts["head_near"], counts["head_rows"]),
         "head_rows": counts["head_rows"],
@@ -265,8 +339,11 @@ def table(result: dict[str, Any]) -> str:
         f"{'metric':34s} value",
         f"{'face recall (main face)':34s} {result['face_recall']} ({result['face_found']})",
         f"{'face precision (by count)':34s} {result['face_precision_by_count']}",
+        f"{'  of the faces kept as faces':34s} {result['kept_face_precision_by_count']} "
+        f"(main-face recall {result['kept_face_recall']})",
         f"{'head direction exact':34s} {result['head_exact']} (n={result['head_rows']})",
         f"{'head direction within one':34s} {result['head_within_one']}",
+        f"{'head angle error vs class range':34s} {result['head_angle_error_deg']}",
         f"{'body pose accuracy (all rows)':34s} {result['body_accuracy']} "
         f"(n={result['body_rows']})",
         f"{'body pose accuracy (classified)':34s} {result['body_accuracy_classified']}",
