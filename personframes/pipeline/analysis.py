@@ -64,7 +64,7 @@ class Looks:
 Described = tuple[QualityRecord, list[Looks]]  # ``describe``'s half of a frame's analysis
 
 # The head of a person whose face was not found (their body was): no face crop, ever.
-NO_FACE = "no_face"
+NO_FACE = "unseen"  # no "face" in it: a glob for face crops (*_face_*) must not match
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from ...restore.align import face_points
 from ...types import Box, Image
 from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
+from ..analysis import NO_FACE
 from ..context import RunContext
 from ..fallbacks import Fallback
 from ..records import ScanFrame, SelectItem, WriteItem
@@ -33,7 +34,7 @@ def planned(ctx: RunContext) -> list[SelectItem]:
 
 def caption_text(item: SelectItem, trigger: str | None) -> str:
     tags = [item.pose, item.head_direction, item.shot_type]
-    words = [t.replace("_", " ") for t in tags if t and t != "unknown"]
+    words = [t.replace("_", " ") for t in tags if t and t not in ("unknown", NO_FACE)]
     return ", ".join(([trigger] if trigger else []) + words) + "\n"
 
 
