@@ -249,7 +249,7 @@ def check_video_records(rows: Iterable[tuple[str, str, str]], done_steps: set[st
     """None when one video's records ``(step, key, json)`` fit their models and refer to
     each other correctly, else what is wrong. ``done_steps`` are the steps recorded as
     finished, whose summary records must then exist."""
-    frames: dict[int, int] = {}  # scanned frame index -> faces in it
+    frames: dict[int, tuple[int, int]] = {}  # scanned frame index -> (faces, people) in it
     items: list[tuple[str, str, SelectItem]] = []
     keys: set[tuple[str, str]] = set()
     for step, key, data in rows:
@@ -268,12 +268,13 @@ def check_video_records(rows: Iterable[tuple[str, str, str]], done_steps: set[st
             where = ".".join(str(p) for p in first["loc"]) or "record"
             return f"record {step}/{key!r}: {where}: {first['msg']}"
         if isinstance(record, ScanFrame):
-            frames[record.index] = len(record.faces)
+            frames[record.index] = (len(record.faces), len(record.people))
         elif isinstance(record, SelectItem):
             items.append((step, key, record))
     for step, key, item in items:
-        if frames.get(item.frame_index, 0) <= item.face:
-            return f"record {step}/{key!r} refers to a face the scan did not find"
+        faces, people = frames.get(item.frame_index, (0, 0))
+        if (faces if item.kind == "face" else people) <= item.face:
+            return f"record {step}/{key!r} refers to a person the scan did not find"
     summaries = {"scan": ("scan", INFO_KEY), "select": ("select", INFO_KEY)}
     summaries["manifest"] = ("manifest", SUMMARY_KEY)
     for step, needed in summaries.items():
