@@ -246,24 +246,25 @@ def _faceless_ids(
         cuts,
     )
     votes: dict[int, Counter[int]] = defaultdict(Counter)  # body track -> face ids it met
+    beside: dict[int, set[int]] = defaultdict(set)  # body track -> face ids in its frames
     for (i, f), track_row in zip(faceless, tracks, strict=True):
         s = shot(f.index)
         for box, track in zip(_body_boxes(f), track_row, strict=True):
+            beside[track].update(ids[i])
             near = [
                 (abs(t - f.time_s), person_id)
                 for s2, t, person_id, other in seen
-                if s2 == s
-                and abs(t - f.time_s) <= LINK_S
-                and person_id not in ids[i]
-                and box.iou(other) >= SAME_BODY_IOU
+                if s2 == s and abs(t - f.time_s) <= LINK_S and box.iou(other) >= SAME_BODY_IOU
             ]
             if near:
                 votes[track][min(near)[1]] += 1
     next_id = max((i for row in ids for i in row), default=0) + 1
     named: dict[int, int] = {}
     for track in sorted({t for row in tracks for t in row}):
-        if votes[track]:
-            named[track] = votes[track].most_common(1)[0][0]
+        # Never someone seen beside this body in one of its frames: two people.
+        allowed = [(n, pid) for pid, n in votes[track].items() if pid not in beside[track]]
+        if allowed:
+            named[track] = max(allowed)[1]
         else:
             named[track], next_id = next_id, next_id + 1
     out: list[list[int]] = [[] for _ in frames]
