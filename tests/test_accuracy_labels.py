@@ -28,7 +28,7 @@ KNOWN = {
     "head:looking_left": (5, 7),
     "head:looking_up_left": (1, 3),
     "head:profile_left": (14, 16),  # 2 faces no detector finds (partly out of frame)
-    "shot:closeup": (2, 5),
+    "shot:closeup": (3, 5),  # 2 faces no detector finds (partly out of frame)
     "shot:full_body": (31, 32),
     "shot:medium_shot": (10, 13),
 }

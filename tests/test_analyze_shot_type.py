@@ -46,6 +46,15 @@ def test_face_area_without_body(face: Box, expected: str) -> None:
     assert classify_shot_type(face, W, H).shot_type == expected
 
 
+def test_frame_ending_at_the_chin_is_a_closeup_without_body() -> None:
+    # 7.3 % of the frame (medium shot by face area), but the frame ends 0.1 face
+    # heights below the chin: no chest in view.
+    result = classify_shot_type(Box(250, 200, 370, 340), W, H)
+    assert result.shot_type == "closeup", result.reason
+    # The same face higher up, the chest in view: the face-area rule decides.
+    assert classify_shot_type(Box(250, 40, 370, 180), W, H).shot_type == "medium_shot"
+
+
 def test_body_decides_full_body_and_wide_shot() -> None:
     big = standing(scale=44, top=10)  # 7.4 heads = 336 px: fits the frame
     face = Box(300, 10, 340, 54)

@@ -18,8 +18,13 @@ Rules, first match wins:
      frame too): at least ``WAIST_SHOWN`` (65 %) of the shoulder-to-hip
      length in view: medium_shot (waist up); at least ``CHEST_SHOWN`` (35 %):
      medium_closeup (chest up); less: closeup (head and shoulders).
-3. Without body landmarks, Person From Vid's face-area thresholds: >= 0.08
-   medium_closeup, >= 0.03 medium_shot, else wide_shot.
+3. Without body landmarks: when the frame ends less than ``CHEST_BELOW_CHIN``
+   (1) face heights below the chin, closeup: the chest line sits about one
+   head height below the chin and a face box is shorter than a head, so such
+   a frame cannot show the chest (a profile cut by the frame's bottom edge,
+   which the face-area rule called chest up). Otherwise Person From Vid's
+   face-area thresholds: >= 0.08 medium_closeup, >= 0.03 medium_shot, else
+   wide_shot.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ MEDIUM_SHOT_RATIO = 0.03
 WAIST_SHOWN = 0.65  # the natural waist sits about 2/3 of the way from shoulders to hip joints
 CHEST_SHOWN = 0.35
 FULL_BODY_MIN_AREA = 0.10
+CHEST_BELOW_CHIN = 1.0  # face heights from the chin to the chest line (at least)
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,11 @@ def classify_shot_type(
     where = "no body landmarks" if pose is None else "no body part in view"
     if face_box is None:
         return ShotTypeResult("unknown", f"no face and {where}", 0.0)
+    below = (height - face_box.y2) / face_box.height if face_box.height > 0 else 0.0
+    if below < CHEST_BELOW_CHIN:
+        return ShotTypeResult(
+            "closeup", f"{where}; frame ends {below:.1f} face heights below the chin", ratio
+        )
     if ratio >= MEDIUM_CLOSEUP_RATIO:
         return ShotTypeResult("medium_closeup", f"{where}; face covers {ratio:.1%}", ratio)
     if ratio >= MEDIUM_SHOT_RATIO:

@@ -31,7 +31,7 @@ def scan_results(ctx: RunContext) -> tuple[ScanInfo, list[ScanFrame]]:
 
 class ScanStep(Step):
     NAME = "scan"
-    VERSION = 3  # 2: dHash of the thumbnail; 3: people found by their body alone
+    VERSION = 4  # 2: thumbnail dHash; 3: people by body alone; 4: closeup by the chin
     TEMP = "candidates"
     SECTIONS = ("sampling", "models", "pose", "head_angle")
 
