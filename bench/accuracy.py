@@ -63,6 +63,7 @@ from personframes.config import (  # noqa: E402
     SelectionConfig,
 )
 from personframes.detect import create_face_detector  # noqa: E402
+from personframes.detect.face_identity import FaceEmbedder, identity_eligible  # noqa: E402
 from personframes.detect.pose import PoseEstimator, body_region  # noqa: E402
 from personframes.types import Box, FaceDetection, Image  # noqa: E402
 from personframes.video.cuts import find_shot_cuts, thumbnail  # noqa: E402
@@ -70,6 +71,15 @@ from personframes.video.cuts import find_shot_cuts, thumbnail  # noqa: E402
 EXCLUDED_HEAD = {"unclear", "back", "none"}
 EXCLUDED_BODY = {"unclear", "none"}
 EXCLUDED_SHOT = {"unclear", "none"}
+
+
+# Who the main person is, per video and shot (by eye: sitting_window is one woman
+# throughout; in stage_performer shots 0 and 2 show the performer, shot 1 the curly-haired
+# pianist, shot 3 the woman in the patterned dress).
+MAIN_PERSON: dict[str, dict[int, str]] = {
+    "sitting_window.mp4": {0: "woman"},
+    "stage_performer.mp4": {0: "performer", 1: "pianist", 2: "performer", 3: "audience woman"},
+}
 
 
 def decode(video: Path, wanted: set[int]) -> tuple[dict[int, Image], list[tuple[int, Any]]]:
@@ -158,6 +168,7 @@ def run(
     )
     head_cfg = HeadAngleConfig()
     head = HeadPoseEstimator(head_cfg)
+    embedder = FaceEmbedder()
     pose_cfg = PoseConfig()
     kept_cfg = SelectionConfig()
     angle_errors: dict[str, list[float]] = defaultdict(list)
@@ -210,6 +221,14 @@ def run(
                         float(row["time_s"]),
                         dets,
                         [appearance_signature(image, d.box) for d in dets],
+                        [  # as the pipeline gives them (pipeline/analysis.py: person_ids)
+                            embedder.embed(image, d.box)
+                            if measure_quality(image, d.box).sharpness
+                            >= kept_cfg.min_face_sharpness
+                            and identity_eligible(head.estimate(image, d).yaw)
+                            else None
+                            for d in dets
+                        ],
                     )
                 )
                 record: dict[str, Any] = {"video": row["video"], "frame": index}
@@ -270,10 +289,12 @@ def run(
             # Tracking: ids given to the main person, per shot.
             ids = track_people(observations, cuts)
             per_shot: dict[int, set[int]] = defaultdict(set)
+            held: dict[int, set[str]] = defaultdict(set)  # id -> the main people it holds
             for obs, id_list, main in zip(observations, ids, mains, strict=True):
                 if main is not None:
                     shot = sum(1 for c in cuts if c <= obs.frame_index)
                     per_shot[shot].add(id_list[main])
+                    held[id_list[main]].add(MAIN_PERSON[rows[0]["video"]][shot])
             # Body pose as the pipeline has it: a waist-up sighting takes the same
             # person's pose nearby (carry_poses), here from the labelled rows.
             sightings = [  # a row without the main face: a person of its own
@@ -300,6 +321,7 @@ def run(
             tracking[rows[0]["video"]] = {
                 "cuts": cuts,
                 "main_person_ids_per_shot": {str(k): sorted(v) for k, v in per_shot.items()},
+                "mixed_ids": {str(k): sorted(v) for k, v in held.items() if len(v) > 1},
                 "people": len({i for id_list in ids for i in id_list}),
                 "ids": [[o.frame_index, i] for o, i in zip(observations, ids, strict=True)],
             }

@@ -73,3 +73,14 @@ def test_head_angles_fall_in_their_labelled_class(result: dict[str, Any]) -> Non
     for name, (inside, n) in known.items():
         assert errors[name]["n"] == n and errors[name]["inside"] >= inside - 1, errors
         assert errors[name]["max"] <= 12.0, errors  # 8.6 degrees at most with these defaults
+
+
+def test_no_id_holds_two_people_and_the_performer_keeps_one(result: dict[str, Any]) -> None:
+    """Tracking over the labelled frames, where who the main person is is known per shot
+    (bench/accuracy.py MAIN_PERSON): no id holds two of them, and stage_performer's
+    performer (shots 0 and 2) keeps one id across the cuts."""
+    for video in ("sitting_window.mp4", "stage_performer.mp4"):
+        assert result["tracking"][video]["mixed_ids"] == {}, video
+    per_shot = result["tracking"]["stage_performer.mp4"]["main_person_ids_per_shot"]
+    assert len(per_shot["0"]) == 1 and per_shot["0"] == per_shot["2"], per_shot
+    assert result["tracking"]["sitting_window.mp4"]["main_person_ids_per_shot"] == {"0": [1]}

@@ -9,6 +9,14 @@ track (a new shot, a long gap, a new face) is compared by appearance with
 every person seen so far: an HSV colour histogram of the face and the upper
 body below it (:func:`appearance_signature`). Similar enough: the same
 person; otherwise a new id. Two detections of one frame never share an id.
+
+Face identity decides over colour where both sides have it: an embedding per face
+(:mod:`personframes.detect.face_identity`, given only for faces turned toward the
+camera with detail enough to tell people apart). A face whose embedding lies further
+than ``split_distance`` from its track's mean starts a new person even where the
+boxes overlap; a face that continues no track is the person whose mean embedding
+lies nearest, within ``same_distance``; between that and ``differ_distance`` identity
+is undecided and colour decides; beyond it, colour never joins them.
 The ``cuts`` argument of :func:`track_people` comes from
 :func:`personframes.video.cuts.find_shot_cuts`.
 """
@@ -26,6 +34,7 @@ import numpy.typing as npt
 from ..types import Box, FaceDetection, Image
 
 Signature = npt.NDArray[np.float32]
+Embedding = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class Observation:
     time_s: float
     detections: Sequence[FaceDetection]
     signatures: Sequence[Signature | None] = ()
+    embeddings: Sequence[Embedding | None] = ()  # face identity, where it can be trusted
 
 
 @dataclass(frozen=True)
@@ -48,17 +58,26 @@ class TrackingParams:
     reentry_shift: float = 3.0  # ... within this many face sizes of where it was
     min_similarity: float = 0.6  # appearance similarity (0..1) that re-identifies a person
     min_track_similarity: float = 0.3  # below this even an overlapping box starts a new match
+    # Face identity: Euclidean distance of a face's dlib embedding from the mean of its
+    # person's so far (bench/identity.py). On stage_performer the performer's 25 faces
+    # lie within 0.39 of their mean and the audience's faces 0.56-0.74 from it; pairs of
+    # one person's faces lie up to 0.61 apart (p95 0.54). dlib publishes 0.6 for pairs.
+    same_distance: float = 0.5  # re-identifies a person across cuts and gaps
+    differ_distance: float = 0.6  # beyond it, two faces are never joined by colour
+    split_distance: float = 0.7  # a continuing box this far from its track: a new person
 
 
 @dataclass
 class _Person:
     person_id: int
     signature: Signature | None
+    embedding: Embedding | None
     last_box: Box
     last_time: float
     shot: int
     last_frame: int = -1
     count: int = field(default=1)
+    identities: int = 0  # embeddings averaged into ``embedding``
 
 
 def appearance_signature(image: Image, face_box: Box) -> Signature:
@@ -101,6 +120,10 @@ def similarity(a: Signature, b: Signature) -> float:
     """Histogram similarity in 0..1 (1 - Bhattacharyya distance)."""
     d = cv2.compareHist(a.astype(np.float32), b.astype(np.float32), cv2.HISTCMP_BHATTACHARYYA)
     return float(max(0.0, 1.0 - d))
+
+
+def _distance(a: Embedding | None, b: Embedding | None) -> float | None:
+    return None if a is None or b is None else float(np.linalg.norm(a - b))
 
 
 def _continues(person: _Person, box: Box, time_s: float, params: TrackingParams) -> float:
@@ -148,6 +171,9 @@ def track_people(
         sigs: list[Signature | None] = list(obs.signatures) + [None] * (
             len(obs.detections) - len(obs.signatures)
         )
+        embs: list[Embedding | None] = list(obs.embeddings) + [None] * (
+            len(obs.detections) - len(obs.embeddings)
+        )
         # Candidate (score, detection, person) links within the shot.
         links: list[tuple[float, int, int]] = []
         for j, det in enumerate(obs.detections):
@@ -164,6 +190,9 @@ def track_people(
                     and similarity(sig, person.signature) < p.min_track_similarity
                 ):
                     continue
+                distance = _distance(embs[j], person.embedding)
+                if distance is not None and distance > p.split_distance:
+                    continue  # another face where the box continues: a new person
                 links.append((score, j, k))
         assigned: dict[int, int] = {}
         used: set[int] = set()
@@ -176,20 +205,33 @@ def track_people(
         for j in range(len(obs.detections)):
             if j in assigned:
                 continue
-            sig = sigs[j]
-            best_k, best_sim = -1, p.min_similarity
-            if sig is not None:
-                for k, person in enumerate(people):
-                    if k in used or person.signature is None:
-                        continue
-                    if person.shot == shot and obs.time_s - person.last_time <= p.max_gap_s:
-                        continue  # still tracked in this shot, and the box did not match
-                    s = similarity(sig, person.signature)
-                    if s >= best_sim:
-                        best_k, best_sim = k, s
+            sig, emb = sigs[j], embs[j]
+            free = [
+                k
+                for k, person in enumerate(people)
+                if k not in used
+                # still tracked in this shot, and the box did not match:
+                and not (person.shot == shot and obs.time_s - person.last_time <= p.max_gap_s)
+            ]
+            best_k, best_distance = -1, p.same_distance
+            for k in free:  # face identity first
+                distance = _distance(emb, people[k].embedding)
+                if distance is not None and distance <= best_distance:
+                    best_k, best_distance = k, distance
+            best_sim = p.min_similarity
+            for k in free if best_k < 0 else ():
+                person = people[k]
+                if sig is None or person.signature is None:
+                    continue
+                distance = _distance(emb, person.embedding)
+                if distance is not None and distance > p.differ_distance:
+                    continue  # both faces known: their identities differ
+                s = similarity(sig, person.signature)
+                if s >= best_sim:
+                    best_k, best_sim = k, s
             if best_k < 0:
                 people.append(
-                    _Person(len(people) + 1, sig, obs.detections[j].box, obs.time_s, shot)
+                    _Person(len(people) + 1, sig, emb, obs.detections[j].box, obs.time_s, shot)
                 )
                 best_k = len(people) - 1
             assigned[j] = best_k
@@ -204,6 +246,15 @@ def track_people(
                     if person.signature is None
                     else (0.8 * person.signature + 0.2 * sig).astype(np.float32)
                 )
+            emb = embs[j]
+            if emb is not None:  # the mean of the person's embeddings so far
+                n = person.identities
+                person.embedding = (
+                    emb.astype(np.float32)
+                    if person.embedding is None
+                    else ((person.embedding * n + emb) / (n + 1)).astype(np.float32)
+                )
+                person.identities += 1
             person.last_box = det.box
             person.last_time = obs.time_s
             person.last_frame = obs.frame_index

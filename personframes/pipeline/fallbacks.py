@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from enum import Enum
 
+from ..detect.face_identity import identity_eligible
 from .records import ScanFrame, ScanInfo, WriteItem
 
 
@@ -21,6 +22,7 @@ class Fallback(Enum):
     BODY_CROP = "body crop"
     HEAD_POSE = "head pose"
     BODY_POSE_2D = "body pose"
+    FACE_IDENTITY = "face identity"
     FRAME_SEEKING = "frame seeking"
     VIDEO_TIMESTAMPS = "video timestamps"
     DEVICE = "device"
@@ -30,6 +32,7 @@ REASONS = {
     Fallback.BODY_CROP: "no body landmarks, region estimated from face",
     Fallback.HEAD_POSE: "face mesh not confident (e.g. a profile), angles from detector keypoints",
     Fallback.BODY_POSE_2D: "no world landmarks, classified from 2D joint angles",
+    Fallback.FACE_IDENTITY: ("no face identity model (dlib), people linked by box and colour only"),
     Fallback.FRAME_SEEKING: (
         "seeking did not reach the scanned frame; frames decoded from the start"
     ),
@@ -42,6 +45,7 @@ GROUPS = {
     Fallback.BODY_CROP: "analysis",
     Fallback.HEAD_POSE: "analysis",
     Fallback.BODY_POSE_2D: "analysis",
+    Fallback.FACE_IDENTITY: "analysis",
     Fallback.FRAME_SEEKING: "decoding",
     Fallback.VIDEO_TIMESTAMPS: "decoding",
     Fallback.DEVICE: "device",
@@ -82,6 +86,14 @@ def _pose_2d(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) 
     return ((reason, 1) for f in frames for p in f.people if p.pose.method == "2d")
 
 
+def _identity(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
+    reason = REASONS[Fallback.FACE_IDENTITY]
+    for f in frames:  # faces turned toward the camera that got no embedding
+        for p in f.people[: len(f.faces)]:
+            if p.identity is None and identity_eligible(p.head.yaw):
+                yield reason, 1
+
+
 def _seeking(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
     return ((REASONS[Fallback.FRAME_SEEKING], 1) for r in written if r.reread_from_start)
 
@@ -104,6 +116,7 @@ COUNTERS: dict[Fallback, CounterFn] = {
     Fallback.BODY_CROP: _body,
     Fallback.HEAD_POSE: _head,
     Fallback.BODY_POSE_2D: _pose_2d,
+    Fallback.FACE_IDENTITY: _identity,
     Fallback.FRAME_SEEKING: _seeking,
     Fallback.VIDEO_TIMESTAMPS: _timestamps,
     Fallback.DEVICE: _device,

@@ -121,6 +121,9 @@ class PersonRecord(Record):
     body_box: Box4 | None
     face_quality: QualityRecord
     signature: list[Number]
+    # Face identity embedding (128 numbers) of a face turned toward the camera; None
+    # for profiles, people found by their body alone, or without the identity model.
+    identity: list[Number] | None = None
 
 
 class ScanFrame(Record):

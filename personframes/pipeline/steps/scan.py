@@ -6,6 +6,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from ...detect.face_identity import identity_eligible
 from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
 from ...video.sampling import SampledFrame, SamplingStats, sample_candidates
@@ -31,7 +32,7 @@ def scan_results(ctx: RunContext) -> tuple[ScanInfo, list[ScanFrame]]:
 
 class ScanStep(Step):
     NAME = "scan"
-    VERSION = 4  # 2: thumbnail dHash; 3: people by body alone; 4: closeup by the chin
+    VERSION = 5  # 2: thumbnail dHash; 3: people by body alone; 4: closeup by chin; 5: identity
     TEMP = "candidates"
     SECTIONS = ("sampling", "models", "pose", "head_angle")
 
@@ -66,6 +67,9 @@ class ScanStep(Step):
                 for person in analysis.people:
                     if person.head.method == "keypoints":
                         ctx.fallbacks.warn(Fallback.HEAD_POSE)
+                for person in analysis.people[: len(faces)]:
+                    if person.identity is None and identity_eligible(person.head.yaw):
+                        ctx.fallbacks.warn(Fallback.FACE_IDENTITY, detail=analyzer.identity_problem)
                 record = ScanFrame(
                     index=frame.index,
                     time_s=round(frame.time_s, 6),

@@ -31,7 +31,7 @@ class SelectStep(Step):
     def run(self, ctx: RunContext) -> None:
         cfg = ctx.config
         info, frames = scan_results(ctx)
-        video = analyze_video(frames, info.shot_cuts)
+        video = analyze_video(frames, info.shot_cuts, cfg.selection.min_face_sharpness)
         candidates = [p.candidate for p in video.people]
         kept_ids = most_seen(candidates, cfg.selection.people)
         selected = select_frames(
