@@ -115,12 +115,19 @@ def _help(field: FieldInfo) -> str:
     return f"{text} (default: {default})." if default else f"{text}."
 
 
+def _none_if_empty(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    return list(value) if value else None  # not given: the config's list stands
+
+
 def make_option(spec: Flag) -> Callable[[F], F]:
     """The click option for ``spec``, typed, ranged and documented by its config field."""
     field = spec.field()
     is_switch = _base(field.annotation) is bool
     settings: dict[str, Any] = {"default": None, "help": _help(field)}
-    if is_switch:
+    if get_origin(_base(field.annotation)) is list:  # repeat the option for more values
+        settings.update(multiple=True, type=click.Path(), callback=_none_if_empty)
+        settings["help"] = settings["help"].replace("(default: [])", "(default: none)")
+    elif is_switch:
         if not any("/" in name for name in spec.names):
             settings["is_flag"] = True
     else:

@@ -176,6 +176,13 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
                 "person has within 10 s where the legs are seen",
                 markup=False,
             )
+        unmatched = item.summary.get("people_not_matching_reference", 0)
+        if unmatched:
+            console.print(
+                f"{_name(item.path)}: {unmatched} people left out: their faces do not match "
+                "the --reference-face photos, or match an --exclude-face photo",
+                markup=False,
+            )
         for reason, count in item.summary.get("fallbacks", {}).items():
             console.print(f"{_name(item.path)}: fallback x{count}: {reason}", markup=False)
         if item.manifest is not None:

@@ -29,6 +29,7 @@ from .catalogue import get_model
 if TYPE_CHECKING:
     from ..config import Config
     from ..detect.base import FaceDetector
+    from ..detect.face_identity import Embedding, FaceEmbedder
     from ..pipeline.analysis import FrameAnalyzer
     from ..restore.engines.base import Engine
 
@@ -130,6 +131,27 @@ class ModelSession:
 
         key = ("frame_analyzer", config.section_hash("pose", "head_angle"), threading.get_ident())
         return self._get(key, make)
+
+    def face_embedder(self) -> FaceEmbedder:
+        """The face identity model for the calling thread."""
+        from ..detect.face_identity import FaceEmbedder
+
+        return self._get(("face_embedder", threading.get_ident()), FaceEmbedder)
+
+    def photo_identity(self, path: Path, config: Config) -> Embedding:
+        """The identity embedding of the largest face of the photo at ``path`` (once per
+        session and file version); InputError when it is not an image or has no face."""
+        from ..errors import InputError
+        from ..pipeline.reference import embed_photo
+
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise InputError(
+                f"{path}: cannot read reference photo ({exc.strerror or exc})"
+            ) from None
+        key = ("photo_identity", str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        return self._get(key, lambda: embed_photo(path, config, self))
 
     def loaded(self) -> list[Hashable]:
         with self._lock:

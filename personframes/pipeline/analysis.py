@@ -29,7 +29,7 @@ from ..analyze import (
     track_people,
 )
 from ..config import Config
-from ..detect.face_identity import FaceEmbedder, identity_eligible
+from ..detect.face_identity import Embedding, FaceEmbedder, identity_eligible
 from ..detect.pose import SAME_BODY_IOU, BodyPose, PoseEstimator
 from ..errors import ModelError
 from ..types import Box, FaceDetection, Image
@@ -360,6 +360,7 @@ class PersonInFrame:
 
     candidate: Candidate
     quality: dict[str, float]
+    identity: Embedding | None = None  # where the face has one and detail enough to trust
 
 
 @dataclass(frozen=True)
@@ -369,6 +370,15 @@ class VideoAnalysis:
     unknown_head: int  # faces whose head direction is unknown
     poses_carried: int = 0  # waist-up sightings given the same person's pose nearby
     faceless: int = 0  # sightings of people found by their body alone
+
+    def identities(self) -> dict[int, list[Embedding]]:
+        """Per person id, the identities of their faces that have one (maybe none)."""
+        out: dict[int, list[Embedding]] = {}
+        for p in self.people:
+            faces = out.setdefault(p.candidate.person_id, [])
+            if p.identity is not None:
+                faces.append(p.identity)
+        return out
 
 
 def analyze_video(
@@ -411,7 +421,9 @@ def analyze_video(
                 face_score=0.0 if face is None else face.score,
                 mesh_fit=person.head.method == "mesh",
             )
-            people.append(PersonInFrame(candidate, frame_scores[j]))
+            trusted = person.identity is not None and person.face_quality.sharpness >= min_detail
+            identity = np.asarray(person.identity, np.float32) if trusted else None
+            people.append(PersonInFrame(candidate, frame_scores[j], identity))
     unknown = sum(1 for p in people if p.candidate.head_direction == "unknown")
     faceless = sum(1 for p in people if p.candidate.head_direction == NO_FACE)
     return VideoAnalysis(people, len({i for row in ids for i in row}), unknown, carried, faceless)

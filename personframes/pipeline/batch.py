@@ -26,6 +26,7 @@ from ..output.writer import check_output_dir
 from ..video.decode import VIDEO_EXTENSIONS, probe_video
 from .context import StopFlag
 from .folder import prepare_output_folder
+from .reference import load_reference_faces
 from .runner import VideoResult, claim_stem, output_dir_for, process_video
 from .state import StateStore
 
@@ -199,6 +200,16 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
     # of each folder's state database.
     for folder in sorted({output_dir_for(video, config) for video in videos}):
         prepare_output_folder(folder)
+    # Reference photos that are not images or show no face fail the run, before any work.
+    references = load_reference_faces(config, ModelSession(config.models.cache_dir))
+    if references.active:
+        log.info(
+            "keeping people whose faces lie within %.2f (median identity distance) of %d "
+            "reference photos and not within it of %d excluded ones",
+            config.selection.reference_distance,
+            len(references.include),
+            len(references.exclude),
+        )
     stop = StopFlag()
     with stop_on_signals(stop):
         try:

@@ -169,6 +169,7 @@ class SelectInfo(Record):
     face_crops_turned_away: int = 0  # selected faces not turned toward the camera
     faceless_sightings: int = 0  # candidates found by their body alone (no face crops)
     people_left_out: int = 0  # by --people N
+    people_not_matching_reference: int = 0  # by --reference-face / --exclude-face
     poses_carried: int = 0  # waist-up sightings given the same person's pose nearby
 
 
@@ -186,6 +187,10 @@ class SelectItem(Record):
     reason: str
     seq: int
     person_ids: list[int] | None = None  # a full frame chosen for several people: all of them
+    # --reference-face: this face's identity distance to the nearest photo (face crops
+    # whose face has an identity), and the person's median distance (what kept them).
+    reference_distance: Number | None = None
+    person_reference_distance: Number | None = None
 
 
 class WriteItem(SelectItem):
@@ -226,6 +231,7 @@ class RunSummary(Record):
     face_crops_turned_away: int = 0
     faceless_sightings: int = 0
     people_left_out: int = 0
+    people_not_matching_reference: int = 0
     poses_carried: int = 0
 
 

@@ -83,6 +83,8 @@ class ManifestStep(Step):
                 "restoration": record.restoration,
                 "body_box_estimated": record.body_box_estimated,
                 "person_ids": record.person_ids,  # a full frame chosen for several people
+                "reference_distance": record.reference_distance,  # --reference-face
+                "person_reference_distance": record.person_reference_distance,
             }
             entry.update({k: v for k, v in optional.items() if v is not None})
             outputs.append(entry)

@@ -9,6 +9,7 @@ from ...output.naming import OutputKind, name_outputs
 from ..analysis import NO_FACE, analyze_video
 from ..context import RunContext
 from ..records import INFO_KEY, Record, SelectInfo, SelectItem
+from ..reference import load_reference_faces, match_people, nearest_reference
 from ..selection import Candidate, select_frames
 from .base import Step
 from .scan import scan_results
@@ -32,7 +33,13 @@ class SelectStep(Step):
         cfg = ctx.config
         info, frames = scan_results(ctx)
         video = analyze_video(frames, info.shot_cuts, cfg.selection.min_face_sharpness)
-        candidates = [p.candidate for p in video.people]
+        references = load_reference_faces(cfg, ctx.models)
+        matches = match_people(video.identities(), references, cfg.selection.reference_distance)
+        candidates = [
+            p.candidate
+            for p in video.people
+            if not references.active or matches[p.candidate.person_id].kept
+        ]
         kept_ids = most_seen(candidates, cfg.selection.people)
         selected = select_frames(
             [c for c in candidates if kept_ids is None or c.person_id in kept_ids],
@@ -42,6 +49,9 @@ class SelectStep(Step):
         )
         quality = {
             (p.candidate.frame_index, p.candidate.detection_index): p.quality for p in video.people
+        }
+        identity = {
+            (p.candidate.frame_index, p.candidate.detection_index): p.identity for p in video.people
         }
         wanted: dict[OutputKind, bool] = {
             "frame": cfg.output.full_frames,
@@ -86,6 +96,12 @@ class SelectStep(Step):
                 quality=quality[(c.frame_index, c.detection_index)],
                 reason=chosen.reason,
                 seq=len(items),
+                reference_distance=nearest_reference(
+                    identity[(c.frame_index, c.detection_index)], references
+                )
+                if kind == "face"
+                else None,
+                person_reference_distance=matches[c.person_id].distance,
             )
             by_name[name] = len(items)
             items.append((name, len(items), item))
@@ -115,6 +131,9 @@ class SelectStep(Step):
             faceless_sightings=video.faceless,
             poses_carried=video.poses_carried,
             people_left_out=0 if kept_ids is None else video.person_count - len(kept_ids),
+            people_not_matching_reference=sum(1 for m in matches.values() if not m.kept)
+            if references.active
+            else 0,
         )
         ctx.store.commit_progress(
             ctx.video_key, self.NAME, len(items), [*items, (INFO_KEY, -1, summary)], done=True
