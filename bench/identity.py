@@ -11,10 +11,16 @@ Every face the default detector finds on the 55 labelled frames gets an embeddin
   people.
 
 The distances are reported per pair kind, by the smaller face's height, with the
-threshold that separates them best; ``personframes.analyze.identity`` takes its
-thresholds from these figures.
+threshold that separates them best; the tracker (``analyze/tracking.py``) and
+``--reference-face`` take their thresholds from these figures.
 
-    python bench/identity.py [--labels ../shared/data/labels] [--min-face 0]
+``--restoration`` measures instead how far face restoration moves a face's identity:
+every face crop the write step would cut from the labelled frames (with detail), and
+the shared aligned faces shrunk to 32-128 px, restored with the default model at the
+default strength with the policy forced to run (``always``) and as the default policy
+decides, each compared with its Lanczos resize.
+
+    python bench/identity.py [--labels ../shared/data/labels] [--max-yaw 45] [--restoration]
 """
 
 from __future__ import annotations
@@ -128,6 +134,64 @@ def run(labels_dir: Path, min_face: float, max_yaw: float) -> dict[str, Any]:
     }
 
 
+def restoration_drift(labels_dir: Path) -> dict[str, Any]:
+    """Identity distance of restored faces from their Lanczos resize (see the doc)."""
+    import cv2
+
+    from personframes.config import OutputConfig
+    from personframes.models.session import ModelSession
+    from personframes.output.crops import crop_box, cut, head_box
+    from personframes.restore import create_restorer
+    from personframes.restore.align import face_points
+
+    m, out = ModelsConfig(), OutputConfig()
+    detector = create_face_detector(
+        m.face_detector,
+        confidence=m.confidence,
+        max_side=m.detector_max_side,
+        coarse_side=m.detector_coarse_side,
+    )
+    session = ModelSession()
+    min_detail = SelectionConfig().min_face_sharpness
+    crops: list[tuple[str, Any, float, Any]] = []  # (source, crop, face_px, points)
+    for csv_path in sorted(labels_dir.glob("*.csv")):
+        rows = list(csv.DictReader(csv_path.open(encoding="utf-8")))
+        wanted = {int(r["frame_index"]) for r in rows}
+        frames, _ = decode(labels_dir.parent / "videos" / rows[0]["video"], wanted)
+        for index in sorted(frames):
+            image = frames[index]
+            height, width = image.shape[:2]
+            for det in detector.detect(image):
+                if measure_quality(image, det.box).sharpness < min_detail:
+                    continue
+                box = crop_box(head_box(det), width, height, out.face_crop_padding)
+                crop = cut(image, box)
+                origin = np.array([round(box.x1), round(box.y1)], np.float64)
+                crops.append(("video", crop, det.box.height, face_points(det) - origin))
+    for path in sorted((labels_dir.parent / "images" / "faces").glob("*.png")):
+        face = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+        for side in (32, 48, 64, 128):
+            small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+            crops.append(("image", small, side * 0.69, None))  # face ~69 % of the image
+    result: dict[str, Any] = {}
+    for policy in ("always", "auto"):
+        restorer = create_restorer(
+            out.face_restoration_model, session, m.device, policy=policy, max_drift=99.0
+        )
+        for source in ("video", "image"):
+            distances = []
+            for kind, crop, face_px, points in crops:
+                if kind != source:
+                    continue
+                r = restorer.restore_crop(
+                    crop, 512, out.face_restoration_strength, face_px=face_px, landmarks=points
+                )
+                if r.identity_distance is not None:
+                    distances.append(r.identity_distance)
+            result[f"{policy}:{source}"] = stats(distances)
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--labels", type=Path, default=ROOT.parent / "shared" / "data" / "labels")
@@ -135,8 +199,12 @@ def main() -> None:
     parser.add_argument(
         "--max-yaw", type=float, default=180.0, help="only faces turned less than this (deg)"
     )
+    parser.add_argument("--restoration", action="store_true", help="restored vs Lanczos")
     args = parser.parse_args()
-    print(json.dumps(run(args.labels, args.min_face, args.max_yaw), indent=2))
+    if args.restoration:
+        print(json.dumps(restoration_drift(args.labels), indent=2))
+    else:
+        print(json.dumps(run(args.labels, args.min_face, args.max_yaw), indent=2))
 
 
 if __name__ == "__main__":

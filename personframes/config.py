@@ -35,6 +35,7 @@ from .devices import Device
 from .errors import ConfigError, printable
 from .models.catalogue import ModelId
 from .restore.policy import PolicyName
+from .restore.restorer import DEFAULT_MAX_DRIFT
 
 ENV_PREFIX = "PERSONFRAMES_"
 ImageFormat = Literal["jpg", "png", "webp"]
@@ -212,6 +213,11 @@ class OutputConfig(_Section):
         description="face crops frame the head (hair to chin); padding x its size on each side",
     )
     full_frames: bool = Field(True, description="write full frames")
+    group_by_person: bool = Field(
+        False,
+        description="write each person's files into a folder person{ID}/ of the output "
+        "folder (names unchanged; a frame chosen for several people goes to the first's)",
+    )
     body_crops: bool = Field(False, description="write body crops")
     crop_ratio: CropRatio = Field(
         "any", description="shape of face and body crops; a ratio turns body crops on"
@@ -238,6 +244,13 @@ class OutputConfig(_Section):
     )
     face_restoration_model: ModelId = Field(
         "realesrgan-x4plus", description="restoration model (see `personframes models list`)"
+    )
+    face_restoration_max_drift: float = Field(
+        DEFAULT_MAX_DRIFT,
+        gt=0.0,
+        le=2.0,
+        description="a restored face whose identity distance from the unrestored one is "
+        "above this is replaced by the unrestored (Lanczos) face, counted as identity drift",
     )
 
     @model_validator(mode="before")

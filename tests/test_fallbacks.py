@@ -125,13 +125,15 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
         f"body crop: {REASONS[Fallback.BODY_CROP]}": 1,
         f"head pose: {REASONS[Fallback.HEAD_POSE]}": 1,
         f"body pose: {REASONS[Fallback.BODY_POSE_2D]}": 1,
+        # a face turned toward the camera (yaw 1) without an identity embedding
+        f"face identity: {REASONS[Fallback.FACE_IDENTITY]}": 1,
         f"frame seeking: {REASONS[Fallback.FRAME_SEEKING]}": 1,
         f"video timestamps: {REASONS[Fallback.VIDEO_TIMESTAMPS]}": 2,
         "device: centerface: GPU requested but no CUDA; running on the CPU": 1,
         "device: realesrgan-x4plus-pth: CUDA out of memory; the model moved to the CPU": 1,
     }
     groups = [group_of(key) for key in count_fallbacks(info, [frame], written)]
-    assert groups == ["restoration", *["analysis"] * 3, "decoding", "decoding"] + ["device"] * 2
+    assert groups == ["restoration", *["analysis"] * 4, "decoding", "decoding"] + ["device"] * 2
 
 
 def test_a_fallback_is_warned_once_per_reason(caplog: pytest.LogCaptureFixture) -> None:

@@ -225,3 +225,39 @@ def test_cli_restore_aligned_face_with_real_model(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert np.asarray(PILImage.open(out / "small.png")).shape == (192, 192, 3)
+
+
+def test_identity_check_of_a_restored_face(
+    session: ModelSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The real model on a real 64 px face: its identity distance from the Lanczos resize
+    is measured; a limit below it refuses the result for the Lanczos face (a WARNING)."""
+    face = np.asarray(PILImage.open(DATA / "images/faces/aligned_0240.png").convert("RGB"))
+    crop = lanczos(face, (64, 64))
+    points = FFHQ_TEMPLATE_512 * (64 / 512.0)
+    kept = create_restorer(DEFAULT_MODEL, session, policy="always", max_drift=2.0)
+    restored = kept.restore_crop(crop, 512, 0.8, landmarks=points, face_px=44)
+    assert restored.restored and not restored.identity_drift
+    distance = restored.identity_distance
+    assert distance is not None and 0.0 < distance < 2.0
+    assert restored.record()["identity_distance"] == distance
+    strict = create_restorer(DEFAULT_MODEL, session, policy="always", max_drift=distance / 2)
+    with caplog.at_level(logging.WARNING, logger="personframes"):
+        refused = strict.restore_crop(crop, 512, 0.8, landmarks=points, face_px=44)
+    assert refused.identity_drift and refused.fell_back and not refused.restored
+    assert refused.identity_distance == distance
+    assert "identity drift" in str(refused.reason)
+    assert np.array_equal(refused.image, lanczos(crop, (512, 512)))
+    assert any("using Lanczos only" in r.getMessage() for r in caplog.records)
+    unchecked = create_restorer(DEFAULT_MODEL, session, policy="always", max_drift=None)
+    assert unchecked.restore_crop(crop, 512, 0.8, landmarks=points).identity_distance is None
+
+
+def test_restore_faces_reports_each_faces_identity_distance(session: ModelSession) -> None:
+    report = FaceRestoration(session).restore(_image(), 0.8, policy="always")
+    assert report.faces
+    for face in report.faces:
+        record = face.record()
+        assert "identity_distance" in record
+        if face.result.restored:
+            assert record["identity_distance"] is not None

@@ -37,6 +37,7 @@ FLAGS: tuple[Flag, ...] = (
     flag("output.png_optimize", "--output-png-optimize/--no-output-png-optimize"),
     flag("output.face_crop_padding", "--output-face-crop-padding"),
     flag("output.full_frames", "--full-frames/--no-full-frames"),
+    flag("output.group_by_person", "--group-by-person/--no-group-by-person"),
     flag(
         "output.face_crops",
         "--face-crops/--no-face-crops",

@@ -19,6 +19,7 @@ FLAGS = (
     flag("output.face_restoration_strength", "--face-restoration-strength"),
     flag("output.face_restoration_policy", "--face-restoration-policy"),
     flag("output.face_restoration_model", "--face-restoration-model"),
+    flag("output.face_restoration_max_drift", "--face-restoration-max-drift"),
     flag("restore.fidelity", "--fidelity"),
     flag("restore.max_image_pixels", "--max-image-pixels"),
     flag("models.face_detector", "--face-detector", choices=FACE_DETECTORS),

@@ -176,6 +176,14 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
                 "person has within 10 s where the legs are seen",
                 markup=False,
             )
+        identity = item.summary.get("restoration_identity") or {}
+        if identity.get("checked"):
+            console.print(
+                f"{_name(item.path)}: restored faces moved {identity['median']:.2f} (median; "
+                f"max {identity['max']:.2f}) in face identity from their Lanczos resize; "
+                f"{identity['drift']} replaced by it for identity drift",
+                markup=False,
+            )
         unmatched = item.summary.get("people_not_matching_reference", 0)
         if unmatched:
             console.print(

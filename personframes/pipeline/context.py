@@ -105,7 +105,7 @@ class RunContext:
     def __post_init__(self) -> None:
         self.fallbacks = FallbackWarnings(self.video_path.name)
 
-    def output_file(self, name: object) -> Path:
+    def output_file(self, name: object, folder: object = None) -> Path:
         """``output_dir / name`` for a file name read back from the state database.
 
         Outputs are written flat in the output folder, so a stored name must be a plain
@@ -118,7 +118,25 @@ class RunContext:
                 f"not a file name inside {self.output_dir}; the state database was altered. "
                 f"Move {self.store.folder} aside and run again"
             )
-        return self.output_dir / str(name)
+        if folder is None:
+            return self.output_dir / str(name)
+        if not is_plain_file_name(folder):
+            raise StateError(
+                f"{self.store.folder / 'state.sqlite'}: a stored output folder ({folder!r}) is "
+                f"not a folder name inside {self.output_dir}; the state database was altered. "
+                f"Move {self.store.folder} aside and run again"
+            )
+        return self.output_person_folder(str(folder)) / str(name)
+
+    def output_person_folder(self, folder: str, make: bool = False) -> Path:
+        """``output_dir / folder`` (``--group-by-person``; made when ``make``); refused
+        when it is a link (which would send the files elsewhere) or a file."""
+        path = require_real_folder(
+            self.output_dir / folder, "personframes writes a person's files there: remove it"
+        )
+        if make:
+            path.mkdir(exist_ok=True)
+        return path
 
     @property
     def temp_dir(self) -> Path:

@@ -195,12 +195,18 @@ class SelectItem(Record):
 
 class WriteItem(SelectItem):
     size: tuple[int, int]
+    folder: FileName | None = None  # --group-by-person: the files are in OUT/folder/
     caption: FileName | None = None
     crop_box_xywh: tuple[int, int, int, int] | None = None
     restoration: dict[str, Any] | None = None
     restored_key: str | None = _hex(32, None)
     body_box_estimated: bool | None = None
     reread_from_start: bool | None = None
+
+    @property
+    def path(self) -> str:
+        """The image's path relative to the output folder."""
+        return self.file if self.folder is None else f"{self.folder}/{self.file}"
 
 
 class RestoredEntry(Record):
@@ -221,6 +227,7 @@ class RunSummary(Record):
     selected_by_category: dict[str, int]
     restorations: int
     restoration_decisions: dict[str, int]
+    restoration_identity: dict[str, Any] = {}  # identity distance of restored faces
     fallbacks: dict[str, int]
     shot_cuts: list[int]
     people: int

@@ -39,7 +39,7 @@ from .align import (
     warp_face,
 )
 from .policy import PolicyName
-from .restorer import FaceDetectorLike, RestoreResult, create_restorer
+from .restorer import DEFAULT_MAX_DRIFT, FaceDetectorLike, RestoreResult, create_restorer
 
 
 @dataclass
@@ -119,6 +119,7 @@ class FaceRestoration:
         upscale: int = 1,
         policy: PolicyName = "auto",
         fidelity: float = 0.5,
+        max_drift: float | None = DEFAULT_MAX_DRIFT,
     ) -> RestoreFacesResult:
         """Restore every face of ``image``; the result is ``upscale`` times larger.
 
@@ -127,13 +128,17 @@ class FaceRestoration:
         and at which strength, at most ``strength``); the rest of the image is resized
         with Lanczos. Faces the policy leaves alone are exactly the Lanczos resize.
         ``fidelity``: CodeFormer's fidelity weight (other models ignore it).
+        ``max_drift``: a restored face further than this (face identity distance) from
+        its Lanczos resize is replaced by it, counted as identity drift (None: no check).
         """
         check_rgb(image)
         if not 0.0 <= strength <= 1.0:
             raise InputError(f"face restoration strength must be in [0, 1], got {strength}")
         if upscale < 1:
             raise InputError(f"upscale must be at least 1, got {upscale}")
-        restorer = create_restorer(model, self.session, device, fidelity=fidelity, policy=policy)
+        restorer = create_restorer(
+            model, self.session, device, fidelity=fidelity, policy=policy, max_drift=max_drift
+        )
         height, width = image.shape[:2]
         out = lanczos(image, (width * upscale, height * upscale))
         if faces is None:
@@ -177,6 +182,7 @@ def restore_faces(
     fidelity: float = ...,
     session: ModelSession | None = ...,
     report: Literal[False] = ...,
+    max_drift: float | None = ...,
 ) -> Image: ...
 
 
@@ -193,6 +199,7 @@ def restore_faces(
     fidelity: float = ...,
     session: ModelSession | None = ...,
     report: Literal[False] = ...,
+    max_drift: float | None = ...,
 ) -> PILImage.Image: ...
 
 
@@ -209,6 +216,7 @@ def restore_faces(
     fidelity: float = ...,
     session: ModelSession | None = ...,
     report: Literal[True],
+    max_drift: float | None = ...,
 ) -> RestoreFacesResult: ...
 
 
@@ -224,6 +232,7 @@ def restore_faces(
     fidelity: float = 0.5,
     session: ModelSession | None = None,
     report: bool = False,
+    max_drift: float | None = DEFAULT_MAX_DRIFT,
 ) -> Image | PILImage.Image | RestoreFacesResult:
     """Restore every face in ``image_rgb`` (an RGB uint8 array, or a PIL image of any
     mode, which comes back as a PIL RGB image); the image comes back ``upscale`` times
@@ -238,6 +247,9 @@ def restore_faces(
     faces unchanged (one WARNING each). With ``report=True`` the result also holds,
     per face, what the policy decided and why (:class:`RestoreFacesResult`).
     ``session`` keeps loaded models between calls (default: loaded for this call).
+    Every restored face is checked against its Lanczos resize with the face identity
+    model: further than ``max_drift`` and the Lanczos face is kept (a WARNING; the
+    distance of each face is in its report's ``identity_distance``).
     """
     rgb = as_rgb(image_rgb) if isinstance(image_rgb, PILImage.Image) else image_rgb
     result = FaceRestoration(session).restore(
@@ -249,6 +261,7 @@ def restore_faces(
         upscale=upscale,
         policy=policy,
         fidelity=fidelity,
+        max_drift=max_drift,
     )
     if report:
         return result

@@ -78,7 +78,10 @@ def restore_images(
     targets = output_paths(files, output_dir)  # refuse before any work
     ensure_output_dir(output_dir)
     session = ModelSession(config.models.cache_dir)
-    restorer = create_restorer(model_id, session, device, fidelity=settings.fidelity, policy=policy)
+    max_drift = config.output.face_restoration_max_drift
+    restorer = create_restorer(
+        model_id, session, device, fidelity=settings.fidelity, policy=policy, max_drift=max_drift
+    )
     if strength > 0:
         restorer.load()  # a missing/corrupt model stops here, naming the repair command
     factor = settings.upscale
@@ -114,6 +117,7 @@ def restore_images(
                 upscale=factor,
                 policy=policy,
                 fidelity=settings.fidelity,
+                max_drift=max_drift,
             )
             out, notes = report.image, [_note(f.result) for f in report.faces]
             del report

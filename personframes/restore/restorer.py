@@ -28,13 +28,14 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from ..detect.face_identity import identity_distance
 from ..devices import Device
 from ..errors import InputError, ModelError
 from ..models.catalogue import ModelSpec, restoration_model
 from ..models.session import ModelSession
 from ..registry import Registry
 from ..resize import STRIP_PIXELS, fit_longest, lanczos
-from ..types import FaceDetection, Image, check_rgb
+from ..types import Box, FaceDetection, Image, check_rgb
 from .align import NoFaceFound, alignment_matrix, face_points, paste_face, warp_face
 from .engines.base import Engine, EngineFailure
 from .metrics import psnr
@@ -43,6 +44,13 @@ from .policy import Decision, Policy, PolicyName, face_features
 log = logging.getLogger(__name__)
 
 MIN_TARGET = 512
+# Identity distance of a restored face from its Lanczos resize beyond which the result is
+# refused (bench/identity.py): restoration may move a face less than one person's faces
+# lie apart between frames (median 0.44). Measured with the default model and strength:
+# the auto policy's restorations moved faces 0.03-0.20 on the shared videos and
+# 0.15-0.34 on the shared photos shrunk to 32-128 px; forced on every face ("always"),
+# up to 0.42 and 0.55.
+DEFAULT_MAX_DRIFT = 0.4
 
 
 class FaceDetectorLike(Protocol):
@@ -62,6 +70,10 @@ class RestoreResult:
     model_input: tuple[int, int] | None = None  # (w, h) the model saw
     departure_db: float | None = None  # PSNR of the result against Lanczos alone
     device_fallback: str | None = None  # why the CPU ran it although a GPU was asked for
+    # Face identity distance of the model's result from the Lanczos resize (None: not
+    # measured); beyond the restorer's ``max_drift`` the result is Lanczos only.
+    identity_distance: float | None = None
+    identity_drift: bool = False
 
     @property
     def restored(self) -> bool:
@@ -87,11 +99,31 @@ class RestoreResult:
             "device": self.device,
             "seconds": round(self.seconds, 3),
             "fell_back": self.fell_back,
+            "identity_distance": self.identity_distance,
+            "identity_drift": self.identity_drift,
         } | ({"device_fallback": self.device_fallback} if self.device_fallback else {})
 
 
 # Failures that make restore_crop fall back to Lanczos (bad inputs and bugs propagate).
 _MODEL_FAILURES = (ModelError, EngineFailure, NoFaceFound)
+
+
+def face_box_in_crop(
+    shape: tuple[int, ...], landmarks: np.ndarray | None, face_px: float | None, factor: float
+) -> Box:
+    """Where the face is in a crop resized by ``factor``: a square 2.5 eye distances wide
+    around the five points (as a face detector boxes an aligned face), else a centred
+    square of the face's height (or 80 % of the crop)."""
+    height, width = shape[:2]
+    if landmarks is not None and len(landmarks) >= 2:
+        points = np.asarray(landmarks, np.float64) * factor
+        side = 2.5 * float(np.linalg.norm(points[1] - points[0]))
+        cx, cy = points.mean(axis=0)
+    else:
+        side = face_px * factor if face_px else 0.8 * min(width, height)
+        cx, cy = width / 2, height / 2
+    half = max(side, 8.0) / 2
+    return Box(cx - half, cy - half, cx + half, cy + half).clip(width, height)
 
 
 def target_size_for(resize: int | None) -> int:
@@ -141,8 +173,11 @@ class FaceRestorer(ABC):
         fidelity: float = 0.5,
         policy: PolicyName = "auto",
         detector: FaceDetectorLike | None = None,
+        max_drift: float | None = None,
     ) -> None:
         self.spec = spec
+        self.max_drift = max_drift  # identity distance beyond which the result is refused
+        self._identity_problem: str | None = None
         self.session = session
         self.device: Device = device
         self.fidelity = fidelity  # CodeFormer's fidelity weight; other models ignore it
@@ -215,6 +250,24 @@ class FaceRestorer(ABC):
                 lanczos_only, seconds=time.perf_counter() - start, fell_back=True, reason=reason
             )
         final = blend(restored, original, decision.strength)
+        distance = self._identity_distance(original, final, landmarks, crop.shape, face_px)
+        if distance is not None and self.max_drift is not None and distance > self.max_drift:
+            reason = (
+                f"identity drift: the restored face is not the same person (> {self.max_drift})"
+            )
+            log.warning(
+                "%s: identity distance %.2f from the original, using Lanczos only",
+                self.spec.id,
+                distance,
+            )
+            return replace(
+                lanczos_only,
+                seconds=time.perf_counter() - start,
+                fell_back=True,
+                reason=reason,
+                identity_distance=distance,
+                identity_drift=True,
+            )
         return RestoreResult(
             final,
             self.spec.id,
@@ -226,7 +279,31 @@ class FaceRestorer(ABC):
             model_input=model_input,
             departure_db=round(psnr(final, original), 2),
             device_fallback=engine.device_fallback,
+            identity_distance=distance,
         )
+
+    def _identity_distance(
+        self,
+        original: Image,
+        final: Image,
+        landmarks: np.ndarray | None,
+        crop_shape: tuple[int, ...],
+        face_px: float | None,
+    ) -> float | None:
+        """Identity distance of ``final`` from ``original`` (both at the target size),
+        None without a check or without the identity model (one WARNING)."""
+        if self.max_drift is None or self._identity_problem is not None:
+            return None
+        try:
+            embedder = self.session.face_embedder()
+        except ModelError as exc:
+            self._identity_problem = str(exc)
+            log.warning("no identity check of restored faces: %s", exc)
+            return None
+        factor = original.shape[1] / crop_shape[1]
+        box = face_box_in_crop(original.shape, landmarks, face_px, factor)
+        a = embedder.embed(original, box)
+        return round(identity_distance(a, embedder.embed(final, box)), 4)
 
     @abstractmethod
     def _run_model(self, job: ModelJob) -> tuple[Image, tuple[int, int]]:
@@ -290,9 +367,20 @@ def create_restorer(
     fidelity: float = 0.5,
     policy: PolicyName = "auto",
     detector: FaceDetectorLike | None = None,
+    max_drift: float | None = None,
 ) -> FaceRestorer:
     """The restorer for catalogue model ``model_id`` (its class chosen by the model's
-    kind); ``detector`` is used by face models for crops that come without keypoints."""
+    kind); ``detector`` is used by face models for crops that come without keypoints;
+    ``max_drift``: the identity distance beyond which a restored face is refused (None:
+    not checked)."""
     spec = restoration_model(model_id)
     cls = RESTORERS.lookup(spec.kind)
-    return cls(spec, session, device, fidelity=fidelity, policy=policy, detector=detector)
+    return cls(
+        spec,
+        session,
+        device,
+        fidelity=fidelity,
+        policy=policy,
+        detector=detector,
+        max_drift=max_drift,
+    )

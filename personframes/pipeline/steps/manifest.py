@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from collections import Counter
 from typing import Any
 
@@ -30,6 +31,22 @@ def manifest_name(stem: str) -> str:
     return f"{stem}_info.json"
 
 
+def identity_summary(restorations: list[dict[str, Any]]) -> dict[str, Any]:
+    """How far the restored faces moved from their Lanczos resize (face identity
+    distance: count, median, max) and how many were refused for identity drift."""
+    distances = sorted(
+        float(r["identity_distance"])
+        for r in restorations
+        if r.get("identity_distance") is not None
+    )
+    return {
+        "checked": len(distances),
+        "median": round(statistics.median(distances), 4) if distances else None,
+        "max": distances[-1] if distances else None,
+        "drift": sum(1 for r in restorations if r.get("identity_drift")),
+    }
+
+
 class ManifestStep(Step):
     NAME = "manifest"
     SECTIONS = ("output",)
@@ -47,7 +64,7 @@ class ManifestStep(Step):
             person = frame.people[record.face]
             head = person.head
             entry: dict[str, Any] = {
-                "file": record.file,
+                "file": record.path,  # relative to the output folder
                 "kind": record.kind,
                 "frame_index": record.frame_index,
                 "time_s": frame.time_s,
@@ -79,7 +96,9 @@ class ManifestStep(Step):
                 "crop_box_xywh": None
                 if record.crop_box_xywh is None
                 else list(record.crop_box_xywh),
-                "caption": record.caption,
+                "caption": record.caption
+                if record.caption is None or record.folder is None
+                else f"{record.folder}/{record.caption}",
                 "restoration": record.restoration,
                 "body_box_estimated": record.body_box_estimated,
                 "person_ids": record.person_ids,  # a full frame chosen for several people
@@ -122,5 +141,6 @@ class ManifestStep(Step):
             "selected_by_category": dict(sorted(categories.items())),  # not set order
             "restorations": sum(1 for r in restorations if r.get("restored")),
             "restoration_decisions": dict(Counter(r["decision"] for r in restorations)),
+            "restoration_identity": identity_summary(restorations),
             "fallbacks": count_fallbacks(info, list(frames.values()), written),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,19 +48,21 @@ class WriteStep(Step):
         return ctx.store.load(ctx.video_key, self.NAME, WriteItem)
 
     @staticmethod
-    def _files(record: WriteItem) -> list[str]:
-        return [record.file] + ([record.caption] if record.caption else [])
+    def _files(ctx: RunContext, record: WriteItem) -> list[Path]:
+        names = [record.file] + ([record.caption] if record.caption else [])
+        return [ctx.output_file(name, record.folder) for name in names]
 
     def still_valid(self, ctx: RunContext) -> bool:
-        return all(
-            ctx.output_file(name).is_file() for r in self._written(ctx) for name in self._files(r)
-        )
+        return all(path.is_file() for r in self._written(ctx) for path in self._files(ctx, r))
 
     def discard(self, ctx: RunContext) -> None:
         for record in self._written(ctx):
-            for name in self._files(record):
+            for path in self._files(ctx, record):
                 with contextlib.suppress(OSError):
-                    ctx.output_file(name).unlink()
+                    path.unlink()
+            if record.folder is not None:
+                with contextlib.suppress(OSError):  # a person's folder, once it is empty
+                    ctx.output_file(record.file, record.folder).parent.rmdir()
 
     def forget(self, ctx: RunContext) -> None:
         RestoredCrops(ctx).forget()
@@ -94,9 +97,13 @@ class WriteStep(Step):
                 records: list[tuple[str, int, WriteItem]] = []
                 for item in todo[frame.index]:
                     image, extra = self._render(ctx, cache, frame.image, frames[frame.index], item)
+                    folder = f"person{item.person_id}" if out.group_by_person else None
+                    if folder is not None:
+                        ctx.output_person_folder(folder, make=True)
+                        extra["folder"] = folder
                     t0 = time.perf_counter()
                     write_image(
-                        ctx.output_file(item.file),
+                        ctx.output_file(item.file, folder),
                         image,
                         out.format,
                         out.jpg_quality,
@@ -105,7 +112,9 @@ class WriteStep(Step):
                     ctx.timings["encode"] += time.perf_counter() - t0
                     if out.caption:
                         caption = item.file.rsplit(".", 1)[0] + ".txt"
-                        write_text(ctx.output_file(caption), caption_text(item, out.trigger))
+                        write_text(
+                            ctx.output_file(caption, folder), caption_text(item, out.trigger)
+                        )
                         extra["caption"] = caption
                     if revisit.mismatch is not None:
                         extra["reread_from_start"] = True
@@ -170,6 +179,7 @@ class WriteStep(Step):
             ctx.models,
             ctx.config.models.device,
             policy=out.face_restoration_policy,
+            max_drift=out.face_restoration_max_drift,
         )
 
     def _restore(
@@ -190,6 +200,7 @@ class WriteStep(Step):
             "model": out.face_restoration_model,
             "strength": out.face_restoration_strength,
             "policy": out.face_restoration_policy,
+            "max_drift": out.face_restoration_max_drift,
             "target": target,
             "face_px": round(face_px, 2),
         }
@@ -209,11 +220,12 @@ class WriteStep(Step):
             landmarks=points,  # the scan's keypoints: face models align by them
         )
         ctx.timings["restore"] += time.perf_counter() - t0
-        if result.fell_back:  # not kept: the next run tries the model again
+        if result.fell_back:
             ctx.fallbacks.warn(
                 Fallback.FACE_RESTORATION, str(result.reason), f"{result.model} -> Lanczos"
             )
-            return result.image, result.record(), None
+            if not result.identity_drift:  # not kept: the next run tries the model again
+                return result.image, result.record(), None
         record = result.record()
         cache.put(key, result.image, record)
         return result.image, record, key
