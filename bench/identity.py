@@ -45,7 +45,11 @@ from personframes.analyze.head_pose import HeadPoseEstimator  # noqa: E402
 from personframes.analyze.quality import measure_quality  # noqa: E402
 from personframes.config import HeadAngleConfig, ModelsConfig, SelectionConfig  # noqa: E402
 from personframes.detect import create_face_detector  # noqa: E402
-from personframes.detect.face_identity import FaceEmbedder, identity_distance  # noqa: E402
+from personframes.detect.face_identity import (  # noqa: E402
+    MAX_YAW,
+    FaceEmbedder,
+    identity_distance,
+)
 
 CUTS = {"stage_performer.mp4": (20, 82, 211)}  # from the labels' README
 
@@ -197,7 +201,7 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, default=ROOT.parent / "shared" / "data" / "labels")
     parser.add_argument("--min-face", type=float, default=0.0, help="ignore faces lower than this")
     parser.add_argument(
-        "--max-yaw", type=float, default=180.0, help="only faces turned less than this (deg)"
+        "--max-yaw", type=float, default=MAX_YAW, help="only faces turned less than this (deg)"
     )
     parser.add_argument("--restoration", action="store_true", help="restored vs Lanczos")
     args = parser.parse_args()
