@@ -72,14 +72,19 @@ def best_threshold(same: list[float], different: list[float]) -> dict[str, float
     return {"threshold": round(best[1], 3), "errors": best[0]}
 
 
-def run(labels_dir: Path, min_face: float, max_yaw: float) -> dict[str, Any]:
+def default_detector() -> Any:
+    """The face detector with the settings the pipeline runs with."""
     m = ModelsConfig()
-    detector = create_face_detector(
+    return create_face_detector(
         m.face_detector,
         confidence=m.confidence,
         max_side=m.detector_max_side,
         coarse_side=m.detector_coarse_side,
     )
+
+
+def run(labels_dir: Path, min_face: float, max_yaw: float) -> dict[str, Any]:
+    detector = default_detector()
     embedder = FaceEmbedder()
     head = HeadPoseEstimator(HeadAngleConfig())
     min_detail = SelectionConfig().min_face_sharpness
@@ -149,12 +154,7 @@ def restoration_drift(labels_dir: Path) -> dict[str, Any]:
     from personframes.restore.align import face_points
 
     m, out = ModelsConfig(), OutputConfig()
-    detector = create_face_detector(
-        m.face_detector,
-        confidence=m.confidence,
-        max_side=m.detector_max_side,
-        coarse_side=m.detector_coarse_side,
-    )
+    detector = default_detector()
     session = ModelSession()
     min_detail = SelectionConfig().min_face_sharpness
     crops: list[tuple[str, Any, float, Any]] = []  # (source, crop, face_px, points)
