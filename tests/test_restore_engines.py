@@ -198,8 +198,10 @@ def test_fidelity_reaches_codeformer_without_aligned(tmp_path: Path) -> None:
     image = np.asarray(PILImage.open(DATA / "images/faces/aligned_0143.png").convert("RGB"))
     small = np.asarray(PILImage.fromarray(image).resize((256, 256), PILImage.Resampling.LANCZOS))
     restoration = FaceRestoration(session)
-    outs = [
-        restoration.restore(small, 1.0, "codeformer", "cpu", policy="always", fidelity=w)
+    outs = [  # seeded weights paint noise, which the identity check rightly refuses: off
+        restoration.restore(
+            small, 1.0, "codeformer", "cpu", policy="always", fidelity=w, max_drift=None
+        )
         for w in (0.0, 1.0)
     ]
     assert all(len(o.faces) == 1 and o.faces[0].result.restored for o in outs)

@@ -8,6 +8,7 @@ import struct
 import subprocess
 import zlib
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -357,7 +358,9 @@ def test_face_on_a_large_image_restored_as_on_a_small_one() -> None:
         return FaceDetection(box=Box(160.0 + dx, 48.0 + dy, 202.0 + dx, 100.0 + dy), score=0.9)
 
     restoration = FaceRestoration(session=ModelSession())
-    options = {"policy": "always", "device": "cpu"}
+    # Where the restored face lands, not whether it is kept: the identity check is off
+    # (forced onto this 52 px face, the model moves it 0.45, past the drift limit).
+    options: dict[str, Any] = {"policy": "always", "device": "cpu", "max_drift": None}
     one = restoration.restore(small, 0.8, faces=[face_at(margin, margin)], **options)
     many = restoration.restore(big, 0.8, faces=[face_at(x + margin, y + margin)], **options)
     assert one.faces[0].result.restored and many.faces[0].result.restored
