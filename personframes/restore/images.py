@@ -134,8 +134,13 @@ def restore_images(
 
 def _note(result: RestoreResult) -> str:
     """One face's outcome in a few words."""
+    if result.identity_drift:
+        return f"Lanczos: identity drift {result.identity_distance:.2f}"
     if result.fell_back:
         return "fell back to Lanczos"
     if result.restored:
-        return f"restored at {result.strength:g}"
+        identity = result.identity_distance
+        return f"restored at {result.strength:g}" + (
+            "" if identity is None else f", identity distance {identity:.2f}"
+        )
     return f"left as is ({result.reason})"
