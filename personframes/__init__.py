@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# OpenMP threads (ncnn's libgomp) sleep as soon as they wait instead of spinning: beside
+# another busy process, spinning threads take turns on the cores and restoration ran
+# 2.9x slower than alone; with passive waiting 1.5x, for about 5 % alone
+# (bench/restore_load.py). Read when the OpenMP library loads, so it is set before any
+# engine is imported; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "restore_faces"]

@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from ..config import Config
+from ..cores import set_workers
 from ..errors import InputError, Interrupted, PersonframesError, debug_enabled
 from ..logs import setup_logging
 from ..models.session import ModelSession
@@ -106,10 +107,11 @@ def _process_or_fail(
 _worker_state: dict[str, Any] = {}
 
 
-def _worker_init(shared_stop: Any, shared_signum: Any, config_json: str) -> None:
+def _worker_init(shared_stop: Any, shared_signum: Any, config_json: str, processes: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent relays signals via shared_stop
     config = Config.model_validate_json(config_json)
     setup_logging(config.logging)
+    set_workers(processes)  # each worker's engines take their share of the cores
     _worker_state.update(
         config=config,
         sessions=ModelSession(config.models.cache_dir),
@@ -169,11 +171,12 @@ def _run_parallel(videos: list[Path], config: Config, stop: StopFlag, result: Ba
     shared_stop, shared_signum = context.Event(), context.Value("i", 0)
     stop.attach(shared_stop, shared_signum)
     interrupted: Interrupted | None = None
+    processes = min(config.pipeline.workers, len(videos))
     with ProcessPoolExecutor(
-        max_workers=min(config.pipeline.workers, len(videos)),
+        max_workers=processes,
         mp_context=context,
         initializer=_worker_init,
-        initargs=(shared_stop, shared_signum, config.model_dump_json()),
+        initargs=(shared_stop, shared_signum, config.model_dump_json(), processes),
     ) as pool:
         futures = {pool.submit(_worker_run, video): video for video in videos}
         for future in as_completed(futures):

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-import os
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ...cores import engine_threads
 from ...devices import Device
 from ...errors import ModelError, ProcessingError
 from ...models.cache import ResolvedModel
@@ -35,11 +35,9 @@ class EngineFailure(ProcessingError):
 
 
 def cpu_threads() -> int:
-    """Cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    """Threads for one engine: this process's share of the cores it may use (affinity,
+    cgroup quota, ``--workers``: :mod:`personframes.cores`)."""
+    return engine_threads()
 
 
 class Engine(ABC):
