@@ -67,6 +67,7 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
             "keyframe_times": [],
             "frames_without_pts": 2,
             "device_fallbacks": ["centerface: GPU requested but no CUDA; running on the CPU"],
+            "identity_unavailable": "face identity needs dlib",
         },
     )
     frame = _stored(
@@ -125,7 +126,7 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
         f"body crop: {REASONS[Fallback.BODY_CROP]}": 1,
         f"head pose: {REASONS[Fallback.HEAD_POSE]}": 1,
         f"body pose: {REASONS[Fallback.BODY_POSE_2D]}": 1,
-        # a face turned toward the camera (yaw 1) without an identity embedding
+        # without the identity model, each face turned toward the camera (yaw 1)
         f"face identity: {REASONS[Fallback.FACE_IDENTITY]}": 1,
         f"frame seeking: {REASONS[Fallback.FRAME_SEEKING]}": 1,
         f"video timestamps: {REASONS[Fallback.VIDEO_TIMESTAMPS]}": 2,

@@ -129,7 +129,8 @@ class ModelSession:
             analyzer.analyze(np.zeros((64, 64, 3), np.uint8), [])
             return analyzer
 
-        key = ("frame_analyzer", config.section_hash("pose", "head_angle"), threading.get_ident())
+        settings = config.section_hash("pose", "head_angle", "selection.min_face_sharpness")
+        key = ("frame_analyzer", settings, threading.get_ident())
         return self._get(key, make)
 
     def face_embedder(self) -> FaceEmbedder:

@@ -123,8 +123,15 @@ class FrameAnalyzer:
         people = []
         for face in faces:
             head = self.head.estimate(image, face)
+            quality = _metrics(image, face.box)
             identity = None
-            if self.identity is not None and identity_eligible(head.yaw):
+            # Only faces the tracker trusts get an embedding (turned toward the camera,
+            # with detail): the dark, defocused ones would cost as much for nothing.
+            if (
+                self.identity is not None
+                and identity_eligible(head.yaw)
+                and quality.sharpness >= self.config.selection.min_face_sharpness
+            ):
                 identity = [round(float(v), 4) for v in self.identity.embed(image, face.box)]
             people.append(
                 Looks(
@@ -136,7 +143,7 @@ class FrameAnalyzer:
                         method=head.method,
                         reason=head.reason,
                     ),
-                    face_quality=_metrics(image, face.box),
+                    face_quality=quality,
                     signature=[
                         round(float(v), 5) for v in appearance_signature(image, face.box).ravel()
                     ],

@@ -87,11 +87,12 @@ def _pose_2d(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) 
 
 
 def _identity(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
-    reason = REASONS[Fallback.FACE_IDENTITY]
-    for f in frames:  # faces turned toward the camera that got no embedding
-        for p in f.people[: len(f.faces)]:
-            if p.identity is None and identity_eligible(p.head.yaw):
-                yield reason, 1
+    if info.identity_unavailable:  # every face turned toward the camera went without
+        reason = REASONS[Fallback.FACE_IDENTITY]
+        for f in frames:
+            for p in f.people[: len(f.faces)]:
+                if identity_eligible(p.head.yaw):
+                    yield reason, 1
 
 
 def _seeking(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:

@@ -157,6 +157,7 @@ class ScanInfo(Record):
     keyframe_times: list[Number]
     frames_without_pts: int
     device_fallbacks: list[str] = []  # "model: why the CPU ran it although a GPU was asked for"
+    identity_unavailable: str | None = None  # why no face got an identity embedding
 
 
 class SelectInfo(Record):

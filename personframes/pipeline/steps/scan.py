@@ -6,7 +6,6 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from ...detect.face_identity import identity_eligible
 from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
 from ...video.sampling import SampledFrame, SamplingStats, sample_candidates
@@ -34,7 +33,8 @@ class ScanStep(Step):
     NAME = "scan"
     VERSION = 5  # 2: thumbnail dHash; 3: people by body alone; 4: closeup by chin; 5: identity
     TEMP = "candidates"
-    SECTIONS = ("sampling", "models", "pose", "head_angle")
+    # selection.min_face_sharpness: which faces get an identity embedding
+    SECTIONS = ("sampling", "models", "pose", "head_angle", "selection.min_face_sharpness")
 
     def run(self, ctx: RunContext) -> None:
         cfg = ctx.config
@@ -67,9 +67,6 @@ class ScanStep(Step):
                 for person in analysis.people:
                     if person.head.method == "keypoints":
                         ctx.fallbacks.warn(Fallback.HEAD_POSE)
-                for person in analysis.people[: len(faces)]:
-                    if person.identity is None and identity_eligible(person.head.yaw):
-                        ctx.fallbacks.warn(Fallback.FACE_IDENTITY, detail=analyzer.identity_problem)
                 record = ScanFrame(
                     index=frame.index,
                     time_s=round(frame.time_s, 6),
@@ -94,6 +91,8 @@ class ScanStep(Step):
             t0 = time.perf_counter()
             detector = ctx.models.configured_face_detector(cfg)
             analyzer = ctx.models.frame_analyzer(cfg)
+            if analyzer.identity is None:  # counted per face by Fallback.FACE_IDENTITY
+                ctx.fallbacks.warn(Fallback.FACE_IDENTITY, detail=analyzer.identity_problem)
             ctx.timings["load_models"] += time.perf_counter() - t0
 
             def find_poses(image: Image, faces: list[FaceDetection]) -> TimedPoses:
@@ -138,6 +137,7 @@ class ScanStep(Step):
                 shot_cuts=stats.cuts,
                 keyframe_times=[round(t, 6) for t in stats.keyframe_times],
                 frames_without_pts=reader.frames_without_pts,
+                identity_unavailable=analyzer.identity_problem or None,
                 device_fallbacks=(
                     [f"{detector.NAME}: {detector.device_fallback}"]
                     if detector.device_fallback
