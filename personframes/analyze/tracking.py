@@ -31,10 +31,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from ..detect.face_identity import Embedding, identity_distance
 from ..types import Box, FaceDetection, Image
 
 Signature = npt.NDArray[np.float32]
-Embedding = npt.NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def similarity(a: Signature, b: Signature) -> float:
 
 
 def _distance(a: Embedding | None, b: Embedding | None) -> float | None:
-    return None if a is None or b is None else float(np.linalg.norm(a - b))
+    return None if a is None or b is None else identity_distance(a, b)
 
 
 def _continues(person: _Person, box: Box, time_s: float, params: TrackingParams) -> float:
