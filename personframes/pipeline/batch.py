@@ -136,11 +136,11 @@ def _record(result: BatchResult, outcome: VideoResult | tuple[Path, str, int]) -
 def _run_serial(
     videos: list[Path],
     config: Config,
+    sessions: ModelSession,
     stop: StopFlag,
     result: BatchResult,
     display: Display | None,
 ) -> None:
-    sessions = ModelSession(config.models.cache_dir)
     for number, video in enumerate(videos, 1):
         if display is not None:
             display.start_video(video.name, number, len(videos))
@@ -204,7 +204,8 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
     for folder in sorted({output_dir_for(video, config) for video in videos}):
         prepare_output_folder(folder)
     # Reference photos that are not images or show no face fail the run, before any work.
-    references = load_reference_faces(config, ModelSession(config.models.cache_dir))
+    sessions = ModelSession(config.models.cache_dir)
+    references = load_reference_faces(config, sessions)
     if references.active:
         log.info(
             "keeping people whose faces lie within %.2f (median identity distance) of %d "
@@ -219,7 +220,7 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
             if config.pipeline.workers > 1 and len(videos) > 1:
                 _run_parallel(videos, config, stop, result)
             else:
-                _run_serial(videos, config, stop, result, display)
+                _run_serial(videos, config, sessions, stop, result, display)
         except Interrupted as exc:
             result.interrupted = exc
     result.seconds = time.perf_counter() - started
