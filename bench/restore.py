@@ -1,10 +1,15 @@
 """Face-restoration benchmark: prints one JSON object.
 
     python bench/restore.py [--sizes 64,128,256] [--reps 3] [--crops 2] [--skip-literal]
+                            [--skip-engines] [--skip-load] [--skip-workflows]
 
 1. Engine speed (Real-ESRGAN x4plus, the shipped ncnn weights): seconds per face
-   and achieved GFLOP/s (35.9 MFLOP per input pixel) at each input size, for every
-   installed engine plus a plain PyTorch fp32 eager reference of the same RRDBNet.
+   (fastest of ``--reps`` warm runs, engines timed round-robin), achieved GFLOP/s
+   (35.9 MFLOP per input pixel) and PSNR against ncnn fp32, at each input size, for
+   every installed engine in fp32 and, where the CPU has native bf16, bf16; the
+   choice ``auto`` makes (engine_choice, for --precision fp32 and auto) and its time
+   over the fastest's; the machine's fp32 matmul peak (numpy 4096x4096).
+   Then the chosen engine alone and beside a CPU-bound neighbour (slowdown).
 2. Workflow: native-resolution restore (FaceRestorer) vs the seed's literal workflow
    (Lanczos to 512, x4 to 2048, down to 512) on the same low-res face crops, made by
    downscaling + JPEG-compressing faces of /work/shared/data/images; PSNR/SSIM
@@ -30,11 +35,14 @@ from PIL import Image as PILImage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from personframes.models import get_model, resolve_model
+from personframes.cores import engine_threads
+from personframes.cpu import cpu_model, native_bf16
+from personframes.models import get_model
 from personframes.models.catalogue import DEFAULT_MODEL
 from personframes.models.session import ModelSession
 from personframes.resize import fit_longest, lanczos
-from personframes.restore.engines import Engine, available_engines, create_engine
+from personframes.restore.engine_choice import Candidate, candidates
+from personframes.restore.engines import Engine
 from personframes.restore.metrics import psnr, sharpness, ssim
 from personframes.restore.restorer import create_restorer
 
@@ -85,55 +93,88 @@ def degrade(hr: np.ndarray, factor: int = 4, quality: int = 60) -> np.ndarray:
     return np.asarray(PILImage.open(buf).convert("RGB"))
 
 
+def matmul_peak() -> float:
+    """The machine's practical fp32 peak: numpy 4096x4096 matmul (all cores), GFLOP/s."""
+    rng = np.random.default_rng(0)
+    a = rng.random((4096, 4096), dtype=np.float32)
+    b = rng.random((4096, 4096), dtype=np.float32)
+    a @ b
+    best = min(timed_once(lambda: a @ b) for _ in range(3))
+    return 2 * 4096**3 / best / 1e9
+
+
+def timed_once(fn: Any) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def bench_engines(sizes: list[int], reps: int) -> dict[str, Any]:
-    import importlib.util
-
-    model = resolve_model(get_model("realesrgan-x4plus"))
+    """Every engine and precision at each size, timed round-robin (so that a slow
+    spell of the machine hits them all alike), and the choice ``auto`` makes."""
+    session = ModelSession()
+    choices = {
+        mode: session.engine_choice(DEFAULT_MODEL, "cpu", "auto", mode) for mode in ("fp32", "auto")
+    }
+    spec = get_model(DEFAULT_MODEL)
+    cands, _ = candidates(spec, "auto", "auto", native_bf16())
+    engines: dict[Candidate, Engine] = {}
+    for cand in cands:
+        engines[cand] = session.engine_for(DEFAULT_MODEL, "cpu", cand)
     image = np.asarray(PILImage.open(DATA / "whole" / "old_photo_group.png").convert("RGB"))
-    engines: dict[str, Engine] = {}
-    load_seconds = {}
-    for name, cls in available_engines().items():
-        if cls is None:
-            continue
-        start = time.perf_counter()
-        engine = create_engine(name)
-        engine.load(model, "cpu")
-        load_seconds[name] = round(time.perf_counter() - start, 3)
-        engines[name] = engine
-    runners: dict[str, Any] = {name: engine.run for name, engine in engines.items()}
-    if importlib.util.find_spec("torch") is not None and "torch" in engines:
-        import torch
-
-        net = engines["torch"].net  # type: ignore[attr-defined]
-
-        def eager(crop: np.ndarray) -> np.ndarray:
-            x = torch.from_numpy(crop.astype(np.float32) / 255).permute(2, 0, 1)[None]
-            with torch.no_grad():
-                y = net(x)
-            return np.asarray(y[0].clamp(0, 1).permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-
-        runners["torch-eager-reference"] = eager
     results: dict[str, Any] = {
-        "load_seconds": load_seconds,
-        "threads": len(os.sched_getaffinity(0)),
+        "threads": engine_threads(),
+        "cpu": cpu_model(),
+        "native_bf16": native_bf16(),
+        "auto_choice": {mode: str(c.candidate) for mode, c in choices.items()},
+        "auto_choice_how": {mode: c.how for mode, c in choices.items()},
     }
     for size in sizes:
         crop = np.ascontiguousarray(image[100 : 100 + size, 200 : 200 + size])
-        row: dict[str, Any] = {}
-        for name, run in runners.items():
-            first, warm = timed(lambda run=run, crop=crop: run(crop), reps)
-            gflop = MFLOP_PER_PIXEL * size * size / 1000
-            row[name] = {
-                "first_s": round(first, 3),
-                "warm_s": round(warm, 3),
-                "gflops": round(gflop / warm, 1),
+        reference = engines[Candidate(spec.engine, "fp32")].run(crop)
+        times: dict[Candidate, list[float]] = {c: [] for c in engines}
+        quality = {}
+        for cand, engine in engines.items():  # warm-up, and the output check
+            quality[cand] = round(psnr(engine.run(crop), reference), 1)
+        for _ in range(reps):
+            for cand, engine in engines.items():
+                times[cand].append(timed_once(lambda engine=engine, crop=crop: engine.run(crop)))
+        gflop = MFLOP_PER_PIXEL * size * size / 1000
+        row: dict[str, Any] = {
+            str(c): {
+                "warm_s": round(min(t), 3),
+                "gflops": round(gflop / min(t), 1),
+                "psnr_db": quality[c],
             }
-        if "ncnn" in row and "torch-eager-reference" in row:
-            row["torch_eager_over_ncnn"] = round(
-                row["torch-eager-reference"]["warm_s"] / row["ncnn"]["warm_s"], 2
-            )
+            for c, t in times.items()
+        }
+        for mode, choice in choices.items():
+            allowed = [c for c in times if mode == "auto" or c.precision == "fp32"]
+            fastest = min(allowed, key=lambda c: min(times[c]))
+            row[f"auto_{mode}"] = {
+                "chosen": str(choice.candidate),
+                "fastest": str(fastest),
+                "chosen_over_fastest": round(min(times[choice.candidate]) / min(times[fastest]), 3),
+                "chosen_gflops": row[str(choice.candidate)]["gflops"],
+            }
         results[f"{size}px"] = row
     return results
+
+
+def bench_load(size: int) -> dict[str, Any]:
+    """The chosen engine alone and beside one CPU-bound neighbour (bench/restore_load.py)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from restore_load import measure
+
+    alone = measure(size, 5, "PASSIVE", 0)
+    loaded = measure(size, 5, "PASSIVE", 1)
+    return {
+        "engine": alone["engine"],
+        "size": size,
+        "alone_s": round(alone["seconds"], 3),
+        "loaded_s": round(loaded["seconds"], 3),
+        "slowdown": round(loaded["seconds"] / alone["seconds"], 2),
+    }
 
 
 def bench_workflows(count: int, skip_literal: bool) -> dict[str, Any]:
@@ -211,11 +252,17 @@ def main() -> None:
     parser.add_argument("--crops", type=int, default=2)
     parser.add_argument("--skip-literal", action="store_true")
     parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--skip-workflows", action="store_true")
     args = parser.parse_args()
     out: dict[str, Any] = {"load_average_1m": round(os.getloadavg()[0], 2)}
     if not args.skip_engines:
+        out["matmul_peak_gflops"] = round(matmul_peak(), 1)
         out["engines"] = bench_engines([int(s) for s in args.sizes.split(",")], args.reps)
-    out["workflows"] = bench_workflows(args.crops, args.skip_literal)
+    if not args.skip_load:
+        out["loaded_neighbour"] = bench_load(128)
+    if not args.skip_workflows:
+        out["workflows"] = bench_workflows(args.crops, args.skip_literal)
     out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     out["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     print(json.dumps(out, indent=2))

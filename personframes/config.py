@@ -34,6 +34,7 @@ from .detect import (
 from .devices import Device
 from .errors import ConfigError, printable
 from .models.catalogue import ModelId
+from .restore.engine_choice import PrecisionMode
 from .restore.policy import PolicyName
 from .restore.restorer import DEFAULT_MAX_DRIFT
 
@@ -45,7 +46,9 @@ CropRatio = Literal["1:1", "4:3", "16:9", "any"]
 # Settings that say where things are or run, never what comes out: a step's hash
 # leaves them out, so ``-o out`` and ``-o /abs/out``, another model cache or another
 # device resume the same work.
-NOT_IN_HASH = frozenset({"output.output_dir", "models.cache_dir", "models.device"})
+NOT_IN_HASH = frozenset(
+    {"output.output_dir", "models.cache_dir", "models.device", "models.restore_engine"}
+)
 
 
 def _usable_path(value: Any) -> Any:
@@ -75,6 +78,17 @@ class ModelsConfig(_Section):
     cache_dir: UsablePath | None = Field(
         None, description="model cache; default: the platform cache dir (PERSONFRAMES_CACHE_DIR)"
     )
+    restore_engine: str = Field(
+        "auto",
+        description="engine that runs the restoration model: auto measures the installed "
+        "ones once per machine and keeps the fastest (personframes models tune); or "
+        "ncnn, onnxruntime, torch, openvino",
+    )
+    precision: PrecisionMode = Field(
+        "fp32",
+        description="restoration precision: fp32; bf16 (where the CPU computes it natively); "
+        "auto: bf16 where native and its output within 50 dB PSNR of fp32",
+    )
     face_detector: str = Field(
         DEFAULT_FACE_DETECTOR, description="face detector id (see models list)"
     )
@@ -98,6 +112,15 @@ class ModelsConfig(_Section):
         description="frames per detector call; accepted for Person From Vid's configs, "
         "but detection runs one frame at a time (no effect)",
     )
+
+    @field_validator("restore_engine")
+    @classmethod
+    def _known_engine(cls, value: str) -> str:
+        from .restore.engines import ENGINES
+
+        if value != "auto" and value not in ENGINES:
+            raise ValueError(f"unknown engine {value!r}; known: auto, {', '.join(ENGINES)}")
+        return value
 
     @field_validator("face_detector")
     @classmethod

@@ -13,6 +13,16 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"shared test data not found at {SHARED}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _restoration_engine_chosen() -> None:
+    """The restoration engine is measured once per machine (and said at INFO then): do
+    it before the tests, so that no CLI test's output depends on being the first."""
+    from personframes.models.catalogue import DEFAULT_MODEL
+    from personframes.models.session import ModelSession
+
+    ModelSession().engine_choice(DEFAULT_MODEL, "cpu")
+
+
 @pytest.fixture(autouse=True)
 def _no_unexpected_errors(
     caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest

@@ -14,6 +14,7 @@ from ..detect import FACE_DETECTORS
 from ..errors import printable
 from ..logs import setup_logging
 from ..pipeline.batch import BatchResult, run_batch
+from ..restore.engines import RESTORE_ENGINES
 from .options import (
     LOGGING,
     Flag,
@@ -68,6 +69,8 @@ FLAGS: tuple[Flag, ...] = (
     flag("models.confidence", "--confidence"),
     flag("models.face_detector", "--face-detector", choices=FACE_DETECTORS),
     flag("models.device", "--device"),
+    flag("models.restore_engine", "--restore-engine", choices=RESTORE_ENGINES),
+    flag("models.precision", "--precision"),
     flag("models.batch_size", "--batch-size"),
     flag("pipeline.force", "--force"),
     flag("pipeline.workers", "--workers"),

@@ -1,4 +1,4 @@
-"""`personframes models list|fetch|verify`: fetch, then run."""
+"""`personframes models list|fetch|verify|tune`: fetch, then run."""
 
 from __future__ import annotations
 
@@ -11,14 +11,19 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import load_config
+from ..cores import engine_threads
 from ..errors import ModelError
+from ..logs import setup_logging
 from ..models.cache import is_installed, resolve_cache_dir
-from ..models.catalogue import CATALOGUE
+from ..models.catalogue import CATALOGUE, DEFAULT_MODEL, RESTORATION_KINDS, restoration_model
 from ..models.download import fetch_model, verify_models
+from ..models.session import ModelSession
+from ..restore.engine_choice import choose
 from ..restore.engines.base import ENGINES, engine_available
 from .options import add_options, config_option, flag, overrides
 
 F = TypeVar("F", bound=Callable[..., Any])
+RESTORATION_IDS = tuple(s.id for s in CATALOGUE.values() if s.kind in RESTORATION_KINDS)
 
 
 def _cache_option(func: F) -> F:
@@ -101,3 +106,30 @@ def verify(model_ids: tuple[str, ...], config_file: Path | None, **params: Any) 
     if bad:
         repairs = sorted({s.repair for s in bad})
         raise ModelError(f"{len(bad)} model file(s) corrupt; repair with: {'; '.join(repairs)}")
+
+
+@models.command("tune")
+@click.argument("model_id", default=DEFAULT_MODEL, type=click.Choice(RESTORATION_IDS))
+@add_options((flag("models.precision", "--precision"),))
+@_cache_option
+def tune(model_id: str, config_file: Path | None, **params: Any) -> None:
+    """Measure which engine restores faces fastest here (saved for later runs)."""
+    config = load_config(config_file, overrides(params))
+    setup_logging(config.logging)
+    session = ModelSession(config.models.cache_dir)
+    spec = restoration_model(model_id)
+    choice = choose(
+        spec,
+        lambda c: session.engine_for(model_id, "cpu", c),
+        precision=config.models.precision,
+        cache_dir=config.models.cache_dir,
+        retune=True,
+    )
+    if choice.precision_fallback:
+        click.echo(f"note: bf16 asked for, but {choice.precision_fallback}", err=True)
+    for trial in choice.trials:
+        seconds = f"{trial.seconds:7.3f} s" if trial.seconds is not None else "      - "
+        quality = f"{trial.psnr_db:5.1f} dB" if trial.psnr_db is not None else "     -  "
+        status = f"refused: {trial.refused}" if trial.refused else ""
+        click.echo(f"{trial.candidate!s:20} {seconds}  {quality}  {status}".rstrip())
+    click.echo(f"{model_id}: {choice.candidate} ({choice.how}, {engine_threads()} threads)")

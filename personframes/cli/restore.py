@@ -10,6 +10,7 @@ import click
 from ..config import load_config
 from ..detect import FACE_DETECTORS
 from ..logs import setup_logging
+from ..restore.engines import RESTORE_ENGINES
 from ..restore.images import restore_images
 from .options import LOGGING, add_options, config_option, flag, overrides, version_option
 
@@ -25,6 +26,8 @@ FLAGS = (
     flag("models.face_detector", "--face-detector", choices=FACE_DETECTORS),
     flag("models.confidence", "--confidence"),
     flag("models.device", "--device"),
+    flag("models.restore_engine", "--restore-engine", choices=RESTORE_ENGINES),
+    flag("models.precision", "--precision"),
     flag("models.cache_dir", "--cache-dir"),
     *LOGGING,
 )

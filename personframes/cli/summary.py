@@ -184,6 +184,10 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
                 f"{identity['drift']} replaced by it for identity drift",
                 markup=False,
             )
+        engines = item.summary.get("restoration_engines") or {}
+        if engines:
+            ran = ", ".join(f"{count} on {name}" for name, count in engines.items())
+            console.print(f"{_name(item.path)}: faces restored {ran}", markup=False)
         unmatched = item.summary.get("people_not_matching_reference", 0)
         if unmatched:
             console.print(

@@ -97,6 +97,7 @@ class ResolvedModel:
 
     spec: ModelSpec
     paths: dict[str, Path]
+    cache_dir: Path | None = None  # where files made from this model's go (None: default)
 
     def path(self, suffix: str) -> Path:
         """The file whose name ends with ``suffix`` (e.g. ``.bin``)."""
@@ -138,7 +139,7 @@ def resolve_model(
                     f"model file {path} is corrupt ({problem}): {_repair(spec, file, path)}"
                 )
         paths[file.name] = path
-    return ResolvedModel(spec, paths)
+    return ResolvedModel(spec, paths, resolve_cache_dir(cache_dir))
 
 
 def _repair(spec: ModelSpec, file: ModelFile, path: Path) -> str:

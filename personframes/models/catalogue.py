@@ -22,7 +22,7 @@ ModelId = Literal[
     "gfpgan-v1.4",
     "codeformer",
 ]
-EngineName = Literal["ncnn", "torch", "onnxruntime", "litert", "dlib"]
+EngineName = Literal["ncnn", "torch", "onnxruntime", "openvino", "litert", "dlib"]
 # "sr": whole-image super-resolution; "face": aligned 512 px face restoration; the rest
 # are the analysis models (bundled).
 ModelKind = Literal["sr", "face", "face-detector", "face-landmarks", "body-pose", "face-identity"]
@@ -84,6 +84,10 @@ class ModelSpec:
     @property
     def fetch_command(self) -> str:
         return f"personframes models fetch {self.id}"
+
+    def has_files(self, *suffixes: str) -> bool:
+        """Whether the model has a file ending with each of ``suffixes``."""
+        return all(any(f.name.endswith(s) for f in self.files) for s in suffixes)
 
 
 # A plain-data wheel (no dependencies, any Python 3) with Real-ESRGAN's ncnn files. Its

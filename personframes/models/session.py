@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..detect.base import FaceDetector
     from ..detect.face_identity import Embedding, FaceEmbedder
     from ..pipeline.analysis import FrameAnalyzer
+    from ..restore.engine_choice import Candidate, EngineChoice
     from ..restore.engines.base import Engine
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class ModelSession:
         self._failures: dict[Hashable, ModelError] = {}
         self._lock = threading.RLock()
         self.load_seconds: dict[Hashable, float] = {}
+        self._pinned: dict[tuple[str, str], EngineChoice] = {}  # add_engine's
 
     def _get(self, key: Hashable, factory: Callable[[], T]) -> T:
         with self._lock:
@@ -64,26 +66,82 @@ class ModelSession:
             self._items[key] = item
             return item
 
-    def engine(self, model_id: str, device: str = "auto") -> Engine:
+    def engine(
+        self,
+        model_id: str,
+        device: str = "auto",
+        engine: str = "auto",
+        precision: str = "fp32",
+    ) -> Engine:
         """The restoration model's loaded engine (shared; its runs are serialised);
-        ModelError (remembered) when the model cannot be loaded."""
+        ModelError (remembered) when the model cannot be loaded. ``engine`` "auto" and
+        a CPU run: the engine and precision measured fastest here
+        (:mod:`personframes.restore.engine_choice`); ``precision``: fp32, bf16 or auto."""
+        choice = self.engine_choice(model_id, device, engine, precision)
+        return self.engine_for(model_id, device, choice.candidate)
+
+    def engine_choice(
+        self, model_id: str, device: str = "auto", engine: str = "auto", precision: str = "fp32"
+    ) -> EngineChoice:
+        """Which engine and precision run ``model_id`` (chosen once per session; the
+        choice is logged once)."""
+        from ..restore import engine_choice as ec
+        from ..restore.engines.base import available_engines
+
+        spec = get_model(model_id)
+        with self._lock:
+            pinned = self._pinned.get((model_id, device))
+        if pinned is not None:
+            return pinned
+
+        def choose() -> ec.EngineChoice:
+            name = spec.engine if engine == ec.AUTO else engine
+            cls = available_engines().get(name)
+            if device != "cpu" and cls is not None and cls.gpu_missing() is None:
+                return ec.EngineChoice(ec.Candidate(name, "fp32"), "GPU")
+            choice = ec.choose(
+                spec,
+                lambda c: self.engine_for(model_id, device, c),
+                engine=engine,
+                precision=precision,
+                cache_dir=self.cache_dir,
+            )
+            if choice.precision_fallback:
+                log.warning("%s: bf16 asked for, but %s", model_id, choice.precision_fallback)
+            # Said once per machine, when measured; a cached choice only at DEBUG.
+            level = logging.INFO if choice.how == "measured" else logging.DEBUG
+            log.log(level, "%s runs on %s", model_id, choice.describe())
+            with self._lock:  # the engines measured and not chosen are let go
+                for c in choice.trials:
+                    if c.candidate != choice.candidate:
+                        self._items.pop(("engine", model_id, device, c.candidate), None)
+            return choice
+
+        return self._get(("engine_choice", model_id, device, engine, precision), choose)
+
+    def engine_for(self, model_id: str, device: str, candidate: Candidate) -> Engine:
+        """The model loaded on ``candidate``'s engine and precision (shared)."""
         from ..restore.engines.base import create_engine
 
         def load() -> Engine:
             spec = get_model(model_id)
             resolved = resolve_model(spec, self.cache_dir)  # SHA-256 checked here
-            engine = create_engine(spec.engine)
-            engine.load(resolved, device)  # type: ignore[arg-type]
-            log.debug("loaded %s on %s", model_id, engine.device)
+            engine = create_engine(candidate.engine)
+            engine.load(resolved, device, candidate.precision)  # type: ignore[arg-type]
+            log.debug("loaded %s on %s with %s", model_id, engine.device, candidate)
             return engine
 
-        return self._get(("engine", model_id, device), load)
+        return self._get(("engine", model_id, device, candidate), load)
 
     def add_engine(self, model_id: str, device: str, engine: Engine) -> None:
         """Use ``engine`` (loaded by the caller, e.g. with weights it trained or checked
-        itself) for ``model_id`` on ``device`` from now on."""
+        itself) for ``model_id`` on ``device`` from now on, whatever the engine setting."""
+        from ..restore.engine_choice import Candidate, EngineChoice
+
+        candidate = Candidate(engine.NAME, engine.precision)
         with self._lock:
-            self._items[("engine", model_id, device)] = engine
+            self._items[("engine", model_id, device, candidate)] = engine
+            self._pinned[(model_id, device)] = EngineChoice(candidate, "given")
 
     def face_detector(
         self,
@@ -155,5 +213,8 @@ class ModelSession:
         return self._get(key, lambda: embed_photo(path, config, self))
 
     def loaded(self) -> list[Hashable]:
+        """The keys of the loaded models (not of the engine choices)."""
         with self._lock:
-            return list(self._items)
+            return [
+                k for k in self._items if not (isinstance(k, tuple) and k[0] == "engine_choice")
+            ]

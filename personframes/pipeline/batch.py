@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ..config import Config
 from ..cores import set_workers
-from ..errors import InputError, Interrupted, PersonframesError, debug_enabled
+from ..errors import InputError, Interrupted, ModelError, PersonframesError, debug_enabled
 from ..logs import setup_logging
 from ..models.session import ModelSession
 from ..output.writer import check_output_dir
@@ -165,6 +165,24 @@ def _claim_names(videos: list[Path], config: Config) -> None:
             store.close()
 
 
+def _choose_engine_for_workers(config: Config, sessions: ModelSession, processes: int) -> None:
+    """Measure (or read) the restoration engine choice for one worker's share of the
+    cores here, once, before the workers start: measured inside them, they would time
+    each other. A model that cannot load is left to the workers (a counted fallback)."""
+    out, models = config.output, config.models
+    if not out.face_restoration or out.face_restoration_strength == 0:
+        return
+    set_workers(processes)
+    try:
+        sessions.engine_choice(
+            out.face_restoration_model, models.device, models.restore_engine, models.precision
+        )
+    except ModelError as exc:
+        log.debug("no engine choice before the workers start: %s", exc)
+    finally:
+        set_workers(1)
+
+
 def _run_parallel(videos: list[Path], config: Config, stop: StopFlag, result: BatchResult) -> None:
     _claim_names(videos, config)
     context = multiprocessing.get_context("spawn")
@@ -218,6 +236,9 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
     with stop_on_signals(stop):
         try:
             if config.pipeline.workers > 1 and len(videos) > 1:
+                _choose_engine_for_workers(
+                    config, sessions, min(config.pipeline.workers, len(videos))
+                )
                 _run_parallel(videos, config, stop, result)
             else:
                 _run_serial(videos, config, sessions, stop, result, display)

@@ -26,6 +26,7 @@ class Fallback(Enum):
     FRAME_SEEKING = "frame seeking"
     VIDEO_TIMESTAMPS = "video timestamps"
     DEVICE = "device"
+    PRECISION = "precision"
 
 
 REASONS = {
@@ -38,7 +39,7 @@ REASONS = {
     ),
     Fallback.VIDEO_TIMESTAMPS: "frames without pts, timed from the frame rate",
 }
-"""The reason each member is counted under (face restoration and device: their own)."""
+"""The reason each member is counted under (face restoration, device and precision: their own)."""
 
 GROUPS = {
     Fallback.FACE_RESTORATION: "restoration",
@@ -49,6 +50,7 @@ GROUPS = {
     Fallback.FRAME_SEEKING: "decoding",
     Fallback.VIDEO_TIMESTAMPS: "decoding",
     Fallback.DEVICE: "device",
+    Fallback.PRECISION: "device",
 }
 """What each member is about, as the run summary's fallback columns count them."""
 
@@ -112,6 +114,12 @@ def _device(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -
             yield f"{r.restoration['model']}: {r.restoration['device_fallback']}", 1
 
 
+def _precision(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
+    for r in written:  # each restored crop computed in fp32 although bf16 was asked for
+        if r.restoration is not None and r.restoration.get("precision_fallback"):
+            yield f"{r.restoration['model']}: {r.restoration['precision_fallback']}", 1
+
+
 COUNTERS: dict[Fallback, CounterFn] = {
     Fallback.FACE_RESTORATION: _restoration,
     Fallback.BODY_CROP: _body,
@@ -121,6 +129,7 @@ COUNTERS: dict[Fallback, CounterFn] = {
     Fallback.FRAME_SEEKING: _seeking,
     Fallback.VIDEO_TIMESTAMPS: _timestamps,
     Fallback.DEVICE: _device,
+    Fallback.PRECISION: _precision,
 }
 
 

@@ -38,6 +38,7 @@ from .align import (
     paste_face_into,
     warp_face,
 )
+from .engine_choice import PrecisionMode
 from .policy import PolicyName
 from .restorer import DEFAULT_MAX_DRIFT, FaceDetectorLike, RestoreResult, create_restorer
 
@@ -120,6 +121,8 @@ class FaceRestoration:
         policy: PolicyName = "auto",
         fidelity: float = 0.5,
         max_drift: float | None = DEFAULT_MAX_DRIFT,
+        engine: str = "auto",
+        precision: PrecisionMode = "fp32",
     ) -> RestoreFacesResult:
         """Restore every face of ``image``; the result is ``upscale`` times larger.
 
@@ -130,6 +133,7 @@ class FaceRestoration:
         ``fidelity``: CodeFormer's fidelity weight (other models ignore it).
         ``max_drift``: a restored face further than this (face identity distance) from
         its Lanczos resize is replaced by it, counted as identity drift (None: no check).
+        ``engine`` and ``precision``: as :func:`restore_faces` takes them.
         """
         check_rgb(image)
         if not 0.0 <= strength <= 1.0:
@@ -137,7 +141,14 @@ class FaceRestoration:
         if upscale < 1:
             raise InputError(f"upscale must be at least 1, got {upscale}")
         restorer = create_restorer(
-            model, self.session, device, fidelity=fidelity, policy=policy, max_drift=max_drift
+            model,
+            self.session,
+            device,
+            fidelity=fidelity,
+            policy=policy,
+            max_drift=max_drift,
+            engine=engine,
+            precision=precision,
         )
         height, width = image.shape[:2]
         out = lanczos(image, (width * upscale, height * upscale))
@@ -183,6 +194,8 @@ def restore_faces(
     session: ModelSession | None = ...,
     report: Literal[False] = ...,
     max_drift: float | None = ...,
+    engine: str = ...,
+    precision: PrecisionMode = ...,
 ) -> Image: ...
 
 
@@ -200,6 +213,8 @@ def restore_faces(
     session: ModelSession | None = ...,
     report: Literal[False] = ...,
     max_drift: float | None = ...,
+    engine: str = ...,
+    precision: PrecisionMode = ...,
 ) -> PILImage.Image: ...
 
 
@@ -217,6 +232,8 @@ def restore_faces(
     session: ModelSession | None = ...,
     report: Literal[True],
     max_drift: float | None = ...,
+    engine: str = ...,
+    precision: PrecisionMode = ...,
 ) -> RestoreFacesResult: ...
 
 
@@ -233,6 +250,8 @@ def restore_faces(
     session: ModelSession | None = None,
     report: bool = False,
     max_drift: float | None = DEFAULT_MAX_DRIFT,
+    engine: str = "auto",
+    precision: PrecisionMode = "fp32",
 ) -> Image | PILImage.Image | RestoreFacesResult:
     """Restore every face in ``image_rgb`` (an RGB uint8 array, or a PIL image of any
     mode, which comes back as a PIL RGB image); the image comes back ``upscale`` times
@@ -249,7 +268,9 @@ def restore_faces(
     ``session`` keeps loaded models between calls (default: loaded for this call).
     Every restored face is checked against its Lanczos resize with the face identity
     model: further than ``max_drift`` and the Lanczos face is kept (a WARNING; the
-    distance of each face is in its report's ``identity_distance``).
+    distance of each face is in its report's ``identity_distance``). ``engine``: the
+    engine that runs the model ("auto": the fastest measured on this machine, cached);
+    ``precision``: "fp32", "bf16" or "auto" (bf16 where the CPU has it natively).
     """
     rgb = as_rgb(image_rgb) if isinstance(image_rgb, PILImage.Image) else image_rgb
     result = FaceRestoration(session).restore(
@@ -262,6 +283,8 @@ def restore_faces(
         policy=policy,
         fidelity=fidelity,
         max_drift=max_drift,
+        engine=engine,
+        precision=precision,
     )
     if report:
         return result

@@ -80,7 +80,14 @@ def restore_images(
     session = ModelSession(config.models.cache_dir)
     max_drift = config.output.face_restoration_max_drift
     restorer = create_restorer(
-        model_id, session, device, fidelity=settings.fidelity, policy=policy, max_drift=max_drift
+        model_id,
+        session,
+        device,
+        fidelity=settings.fidelity,
+        policy=policy,
+        max_drift=max_drift,
+        engine=config.models.restore_engine,
+        precision=config.models.precision,
     )
     if strength > 0:
         restorer.load()  # a missing/corrupt model stops here, naming the repair command
@@ -118,6 +125,8 @@ def restore_images(
                 policy=policy,
                 fidelity=settings.fidelity,
                 max_drift=max_drift,
+                engine=config.models.restore_engine,
+                precision=config.models.precision,
             )
             out, notes = report.image, [_note(f.result) for f in report.faces]
             del report

@@ -37,6 +37,7 @@ from ..registry import Registry
 from ..resize import STRIP_PIXELS, fit_longest, lanczos
 from ..types import Box, FaceDetection, Image, check_rgb
 from .align import NoFaceFound, alignment_matrix, face_points, paste_face, warp_face
+from .engine_choice import PrecisionMode
 from .engines.base import Engine, EngineFailure
 from .metrics import psnr
 from .policy import Decision, Policy, PolicyName, face_features
@@ -74,6 +75,9 @@ class RestoreResult:
     # measured); beyond the restorer's ``max_drift`` the result is Lanczos only.
     identity_distance: float | None = None
     identity_drift: bool = False
+    engine: str | None = None  # the engine that ran the model, e.g. "ncnn"
+    precision: str | None = None  # what it computed in: "fp32" or "bf16"
+    precision_fallback: str | None = None  # why bf16 was asked for but fp32 ran
 
     @property
     def restored(self) -> bool:
@@ -97,11 +101,20 @@ class RestoreResult:
             "model_input": list(self.model_input) if self.model_input else None,
             "departure_db": self.departure_db,
             "device": self.device,
+            "engine": self.engine,
+            "precision": self.precision,
             "seconds": round(self.seconds, 3),
             "fell_back": self.fell_back,
             "identity_distance": self.identity_distance,
             "identity_drift": self.identity_drift,
-        } | ({"device_fallback": self.device_fallback} if self.device_fallback else {})
+        } | {
+            k: v
+            for k, v in (
+                ("device_fallback", self.device_fallback),
+                ("precision_fallback", self.precision_fallback),
+            )
+            if v
+        }
 
 
 # Failures that make restore_crop fall back to Lanczos (bad inputs and bugs propagate).
@@ -174,8 +187,12 @@ class FaceRestorer(ABC):
         policy: PolicyName = "auto",
         detector: FaceDetectorLike | None = None,
         max_drift: float | None = None,
+        engine: str = "auto",
+        precision: PrecisionMode = "fp32",
     ) -> None:
         self.spec = spec
+        self.engine = engine  # "auto": measured per machine (engine_choice)
+        self.precision: PrecisionMode = precision
         self.max_drift = max_drift  # identity distance beyond which the result is refused
         self._identity_problem: str | None = None
         self.session = session
@@ -190,7 +207,7 @@ class FaceRestorer(ABC):
 
     def load(self) -> Engine:
         """Load the model now (ModelError names the file and the repair command)."""
-        return self.session.engine(self.spec.id, self.device)
+        return self.session.engine(self.spec.id, self.device, self.engine, self.precision)
 
     def restore_crop(
         self,
@@ -280,6 +297,11 @@ class FaceRestorer(ABC):
             departure_db=round(psnr(final, original), 2),
             device_fallback=engine.device_fallback,
             identity_distance=distance,
+            engine=engine.NAME,
+            precision=engine.precision,
+            precision_fallback=self.session.engine_choice(
+                self.spec.id, self.device, self.engine, self.precision
+            ).precision_fallback,
         )
 
     def _identity_distance(
@@ -368,11 +390,14 @@ def create_restorer(
     policy: PolicyName = "auto",
     detector: FaceDetectorLike | None = None,
     max_drift: float | None = None,
+    engine: str = "auto",
+    precision: PrecisionMode = "fp32",
 ) -> FaceRestorer:
     """The restorer for catalogue model ``model_id`` (its class chosen by the model's
     kind); ``detector`` is used by face models for crops that come without keypoints;
     ``max_drift``: the identity distance beyond which a restored face is refused (None:
-    not checked)."""
+    not checked); ``engine`` and ``precision``: see
+    :mod:`personframes.restore.engine_choice`."""
     spec = restoration_model(model_id)
     cls = RESTORERS.lookup(spec.kind)
     return cls(
@@ -383,4 +408,6 @@ def create_restorer(
         policy=policy,
         detector=detector,
         max_drift=max_drift,
+        engine=engine,
+        precision=precision,
     )

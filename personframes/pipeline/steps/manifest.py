@@ -142,5 +142,12 @@ class ManifestStep(Step):
             "restorations": sum(1 for r in restorations if r.get("restored")),
             "restoration_decisions": dict(Counter(r["decision"] for r in restorations)),
             "restoration_identity": identity_summary(restorations),
+            "restoration_engines": dict(
+                Counter(
+                    f"{r['engine']} {r['precision']}"
+                    for r in restorations
+                    if r.get("restored") and r.get("engine")
+                )
+            ),
             "fallbacks": count_fallbacks(info, list(frames.values()), written),
         }

@@ -180,6 +180,8 @@ class WriteStep(Step):
             ctx.config.models.device,
             policy=out.face_restoration_policy,
             max_drift=out.face_restoration_max_drift,
+            engine=ctx.config.models.restore_engine,
+            precision=ctx.config.models.precision,
         )
 
     def _restore(
@@ -201,6 +203,7 @@ class WriteStep(Step):
             "strength": out.face_restoration_strength,
             "policy": out.face_restoration_policy,
             "max_drift": out.face_restoration_max_drift,
+            "precision": ctx.config.models.precision,
             "target": target,
             "face_px": round(face_px, 2),
         }

@@ -13,8 +13,11 @@ from .base import (
     engine_class,
 )
 
+RESTORE_ENGINES: tuple[str, ...] = ("auto", *ENGINES)
+
 __all__ = [
     "ENGINES",
+    "RESTORE_ENGINES",
     "Engine",
     "EngineEntry",
     "EngineFailure",

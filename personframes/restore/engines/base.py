@@ -16,7 +16,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 
@@ -24,10 +24,15 @@ from ...cores import engine_threads
 from ...devices import Device
 from ...errors import ModelError, ProcessingError
 from ...models.cache import ResolvedModel
+from ...models.catalogue import ModelSpec
 from ...registry import Registry
 from ...types import Image, check_rgb
 
 log = logging.getLogger(__name__)
+
+
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[Precision, ...] = get_args(Precision)
 
 
 class EngineFailure(ProcessingError):
@@ -44,20 +49,43 @@ class Engine(ABC):
     """Runs one model. ``run`` is thread-safe (one inference at a time per engine)."""
 
     NAME: ClassVar[str]
+    # Precisions the engine computes in on the CPU (bf16: where the CPU has it natively).
+    PRECISIONS: ClassVar[tuple[Precision, ...]] = ("fp32",)
 
     def __init__(self) -> None:
         self.model: ResolvedModel | None = None
         self.device: str = "cpu"  # the device actually used, e.g. "cpu", "cuda:0", "vulkan:0"
         self.device_fallback: str | None = None  # why the CPU runs what a GPU was asked for
+        self.precision: Precision = "fp32"
         self._lock = threading.Lock()
+
+    @classmethod
+    def supports(cls, spec: ModelSpec) -> bool:
+        """Whether this engine can run catalogue model ``spec`` from its files."""
+        return spec.engine == cls.NAME
+
+    @classmethod
+    def gpu_missing(cls) -> str | None:
+        """Why this engine cannot use a GPU here (None: it can)."""
+        return "no GPU support"
 
     @property
     def scale(self) -> int:
         return 1 if self.model is None else self.model.spec.scale
 
     @abstractmethod
-    def load(self, model: ResolvedModel, device: Device = "auto") -> None:
-        """Load the model's files; raise ModelError naming the file on failure."""
+    def load(
+        self, model: ResolvedModel, device: Device = "auto", precision: Precision = "fp32"
+    ) -> None:
+        """Load the model's files; raise ModelError naming the file on failure.
+        ``precision`` is one of ``PRECISIONS`` (on a GPU the engine's own choice)."""
+
+    def _check_precision(self, precision: Precision) -> None:
+        if precision not in self.PRECISIONS:
+            raise ModelError(
+                f"the {self.NAME} engine computes in {', '.join(self.PRECISIONS)}, not {precision}"
+            )
+        self.precision = precision
 
     @abstractmethod
     def _infer(self, image: Image, fidelity: float | None) -> Image:
@@ -89,15 +117,15 @@ def to_uint8(array: np.ndarray) -> Image:
 class EngineEntry:
     module: str  # module path, imported only when the engine is used
     attr: str
-    requires: str  # top-level import the engine needs
-    hint: str  # how to install that dependency
+    requires: tuple[str, ...]  # top-level imports the engine needs
+    hint: str  # how to install them
 
 
 ENGINES: Registry[EngineEntry] = Registry("engine")
 ENGINES.register(
     "ncnn",
     EngineEntry(
-        "personframes.restore.engines.ncnn_engine", "NcnnEngine", "ncnn", "pip install ncnn"
+        "personframes.restore.engines.ncnn_engine", "NcnnEngine", ("ncnn",), "pip install ncnn"
     ),
 )
 ENGINES.register(
@@ -105,22 +133,40 @@ ENGINES.register(
     EngineEntry(
         "personframes.restore.engines.torch_engine",
         "TorchEngine",
-        "torch",
+        ("torch",),
         "pip install 'personframes[torch]'",
+    ),
+)
+ENGINES.register(
+    "onnxruntime",
+    EngineEntry(
+        "personframes.restore.engines.ort_engine",
+        "OrtEngine",
+        ("onnxruntime", "onnx"),
+        "pip install onnxruntime onnx",
+    ),
+)
+ENGINES.register(
+    "openvino",
+    EngineEntry(
+        "personframes.restore.engines.openvino_engine",
+        "OpenVinoEngine",
+        ("openvino", "onnx"),
+        "pip install 'personframes[openvino]'",
     ),
 )
 
 
 def engine_available(name: str) -> bool:
     """True when engine ``name``'s dependency is installed (UnknownIdError if no such engine)."""
-    return importlib.util.find_spec(ENGINES.lookup(name).requires) is not None
+    return all(importlib.util.find_spec(m) is not None for m in ENGINES.lookup(name).requires)
 
 
 def engine_class(name: str) -> type[Engine]:
     """The engine class; ModelError with an install hint when it cannot be used."""
     entry = ENGINES.lookup(name)
     if not engine_available(name):
-        raise ModelError(f"the {name} engine needs {entry.requires}: {entry.hint}")
+        raise ModelError(f"the {name} engine needs {', '.join(entry.requires)}: {entry.hint}")
     cls: type[Engine] = getattr(importlib.import_module(entry.module), entry.attr)
     return cls
 

@@ -11,9 +11,10 @@ import numpy as np
 from ...devices import choose_device
 from ...errors import ModelError
 from ...models.cache import ResolvedModel
+from ...models.catalogue import ModelSpec
 from ...native import silence_native_stderr
 from ...types import Image
-from .base import Device, Engine, cpu_threads, to_uint8
+from .base import Device, Engine, Precision, cpu_threads, to_uint8
 from .tiling import FloatImage, run_tiled
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class NcnnEngine(Engine):
     """Runs an ncnn network with input blob ``data`` and output blob ``output``."""
 
     NAME = "ncnn"
+    PRECISIONS = ("fp32", "bf16")  # bf16: weights and activations stored as bf16
     INPUT = "data"
     OUTPUT = "output"
 
@@ -49,17 +51,28 @@ class NcnnEngine(Engine):
         self.tile_pad = tile_pad
         self._net: ncnn.Net | None = None
 
-    def load(self, model: ResolvedModel, device: Device = "auto") -> None:
+    @classmethod
+    def supports(cls, spec: ModelSpec) -> bool:
+        return spec.has_files(".param", ".bin")
+
+    @classmethod
+    def gpu_missing(cls) -> str | None:
+        return _vulkan_missing()
+
+    def load(
+        self, model: ResolvedModel, device: Device = "auto", precision: Precision = "fp32"
+    ) -> None:
+        self._check_precision(precision)
         choice = choose_device(device, f"{model.spec.id} (ncnn)", _vulkan_missing)
         use_gpu = choice.gpu
         self.device_fallback = choice.fallback
         net = ncnn.Net()
         net.opt.use_vulkan_compute = use_gpu
-        # fp32 on CPU: fp16/bf16 flags off (they gain nothing without AVX-512 FP16).
+        # fp16 flags off: they gain nothing on CPUs without AVX-512 FP16.
         net.opt.use_fp16_packed = False
         net.opt.use_fp16_storage = False
         net.opt.use_fp16_arithmetic = False
-        net.opt.use_bf16_storage = False
+        net.opt.use_bf16_storage = precision == "bf16"
         net.opt.num_threads = cpu_threads()
         param, weights = model.path(".param"), model.path(".bin")
         fetch = model.spec.fetch_command
@@ -71,10 +84,11 @@ class NcnnEngine(Engine):
         self.model = model
         self.device = "vulkan:0" if use_gpu else "cpu"
         log.debug(
-            "%s: ncnn engine on %s (%d threads, fp32)",
+            "%s: ncnn engine on %s (%d threads, %s)",
             model.spec.id,
             self.device,
             net.opt.num_threads,
+            precision,
         )
 
     def _forward(self, tile: FloatImage) -> FloatImage:

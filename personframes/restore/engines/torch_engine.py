@@ -19,10 +19,11 @@ from torch import nn
 from ...devices import choose_device
 from ...errors import InputError, ModelError
 from ...models.cache import ResolvedModel
+from ...models.catalogue import ModelSpec
 from ...types import Image
-from ..archs import build_arch
+from ..archs import ARCHS, build_arch
 from ..archs.ncnn_weights import ncnn_state_dict
-from .base import Device, Engine, cpu_threads, to_uint8
+from .base import Device, Engine, Precision, cpu_threads, to_uint8
 from .tiling import FloatImage, run_tiled
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,22 @@ def read_pth(path: Path) -> dict[str, torch.Tensor]:
 
 class TorchEngine(Engine):
     NAME = "torch"
+    PRECISIONS = ("fp32", "bf16")  # bf16: CPU autocast
+    # Convolution-only networks run faster in channels-last layout on the CPU (Real-ESRGAN
+    # 128 px: 3.1 s against 3.7 s); the face models reshape their activations, so not them.
+    CHANNELS_LAST = frozenset({"rrdbnet"})
+
+    @classmethod
+    def supports(cls, spec: ModelSpec) -> bool:
+        if spec.arch not in ARCHS:
+            return False
+        return spec.has_files(".pth") or (
+            spec.arch == "rrdbnet" and spec.has_files(".param", ".bin")
+        )
+
+    @classmethod
+    def gpu_missing(cls) -> str | None:
+        return _cuda_missing()
 
     def __init__(self, tile: int = 256, tile_pad: int = 16) -> None:
         super().__init__()
@@ -65,8 +82,12 @@ class TorchEngine(Engine):
         self.tile_pad = tile_pad
         self.net: nn.Module | None = None
         self.torch_device = torch.device("cpu")
+        self._channels_last = False
 
-    def load(self, model: ResolvedModel, device: Device = "auto") -> None:
+    def load(
+        self, model: ResolvedModel, device: Device = "auto", precision: Precision = "fp32"
+    ) -> None:
+        self._check_precision(precision)
         spec = model.spec
         net = build_arch(spec.arch)
         pth = [p for n, p in model.paths.items() if n.endswith((".pth", ".pt"))]
@@ -92,16 +113,26 @@ class TorchEngine(Engine):
         else:
             self.torch_device = torch.device("cpu")
         self.net = net.eval().requires_grad_(False).to(self.torch_device)
+        self._channels_last = not choice.gpu and spec.arch in self.CHANNELS_LAST
+        if self._channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.model = model
         self.device = str(self.torch_device)
-        log.debug("%s: torch engine on %s (fp32)", spec.id, self.device)
+        log.debug("%s: torch engine on %s (%s)", spec.id, self.device, precision)
 
     def _forward(self, tile: FloatImage, fidelity: float | None) -> FloatImage:
         if self.net is None:  # pragma: no cover - guarded by run()
             raise ModelError("torch engine not loaded")
         x = torch.from_numpy(np.ascontiguousarray(tile.transpose(2, 0, 1)))[None]
-        with torch.inference_mode():
-            y = self.net.restore(x.to(self.torch_device), fidelity)  # type: ignore[operator, unused-ignore]
+        x = x.to(self.torch_device)
+        if self._channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        bf16 = self.precision == "bf16"
+        with (
+            torch.inference_mode(),
+            torch.autocast(self.torch_device.type, dtype=torch.bfloat16, enabled=bf16),
+        ):
+            y = self.net.restore(x, fidelity)  # type: ignore[operator, unused-ignore]
         result: FloatImage = y[0].float().cpu().numpy().transpose(1, 2, 0)
         return result
 

@@ -1,0 +1,295 @@
+"""Which engine and precision run a restoration model here: measured once, cached.
+
+Every installed engine that can run the model's files is a candidate, in fp32 and,
+where the CPU computes bf16 natively (AVX512-BF16, AMX) and the precision setting
+allows it, in bf16. Each candidate restores the same 128 px sample for a few seconds
+after one warm-up run; one whose output differs from the fp32 reference (the
+catalogue's engine in fp32) by more than ``MIN_PSNR_DB`` is refused; the fastest of
+the rest is chosen. The choice is cached in the model cache keyed by the CPU model and
+flags, the thread count and the engines' versions (``personframes models tune``
+measures again); ``--restore-engine`` names the engine instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+import numpy as np
+
+from ..cores import engine_threads
+from ..cpu import cpu_flags, cpu_model, native_bf16
+from ..errors import ModelError, OutputError
+from ..models.cache import resolve_cache_dir
+from ..models.catalogue import ModelSpec
+from ..output.writer import atomic_write_bytes
+from ..resize import lanczos
+from ..types import Image
+from .engines.base import ENGINES, Engine, EngineFailure, Precision, available_engines
+from .metrics import psnr
+
+log = logging.getLogger(__name__)
+
+PrecisionMode = Literal["fp32", "bf16", "auto"]
+PRECISION_MODES: tuple[str, ...] = get_args(PrecisionMode)
+AUTO = "auto"
+MIN_PSNR_DB = 50.0  # an output this close to the fp32 reference counts as the same
+SAMPLE_SIDE = 128
+TUNE_SECONDS = 1.0  # timed runs per candidate after the warm-up (at least two)
+CACHE_FILE = "engine-choices.json"
+TUNING_VERSION = 2
+# The distribution each engine comes in, for the cache key.
+DISTRIBUTIONS = {
+    "ncnn": "ncnn",
+    "torch": "torch",
+    "onnxruntime": "onnxruntime",
+    "openvino": "openvino",
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    engine: str
+    precision: Precision
+
+    def __str__(self) -> str:
+        return f"{self.engine} {self.precision}"
+
+
+@dataclass(frozen=True)
+class Trial:
+    candidate: Candidate
+    seconds: float | None = None  # fastest warm run on the sample
+    psnr_db: float | None = None  # against the fp32 reference
+    refused: str | None = None  # why it cannot be chosen
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    candidate: Candidate
+    how: str  # "measured", "cached", "the only candidate", "--restore-engine", "GPU"
+    trials: tuple[Trial, ...] = ()
+    precision_fallback: str | None = None  # why bf16 was asked for but fp32 runs
+
+    def describe(self) -> str:
+        timed = [t for t in self.trials if t.seconds is not None and t.refused is None]
+        table = ", ".join(f"{t.candidate} {t.seconds:.2f} s" for t in timed)
+        refused = "; ".join(f"{t.candidate} refused: {t.refused}" for t in self.trials if t.refused)
+        detail = f" (seconds per sample face: {table})" if table else ""
+        return f"{self.candidate} ({self.how}){detail}" + (f"; {refused}" if refused else "")
+
+
+def precisions(mode: str, bf16_native: bool) -> tuple[tuple[Precision, ...], str | None]:
+    """The precisions to try for a ``--precision`` mode, and why bf16 is not tried
+    although it was asked for (None: as asked)."""
+    if mode not in PRECISION_MODES:
+        raise ValueError(f"unknown precision {mode!r}: expected {', '.join(PRECISION_MODES)}")
+    if mode == "fp32":
+        return ("fp32",), None
+    if bf16_native:
+        return (("fp32", "bf16") if mode == AUTO else ("bf16",)), None
+    if mode == AUTO:
+        return ("fp32",), None
+    return ("fp32",), "the CPU has no native bf16 (AVX512-BF16 or AMX); running fp32"
+
+
+def candidates(
+    spec: ModelSpec, engine: str, precision: str, bf16_native: bool
+) -> tuple[list[Candidate], str | None]:
+    """The (engine, precision) pairs to choose from, and the precision fallback reason."""
+    wanted, fallback = precisions(precision, bf16_native)
+    if engine == AUTO:
+        engines = {
+            n: c for n, c in available_engines().items() if c is not None and c.supports(spec)
+        }
+    else:
+        ENGINES.lookup(engine)  # UnknownIdError lists the known ones
+        cls = available_engines()[engine]
+        if cls is None:
+            raise ModelError(f"the {engine} engine is not installed: {ENGINES.lookup(engine).hint}")
+        if not cls.supports(spec):
+            raise ModelError(f"the {engine} engine cannot run {spec.id}")
+        engines = {engine: cls}
+    found = [
+        Candidate(name, p) for name, cls in engines.items() for p in wanted if p in cls.PRECISIONS
+    ]
+    if not found:
+        raise ModelError(
+            f"no installed engine runs {spec.id} in {' or '.join(wanted)}"
+            + (f" (asked: {engine})" if engine != AUTO else "")
+        )
+    return found, fallback
+
+
+def sample_face(side: int = SAMPLE_SIDE) -> Image:
+    """A deterministic face-sized test image: smooth regions plus mid-frequency texture
+    and a little noise. Timing does not depend on content, but the precision check
+    does: bf16 engines reached 39.6-50.2 dB PSNR from fp32 on real faces (three shared
+    face photos at 64 and 128 px) and 52.9-54.1 dB on a smooth sample, which would
+    wrongly pass them; on this one they reach 36-40 dB, so the check errs on refusing."""
+    rng = np.random.default_rng(20261203)
+    coarse = rng.integers(40, 216, (8, 8, 3), dtype=np.uint8)
+    texture = rng.integers(0, 255, (side // 4, side // 4, 3), dtype=np.uint8)
+    image = lanczos(coarse, (side, side)).astype(np.float64)
+    image += (lanczos(texture, (side, side)).astype(np.float64) - 128.0) * 0.3
+    image += rng.normal(0.0, 4.0, image.shape)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def measure(
+    cands: list[Candidate],
+    load: Callable[[Candidate], Engine],
+    reference: Candidate,
+    sample: Image,
+    seconds: float = TUNE_SECONDS,
+) -> list[Trial]:
+    """Time each candidate on ``sample`` and check its output against ``reference``'s."""
+    try:
+        expected = load(reference).run(sample)
+    except (ModelError, EngineFailure) as exc:
+        raise ModelError(f"the reference engine {reference} cannot run: {exc}") from None
+    trials = []
+    for cand in cands:
+        try:
+            engine = load(cand)
+            output = engine.run(sample)  # warm-up: one-time set-up is not timed
+            if output.shape != expected.shape:
+                trials.append(Trial(cand, refused=f"output shape {output.shape}"))
+                continue
+            quality = psnr(output, expected)
+            if quality < MIN_PSNR_DB:
+                trials.append(
+                    Trial(
+                        cand,
+                        psnr_db=round(quality, 1),
+                        refused=(
+                            f"output differs from the fp32 reference ({quality:.1f} dB < "
+                            f"{MIN_PSNR_DB:g} dB)"
+                        ),
+                    )
+                )
+                continue
+            runs: list[float] = []
+            deadline = time.perf_counter() + seconds
+            while len(runs) < 2 or time.perf_counter() < deadline:
+                start = time.perf_counter()
+                engine.run(sample)
+                runs.append(time.perf_counter() - start)
+            trials.append(Trial(cand, round(min(runs), 4), round(min(quality, 99.0), 1)))
+        except (ModelError, EngineFailure) as exc:
+            trials.append(Trial(cand, refused=str(exc).splitlines()[0][:200]))
+    return trials
+
+
+def fastest(trials: list[Trial]) -> Candidate:
+    usable = [t for t in trials if t.refused is None and t.seconds is not None]
+    if not usable:
+        reasons = "; ".join(f"{t.candidate}: {t.refused}" for t in trials)
+        raise ModelError(f"no engine passed the check: {reasons}")
+    return min(usable, key=lambda t: t.seconds or 0.0).candidate
+
+
+def reference_for(spec: ModelSpec, cands: list[Candidate]) -> Candidate:
+    """The fp32 reference: the catalogue's engine in fp32 (else the first fp32 one)."""
+    if engines_can(spec.engine, spec):
+        return Candidate(spec.engine, "fp32")
+    return next((c for c in cands if c.precision == "fp32"), cands[0])
+
+
+def engines_can(name: str, spec: ModelSpec) -> bool:
+    cls = available_engines().get(name)
+    return cls is not None and cls.supports(spec)
+
+
+def choice_key(spec: ModelSpec, cands: list[Candidate]) -> str:
+    """What a cached choice holds for: model, CPU, threads, engines and their versions."""
+    versions = {}
+    for name in sorted({c.engine for c in cands}):
+        try:
+            versions[name] = importlib.metadata.version(DISTRIBUTIONS.get(name, name))
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "?"
+    key = {
+        "tuning": TUNING_VERSION,
+        "model": spec.id,
+        "cpu": cpu_model(),
+        "flags": sorted(cpu_flags()),
+        "threads": engine_threads(),
+        "engines": versions,
+        "candidates": [str(c) for c in cands],
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+
+
+class ChoiceCache:
+    """``engine-choices.json`` in the model cache: key -> the measured choice."""
+
+    def __init__(self, cache_dir: Path | str | None = None) -> None:
+        self.path = resolve_cache_dir(cache_dir) / CACHE_FILE
+
+    def _read(self) -> dict[str, dict[str, object]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, key: str) -> Candidate | None:
+        entry = self._read().get(key)
+        if not isinstance(entry, dict):
+            return None
+        engine, precision = entry.get("engine"), entry.get("precision")
+        if engine in ENGINES and precision in ("fp32", "bf16"):
+            return Candidate(str(engine), precision)
+        return None
+
+    def put(self, key: str, choice: EngineChoice) -> None:
+        data = self._read()
+        data[key] = {
+            "engine": choice.candidate.engine,
+            "precision": choice.candidate.precision,
+            "cpu": cpu_model(),
+            "threads": engine_threads(),
+            "trials": [asdict(t) for t in choice.trials],
+        }
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.path, json.dumps(data, indent=2).encode())
+        except (OSError, OutputError) as exc:
+            log.warning("the engine choice is not saved (%s); it is measured again next run", exc)
+
+
+def choose(
+    spec: ModelSpec,
+    load: Callable[[Candidate], Engine],
+    *,
+    engine: str = AUTO,
+    precision: str = "fp32",
+    cache_dir: Path | str | None = None,
+    retune: bool = False,
+    bf16_native: bool | None = None,
+) -> EngineChoice:
+    """The engine and precision that run ``spec`` on this machine's CPU."""
+    bf16 = native_bf16() if bf16_native is None else bf16_native
+    cands, fallback = candidates(spec, engine, precision, bf16)
+    if len(cands) == 1:
+        how = "--restore-engine" if engine != AUTO else "the only candidate"
+        return EngineChoice(cands[0], how, precision_fallback=fallback)
+    cache = ChoiceCache(cache_dir)
+    key = choice_key(spec, cands)
+    cached = None if retune else cache.get(key)
+    if cached is not None and cached in cands:
+        return EngineChoice(cached, "cached", precision_fallback=fallback)
+    log.info("%s: measuring %d engine choices once on this machine", spec.id, len(cands))
+    sample = sample_face(spec.input_size or SAMPLE_SIDE)
+    trials = measure(cands, load, reference_for(spec, cands), sample)
+    choice = EngineChoice(fastest(trials), "measured", tuple(trials), fallback)
+    cache.put(key, choice)
+    return choice

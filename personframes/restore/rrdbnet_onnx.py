@@ -1,0 +1,138 @@
+"""Real-ESRGAN's RRDBNet as an ONNX graph, built from its convolutions with ``onnx``.
+
+The graph is written once into the model cache (see
+:func:`personframes.models.cache.derived_file`); ONNX Runtime and OpenVINO run it
+without torch. Input ``data`` and output ``output`` are float32 NCHW in [0, 1] with
+any height and width (the output 4x larger, clamped to [0, 1]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from ..errors import ModelError
+from ..models.cache import ResolvedModel
+from ..models.derived import derived_file
+from .ncnn_convs import Conv, read_convs
+
+NUM_BLOCKS = 23
+CONVS = 1 + NUM_BLOCKS * 15 + 5  # conv_first, 23 RRDBs of 3x5, conv_body, up1, up2, hr, last
+OPSET = 17
+
+
+class _Graph:
+    def __init__(self, convs: list[Conv]) -> None:
+        if len(convs) != CONVS:
+            raise ValueError(f"RRDBNet needs {CONVS} convolutions, got {len(convs)}")
+        self._convs: Iterator[Conv] = iter(convs)
+        self.nodes: list[onnx.NodeProto] = []
+        self.weights: list[onnx.TensorProto] = []
+        self._count = 0
+
+    def _name(self, kind: str) -> str:
+        self._count += 1
+        return f"{kind}{self._count}"
+
+    def const(self, value: np.ndarray) -> str:
+        name = self._name("c")
+        self.weights.append(numpy_helper.from_array(value, name))
+        return name
+
+    def op(self, kind: str, inputs: list[str], **attrs: Any) -> str:
+        out = self._name(kind.lower())
+        self.nodes.append(helper.make_node(kind, inputs, [out], **attrs))
+        return out
+
+    def conv(self, x: str, lrelu: bool = False) -> str:
+        conv = next(self._convs)
+        k = conv.weight.shape[-1]
+        inputs = [x, self.const(conv.weight)]
+        if conv.bias is not None:
+            inputs.append(self.const(conv.bias))
+        y = self.op("Conv", inputs, kernel_shape=[k, k], pads=[k // 2] * 4)
+        return self.op("LeakyRelu", [y], alpha=0.2) if lrelu else y
+
+    def scaled_add(self, x: str, residual: str) -> str:
+        return self.op(
+            "Add", [self.op("Mul", [x, self.const(np.array(0.2, np.float32))]), residual]
+        )
+
+    def dense_block(self, x: str) -> str:
+        features = [x]
+        for _ in range(4):
+            cat = self.op("Concat", features, axis=1) if len(features) > 1 else x
+            features.append(self.conv(cat, lrelu=True))
+        return self.scaled_add(self.conv(self.op("Concat", features, axis=1)), x)
+
+    def upsample(self, x: str) -> str:
+        scales = self.const(np.array([1, 1, 2, 2], np.float32))
+        return self.op(
+            "Resize",
+            [x, "", scales],
+            mode="nearest",
+            coordinate_transformation_mode="asymmetric",
+            nearest_mode="floor",
+        )
+
+
+def rrdbnet_onnx(convs: list[Conv]) -> bytes:
+    """The serialised ONNX model of an x4 RRDBNet (64 features, 23 blocks, growth 32)
+    with the given convolutions in the official registration order."""
+    g = _Graph(convs)
+    feat = g.conv("data")
+    body = feat
+    for _ in range(NUM_BLOCKS):
+        block_in = body
+        for _ in range(3):
+            body = g.dense_block(body)
+        body = g.scaled_add(body, block_in)
+    feat = g.op("Add", [feat, g.conv(body)])
+    feat = g.conv(g.upsample(feat), lrelu=True)
+    feat = g.conv(g.upsample(feat), lrelu=True)
+    out = g.conv(g.conv(feat, lrelu=True))
+    lo, hi = g.const(np.array(0.0, np.float32)), g.const(np.array(1.0, np.float32))
+    g.nodes.append(helper.make_node("Clip", [out, lo, hi], ["output"]))
+    shape_in: list[str | int | None] = ["n", 3, "h", "w"]
+    shape_out: list[str | int | None] = ["n", 3, "h4", "w4"]
+    graph = helper.make_graph(
+        g.nodes,
+        "rrdbnet_x4",
+        [helper.make_tensor_value_info("data", TensorProto.FLOAT, shape_in)],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, shape_out)],
+        g.weights,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="personframes",
+    )
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+BUILDER = "personframes rrdbnet_onnx 1"
+GRAPH_FILE = "rrdbnet-x4.onnx"
+
+
+def rrdbnet_graph(model: ResolvedModel) -> Path:
+    """The ONNX graph of an RRDBNet model with ncnn files, built once into the model
+    cache (its SHA-256 recorded beside it)."""
+
+    def build() -> bytes:
+        try:
+            convs = read_convs(model.path(".param"), model.path(".bin"))
+            return rrdbnet_onnx(convs)
+        except ValueError as exc:
+            raise ModelError(
+                f"cannot build {model.spec.id}'s ONNX graph ({exc}): repair it with "
+                f"`{model.spec.fetch_command}`"
+            ) from None
+
+    return derived_file(model, GRAPH_FILE, BUILDER, build)

@@ -1,0 +1,211 @@
+"""Choosing the restoration engine by measurement: the choice logic with fake engines
+(a slow one, a wrong one, a broken one), and the real engines on a real face."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from personframes.cores import set_workers
+from personframes.cpu import native_bf16
+from personframes.errors import ModelError
+from personframes.models import get_model
+from personframes.models.cache import ResolvedModel
+from personframes.models.catalogue import DEFAULT_MODEL
+from personframes.models.session import ModelSession
+from personframes.restore.engine_choice import (
+    MIN_PSNR_DB,
+    Candidate,
+    ChoiceCache,
+    EngineChoice,
+    candidates,
+    choice_key,
+    fastest,
+    measure,
+    precisions,
+    sample_face,
+)
+from personframes.restore.engines import Engine, available_engines
+from personframes.restore.metrics import psnr
+from personframes.types import Image
+
+from .util import IMAGES, run_cli
+
+SPEC = get_model(DEFAULT_MODEL)
+INSTALLED = [n for n, c in available_engines().items() if c is not None and c.supports(SPEC)]
+
+
+class _Fake(Engine):
+    """Fake engine (the choice logic under test, not a model): nearest-neighbour x4,
+    optionally slow, wrong or broken."""
+
+    NAME = "fake"
+
+    def __init__(self, delay: float = 0.0, noise: bool = False) -> None:
+        super().__init__()
+        self.delay, self.noise = delay, noise
+        self.model = ResolvedModel(SPEC, {})
+
+    def load(self, model: ResolvedModel, device: str = "auto", precision: str = "fp32") -> None:  # type: ignore[override]
+        del model, device, precision
+
+    def _infer(self, image: Image, fidelity: float | None) -> Image:
+        time.sleep(self.delay)
+        out: Image = image.repeat(4, axis=0).repeat(4, axis=1)
+        if self.noise:
+            rng = np.random.default_rng(0)
+            out = np.clip(out + rng.integers(-40, 41, out.shape), 0, 255).astype(np.uint8)
+        return out
+
+
+def _loader(engines: dict[str, Engine]):  # type: ignore[no-untyped-def]
+    def load(c: Candidate) -> Engine:
+        if c.engine not in engines:
+            raise ModelError(f"{c.engine} cannot load")
+        return engines[c.engine]
+
+    return load
+
+
+FAST, SLOW, WRONG, BROKEN = (Candidate(n, "fp32") for n in ("fast", "slow", "wrong", "broken"))
+
+
+@pytest.mark.parametrize("order", [(FAST, SLOW), (SLOW, FAST)])
+def test_a_slow_engine_is_never_chosen(order: tuple[Candidate, Candidate]) -> None:
+    engines = {"fast": _Fake(), "slow": _Fake(delay=0.05)}
+    trials = measure(list(order), _loader(engines), FAST, sample_face(32), seconds=0.0)
+    assert fastest(trials) == FAST
+    timed = {t.candidate: t.seconds for t in trials}
+    assert timed[SLOW] is not None and timed[FAST] is not None and timed[SLOW] > timed[FAST]
+
+
+def test_a_mismatching_engine_is_refused_even_when_fastest() -> None:
+    engines = {"slow": _Fake(delay=0.05), "wrong": _Fake(noise=True)}
+    trials = measure([WRONG, SLOW], _loader(engines), SLOW, sample_face(32), seconds=0.0)
+    wrong = next(t for t in trials if t.candidate == WRONG)
+    assert wrong.refused is not None and "differs from the fp32 reference" in wrong.refused
+    assert wrong.psnr_db is not None and wrong.psnr_db < MIN_PSNR_DB
+    assert fastest(trials) == SLOW
+
+
+def test_an_engine_that_cannot_load_is_refused_and_none_left_is_an_error() -> None:
+    engines = {"fast": _Fake(), "wrong": _Fake(noise=True)}
+    trials = measure([BROKEN, FAST], _loader(engines), FAST, sample_face(32), seconds=0.0)
+    assert next(t for t in trials if t.candidate == BROKEN).refused == "broken cannot load"
+    assert fastest(trials) == FAST
+    only_bad = measure([BROKEN, WRONG], _loader(engines), FAST, sample_face(32), seconds=0.0)
+    with pytest.raises(ModelError, match="no engine passed the check"):
+        fastest(only_bad)
+
+
+def test_precisions_follow_the_cpu() -> None:
+    assert precisions("fp32", True) == (("fp32",), None)
+    assert precisions("auto", True) == (("fp32", "bf16"), None)
+    assert precisions("bf16", True) == (("bf16",), None)
+    assert precisions("auto", False) == (("fp32",), None)
+    tried, why = precisions("bf16", False)
+    assert tried == ("fp32",) and why is not None and "no native bf16" in why
+
+
+def test_candidates_are_the_installed_engines_that_run_the_model() -> None:
+    found, _ = candidates(SPEC, "auto", "fp32", bf16_native=False)
+    assert {c.engine for c in found} == set(INSTALLED) >= {"ncnn", "onnxruntime"}
+    assert {c.precision for c in found} == {"fp32"}
+    with_bf16, _ = candidates(SPEC, "auto", "auto", bf16_native=True)
+    assert Candidate("ncnn", "bf16") in with_bf16
+    assert Candidate("onnxruntime", "bf16") not in with_bf16  # fp32 only
+    named, _ = candidates(SPEC, "onnxruntime", "fp32", bf16_native=True)
+    assert named == [Candidate("onnxruntime", "fp32")]
+    with pytest.raises(ModelError, match="no installed engine runs"):
+        candidates(SPEC, "onnxruntime", "bf16", bf16_native=True)
+    with pytest.raises(ModelError, match="cannot run codeformer"):
+        candidates(get_model("codeformer"), "ncnn", "fp32", bf16_native=False)
+
+
+def test_the_cache_key_changes_with_the_thread_share(tmp_path: Path) -> None:
+    found, _ = candidates(SPEC, "auto", "fp32", bf16_native=False)
+    alone = choice_key(SPEC, found)
+    set_workers(2)
+    try:
+        shared = choice_key(SPEC, found)
+    finally:
+        set_workers(1)
+    assert alone != shared
+    cache = ChoiceCache(tmp_path)
+    assert cache.get(alone) is None
+    cache.put(alone, EngineChoice(Candidate("onnxruntime", "fp32"), "measured"))
+    assert cache.get(alone) == Candidate("onnxruntime", "fp32")
+    (tmp_path / "engine-choices.json").write_text("{not json")
+    assert cache.get(alone) is None  # a damaged cache means measuring again
+
+
+def _face(side: int) -> Image:
+    face = PILImage.open(IMAGES / "faces" / "aligned_0240.png").convert("RGB")
+    return np.asarray(face.resize((side, side), PILImage.Resampling.LANCZOS))
+
+
+@pytest.fixture(scope="module")
+def session() -> ModelSession:
+    return ModelSession()
+
+
+BF16 = (
+    [Candidate(n, "bf16") for n in INSTALLED if "bf16" in available_engines()[n].PRECISIONS]  # type: ignore[union-attr]
+    if native_bf16()
+    else []
+)
+
+
+@pytest.mark.parametrize("pair", [Candidate(n, "fp32") for n in INSTALLED], ids=str)
+def test_every_fp32_engine_matches_the_reference_on_a_real_face(
+    pair: Candidate, session: ModelSession
+) -> None:
+    face = _face(64)
+    reference = session.engine_for(DEFAULT_MODEL, "cpu", Candidate("ncnn", "fp32")).run(face)
+    out = session.engine_for(DEFAULT_MODEL, "cpu", pair).run(face)
+    assert out.shape == reference.shape == (256, 256, 3)
+    # fp32 engines differ by rounding only (measured 80-99 dB).
+    assert psnr(out, reference) >= 70.0
+
+
+@pytest.mark.skipif(not BF16, reason="the CPU has no native bf16")
+@pytest.mark.parametrize("pair", BF16, ids=str)
+def test_the_tuning_sample_judges_bf16_no_more_kindly_than_a_real_face(
+    pair: Candidate, session: ModelSession
+) -> None:
+    """The precision check runs on a synthetic sample: it must not pass an engine
+    whose output on a real face is further from fp32 than on the sample."""
+    reference = session.engine_for(DEFAULT_MODEL, "cpu", Candidate("ncnn", "fp32"))
+    engine = session.engine_for(DEFAULT_MODEL, "cpu", pair)
+    sample = sample_face()
+    on_sample = psnr(engine.run(sample), reference.run(sample))
+    face = _face(128)
+    on_face = psnr(engine.run(face), reference.run(face))
+    assert 30.0 < on_sample <= on_face + 1.0, (on_sample, on_face)
+
+
+@pytest.mark.slow
+def test_models_tune_measures_saves_and_later_runs_use_it(tmp_path: Path) -> None:
+    done = run_cli("models", "tune", "--cache-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert sum(1 for line in lines if " fp32 " in line and " dB" in line) == len(INSTALLED)
+    chosen = lines[-1].split(": ", 1)[1].split(" (")[0]
+    assert "(measured" in lines[-1]
+    saved = json.loads((tmp_path / "engine-choices.json").read_text())
+    (entry,) = saved.values()
+    assert f"{entry['engine']} {entry['precision']}" == chosen
+    fastest_line = min(
+        (line for line in lines[:-1] if " s " in line), key=lambda line: float(line.split()[2])
+    )
+    assert fastest_line.startswith(chosen)
+    # The built ONNX graph is in the model cache with its hash recorded.
+    record = json.loads((tmp_path / DEFAULT_MODEL / "rrdbnet-x4.onnx.json").read_text())
+    assert record["size"] == (tmp_path / DEFAULT_MODEL / "rrdbnet-x4.onnx").stat().st_size
+    later = ModelSession(tmp_path).engine_choice(DEFAULT_MODEL, "cpu", "auto", "fp32")
+    assert later.how == "cached" and str(later.candidate) == chosen
