@@ -128,6 +128,10 @@ class ModelSession:
             resolved = resolve_model(spec, self.cache_dir)  # SHA-256 checked here
             engine = create_engine(candidate.engine)
             engine.load(resolved, device, candidate.precision)  # type: ignore[arg-type]
+            if spec.input_size is None:
+                # The first run sets up the engine's threads and buffers (2-4 s at 128
+                # px on ncnn): pay it on a tiny input here, not on the first face.
+                engine.run(np.zeros((16, 16, 3), np.uint8))
             log.debug("loaded %s on %s with %s", model_id, engine.device, candidate)
             return engine
 
