@@ -46,7 +46,7 @@ class _Fake(Engine):
 
     NAME = "fake"
 
-    def __init__(self, delay: float = 0.0, noise: bool = False) -> None:
+    def __init__(self, delay: float = 0.0, noise: int = 0) -> None:
         super().__init__()
         self.delay, self.noise = delay, noise
         self.model = ResolvedModel(SPEC, {})
@@ -59,7 +59,8 @@ class _Fake(Engine):
         out: Image = image.repeat(4, axis=0).repeat(4, axis=1)
         if self.noise:
             rng = np.random.default_rng(0)
-            out = np.clip(out + rng.integers(-40, 41, out.shape), 0, 255).astype(np.uint8)
+            spread = rng.integers(-self.noise, self.noise + 1, out.shape)
+            out = np.clip(out + spread, 0, 255).astype(np.uint8)
         return out
 
 
@@ -85,7 +86,7 @@ def test_a_slow_engine_is_never_chosen(order: tuple[Candidate, Candidate]) -> No
 
 
 def test_a_mismatching_engine_is_refused_even_when_fastest() -> None:
-    engines = {"slow": _Fake(delay=0.05), "wrong": _Fake(noise=True)}
+    engines = {"slow": _Fake(delay=0.05), "wrong": _Fake(noise=40)}
     trials = measure([WRONG, SLOW], _loader(engines), SLOW, sample_face(32), seconds=0.0)
     wrong = next(t for t in trials if t.candidate == WRONG)
     assert wrong.refused is not None and "differs from the fp32 reference" in wrong.refused
@@ -94,13 +95,27 @@ def test_a_mismatching_engine_is_refused_even_when_fastest() -> None:
 
 
 def test_an_engine_that_cannot_load_is_refused_and_none_left_is_an_error() -> None:
-    engines = {"fast": _Fake(), "wrong": _Fake(noise=True)}
+    engines = {"fast": _Fake(), "wrong": _Fake(noise=40)}
     trials = measure([BROKEN, FAST], _loader(engines), FAST, sample_face(32), seconds=0.0)
     assert next(t for t in trials if t.candidate == BROKEN).refused == "broken cannot load"
     assert fastest(trials) == FAST
     only_bad = measure([BROKEN, WRONG], _loader(engines), FAST, sample_face(32), seconds=0.0)
     with pytest.raises(ModelError, match="no engine passed the check"):
         fastest(only_bad)
+
+
+def test_bf16_asked_for_by_name_is_held_to_a_looser_check_than_auto() -> None:
+    """bf16 lies 35-50 dB from fp32 on real faces: ``--precision auto`` refuses it,
+    ``--precision bf16`` takes it unless it is broken."""
+    close = Candidate("close", "bf16")
+    engines = {"fast": _Fake(delay=0.02), "close": _Fake(noise=3), "wrong": _Fake(noise=40)}
+    auto = measure([FAST, close], _loader(engines), FAST, sample_face(32), seconds=0.0)
+    assert next(t for t in auto if t.candidate == close).refused is not None
+    floors = {"bf16": 30.0}
+    wrong = Candidate("wrong", "bf16")
+    named = measure([close, wrong], _loader(engines), FAST, sample_face(32), 0.0, floors)
+    assert fastest(named) == close
+    assert next(t for t in named if t.candidate == wrong).refused is not None
 
 
 def test_precisions_follow_the_cpu() -> None:
