@@ -15,12 +15,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _restoration_engine_chosen() -> None:
-    """The restoration engine is measured once per machine (and said at INFO then): do
-    it before the tests, so that no CLI test's output depends on being the first."""
+    """Without a saved choice every process would measure the restoration engines (and
+    say so): save it once, as `personframes models tune` does, before the tests."""
+    from personframes.cpu import native_bf16
+    from personframes.models import get_model, resolve_model
     from personframes.models.catalogue import DEFAULT_MODEL
     from personframes.models.session import ModelSession
+    from personframes.restore.engine_choice import ChoiceCache, candidates, choice_key, choose
+    from personframes.restore.rrdbnet_onnx import save_rrdbnet_graph
 
-    ModelSession().engine_choice(DEFAULT_MODEL, "cpu")
+    spec = get_model(DEFAULT_MODEL)
+    cands, _ = candidates(spec, "auto", "fp32", native_bf16())
+    if len(cands) > 1 and ChoiceCache().get(choice_key(spec, cands)) is None:
+        save_rrdbnet_graph(resolve_model(spec))
+        session = ModelSession()
+        choose(spec, lambda c: session.engine_for(DEFAULT_MODEL, "cpu", c), save=True)
 
 
 @pytest.fixture(autouse=True)

@@ -223,4 +223,21 @@ def test_models_tune_measures_saves_and_later_runs_use_it(tmp_path: Path) -> Non
     record = json.loads((tmp_path / DEFAULT_MODEL / "rrdbnet-x4.onnx.json").read_text())
     assert record["size"] == (tmp_path / DEFAULT_MODEL / "rrdbnet-x4.onnx").stat().st_size
     later = ModelSession(tmp_path).engine_choice(DEFAULT_MODEL, "cpu", "auto", "fp32")
-    assert later.how == "cached" and str(later.candidate) == chosen
+    assert later.how == "saved" and str(later.candidate) == chosen
+
+
+@pytest.mark.slow
+def test_without_a_saved_choice_a_run_measures_and_writes_nothing_outside_its_output(
+    tmp_path: Path,
+) -> None:
+    cache = tmp_path / "xdg-cache"
+    cache.mkdir()
+    out = tmp_path / "out"
+    image = IMAGES / "whole" / "lowres_portrait_a.jpg"
+    done = run_cli(
+        "restore", str(image), "-o", str(out), "--upscale", "2", env={"XDG_CACHE_HOME": str(cache)}
+    )
+    assert done.returncode == 0, done.stderr
+    assert "measuring" in done.stderr and "personframes models tune" in done.stderr
+    assert not any(cache.rglob("*"))  # no choice, no ONNX graph saved
+    assert sorted(p.name for p in out.iterdir()) == ["lowres_portrait_a.jpg"]

@@ -14,12 +14,13 @@ from ..config import load_config
 from ..cores import engine_threads
 from ..errors import ModelError
 from ..logs import setup_logging
-from ..models.cache import is_installed, resolve_cache_dir
+from ..models.cache import is_installed, resolve_cache_dir, resolve_model
 from ..models.catalogue import CATALOGUE, DEFAULT_MODEL, RESTORATION_KINDS, restoration_model
 from ..models.download import fetch_model, verify_models
 from ..models.session import ModelSession
 from ..restore.engine_choice import choose
 from ..restore.engines.base import ENGINES, engine_available
+from ..restore.rrdbnet_onnx import save_rrdbnet_graph
 from .options import add_options, config_option, flag, overrides
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -113,17 +114,20 @@ def verify(model_ids: tuple[str, ...], config_file: Path | None, **params: Any) 
 @add_options((flag("models.precision", "--precision"),))
 @_cache_option
 def tune(model_id: str, config_file: Path | None, **params: Any) -> None:
-    """Measure which engine restores faces fastest here (saved for later runs)."""
+    """Measure which engine restores faces fastest here and save the choice (and the
+    ONNX graph the ONNX Runtime and OpenVINO engines run) in the model cache."""
     config = load_config(config_file, overrides(params))
     setup_logging(config.logging)
     session = ModelSession(config.models.cache_dir)
     spec = restoration_model(model_id)
+    if spec.arch == "rrdbnet" and spec.has_files(".param", ".bin"):
+        save_rrdbnet_graph(resolve_model(spec, config.models.cache_dir))
     choice = choose(
         spec,
         lambda c: session.engine_for(model_id, "cpu", c),
         precision=config.models.precision,
         cache_dir=config.models.cache_dir,
-        retune=True,
+        save=True,
     )
     if choice.precision_fallback:
         click.echo(f"note: bf16 asked for, but {choice.precision_fallback}", err=True)

@@ -2,8 +2,10 @@
 model cache beside a record of their SHA-256 and of the files they were made from.
 
 A derived file is used only when its record says it was made from the same source
-files by the same builder and its content still hashes as recorded; otherwise it is
-built again (written to a temporary name, then renamed).
+files by the same builder and its content still hashes as recorded; otherwise the user
+of it builds it in memory. Only ``personframes models tune`` saves one (written to a
+temporary name, then renamed): processing commands write nothing outside their output
+folder.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ModelError, OutputError
@@ -45,21 +46,28 @@ def _valid(path: Path, expected: dict[str, object]) -> bool:
         return False
 
 
-def derived_file(model: ResolvedModel, name: str, builder: str, build: Callable[[], bytes]) -> Path:
-    """The cached file ``name`` made from ``model`` by ``build`` (``builder`` names the
-    builder and its version); built and recorded when missing, stale or damaged."""
+def saved_file(model: ResolvedModel, name: str, builder: str) -> Path | None:
+    """The cached file ``name`` made from ``model`` by ``builder``, if it is there and
+    still what its record says (else None)."""
+    path = resolve_cache_dir(model.cache_dir) / model.spec.id / name
+    return path if _valid(path, _expected(model, builder)) else None
+
+
+def save_file(model: ResolvedModel, name: str, builder: str, data: bytes) -> Path:
+    """Write ``data`` (made from ``model`` by ``builder``) into the model cache with its
+    record (``personframes models tune``; processing commands never write the cache)."""
     folder = resolve_cache_dir(model.cache_dir) / model.spec.id
     path = folder / name
-    expected = _expected(model, builder)
-    if _valid(path, expected):
-        return path
-    log.info("%s: building %s into the model cache (once)", model.spec.id, name)
-    data = build()
-    record = {**expected, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    record = {
+        **_expected(model, builder),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": len(data),
+    }
     try:
         folder.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(path, data)
         atomic_write_bytes(_record_path(path), json.dumps(record, indent=2).encode())
     except (OSError, OutputError) as exc:
         raise ModelError(f"cannot write {path} into the model cache: {exc}") from exc
+    log.info("%s: saved %s in the model cache", model.spec.id, name)
     return path

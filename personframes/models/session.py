@@ -108,9 +108,14 @@ class ModelSession:
             )
             if choice.precision_fallback:
                 log.warning("%s: bf16 asked for, but %s", model_id, choice.precision_fallback)
-            # Said once per machine, when measured; a cached choice only at DEBUG.
-            level = logging.INFO if choice.how == "measured" else logging.DEBUG
-            log.log(level, "%s runs on %s", model_id, choice.describe())
+            if choice.how == "measured":  # said once per process; a saved choice at DEBUG
+                log.info(
+                    "%s runs on %s; `personframes models tune` saves the choice for later runs",
+                    model_id,
+                    choice.describe(),
+                )
+            else:
+                log.debug("%s runs on %s", model_id, choice.describe())
             with self._lock:  # the engines measured and not chosen are let go
                 for c in choice.trials:
                     if c.candidate != choice.candidate:

@@ -16,6 +16,7 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -77,7 +78,7 @@ class Trial:
 @dataclass(frozen=True)
 class EngineChoice:
     candidate: Candidate
-    how: str  # "measured", "cached", "the only candidate", "--restore-engine", "GPU"
+    how: str  # "measured", "saved", "the only candidate", "--restore-engine", "GPU", "given"
     trials: tuple[Trial, ...] = ()
     precision_fallback: str | None = None  # why bf16 was asked for but fp32 runs
 
@@ -164,7 +165,8 @@ def measure(
     for cand in cands:
         try:
             engine = load(cand)
-            output = engine.run(sample)  # warm-up: one-time set-up is not timed
+            # The first run on the sample (set-up for its size) is not timed.
+            output = expected if cand == reference else engine.run(sample)
             if output.shape != expected.shape:
                 trials.append(Trial(cand, refused=f"output shape {output.shape}"))
                 continue
@@ -272,6 +274,12 @@ class ChoiceCache:
             log.warning("the engine choice is not saved (%s); it is measured again next run", exc)
 
 
+# Choices measured by this process and not saved (processing commands never write the
+# model cache): measured once per process, whatever the sessions.
+_measured: dict[str, EngineChoice] = {}
+_measured_lock = threading.Lock()
+
+
 def choose(
     spec: ModelSpec,
     load: Callable[[Candidate], Engine],
@@ -279,10 +287,13 @@ def choose(
     engine: str = AUTO,
     precision: str = "fp32",
     cache_dir: Path | str | None = None,
-    retune: bool = False,
+    save: bool = False,
     bf16_native: bool | None = None,
 ) -> EngineChoice:
-    """The engine and precision that run ``spec`` on this machine's CPU."""
+    """The engine and precision that run ``spec`` on this machine's CPU: the saved
+    choice, else measured now. ``save`` (``personframes models tune``) measures again and
+    saves the choice in the model cache; otherwise nothing is written: the measurement is
+    kept for this process only."""
     bf16 = native_bf16() if bf16_native is None else bf16_native
     cands, fallback = candidates(spec, engine, precision, bf16)
     if len(cands) == 1:
@@ -290,13 +301,20 @@ def choose(
         return EngineChoice(cands[0], how, precision_fallback=fallback)
     cache = ChoiceCache(cache_dir)
     key = choice_key(spec, cands)
-    cached = None if retune else cache.get(key)
-    if cached is not None and cached in cands:
-        return EngineChoice(cached, "cached", precision_fallback=fallback)
-    log.info("%s: measuring %d engine choices once on this machine", spec.id, len(cands))
-    sample = sample_face(spec.input_size or SAMPLE_SIDE)
-    floors = {"bf16": BF16_ASKED_MIN_DB} if precision == "bf16" else None
-    trials = measure(cands, load, reference_for(spec, cands), sample, min_db=floors)
-    choice = EngineChoice(fastest(trials), "measured", tuple(trials), fallback)
-    cache.put(key, choice)
-    return choice
+    with _measured_lock:
+        if not save:
+            cached = cache.get(key)
+            if cached is not None and cached in cands:
+                return EngineChoice(cached, "saved", precision_fallback=fallback)
+            if key in _measured:
+                return _measured[key]
+        log.info("%s: measuring %d engine choices on this machine", spec.id, len(cands))
+        sample = sample_face(spec.input_size or SAMPLE_SIDE)
+        floors = {"bf16": BF16_ASKED_MIN_DB} if precision == "bf16" else None
+        trials = measure(cands, load, reference_for(spec, cands), sample, min_db=floors)
+        choice = EngineChoice(fastest(trials), "measured", tuple(trials), fallback)
+        if save:
+            cache.put(key, choice)
+        else:
+            _measured[key] = choice
+        return choice

@@ -46,8 +46,8 @@ class GraphEngine(Engine):
         log.debug("%s: %s engine on %s (%s)", model.spec.id, self.NAME, self.device, precision)
 
     @abstractmethod
-    def _compile(self, graph: Path, gpu: bool, precision: Precision) -> str:
-        """Load the graph; returns the device it runs on."""
+    def _compile(self, graph: Path | bytes, gpu: bool, precision: Precision) -> str:
+        """Load the graph (a file, or the serialised model); returns the device it runs on."""
 
     @abstractmethod
     def _run(self, x: np.ndarray) -> np.ndarray:

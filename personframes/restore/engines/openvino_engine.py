@@ -25,7 +25,7 @@ class OpenVinoEngine(GraphEngine):
     def gpu_missing(cls) -> str | None:
         return None if "GPU" in ov.Core().available_devices else "OpenVINO finds no GPU"
 
-    def _compile(self, graph: Path, gpu: bool, precision: Precision) -> str:
+    def _compile(self, graph: Path | bytes, gpu: bool, precision: Precision) -> str:
         config = {
             "PERFORMANCE_HINT": "LATENCY",
             "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
@@ -34,9 +34,10 @@ class OpenVinoEngine(GraphEngine):
             config["INFERENCE_NUM_THREADS"] = str(cpu_threads())
         try:
             core = ov.Core()
-            self._compiled = core.compile_model(str(graph), "GPU" if gpu else "CPU", config)
+            model = core.read_model(str(graph) if isinstance(graph, Path) else graph, b"")
+            self._compiled = core.compile_model(model, "GPU" if gpu else "CPU", config)
         except RuntimeError as exc:
-            raise ModelError(f"OpenVINO cannot load {graph}: {exc}") from None
+            raise ModelError(f"OpenVINO cannot load the ONNX graph: {exc}") from None
         return "gpu:0" if gpu else "cpu"
 
     def _run(self, x: np.ndarray) -> np.ndarray:

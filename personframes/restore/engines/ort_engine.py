@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
+from ...detect._onnxruntime import ort, ort_state
 from ...errors import ModelError
 from .base import Precision, cpu_threads
 from .graph_engine import GraphEngine
@@ -31,7 +31,7 @@ class OrtEngine(GraphEngine):
             return None
         return "this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)"
 
-    def _compile(self, graph: Path, gpu: bool, precision: Precision) -> str:
+    def _compile(self, graph: Path | bytes, gpu: bool, precision: Precision) -> str:
         del precision  # fp32 only
         options = ort.SessionOptions()
         options.intra_op_num_threads = cpu_threads()
@@ -41,9 +41,10 @@ class OrtEngine(GraphEngine):
         options.log_severity_level = 3
         providers = [CUDA, "CPUExecutionProvider"] if gpu else ["CPUExecutionProvider"]
         try:
-            self._session = ort.InferenceSession(str(graph), options, providers=providers)
-        except (RuntimeError, ort.capi.onnxruntime_pybind11_state.Fail) as exc:
-            raise ModelError(f"onnxruntime cannot load {graph}: {exc}") from None
+            source = str(graph) if isinstance(graph, Path) else graph
+            self._session = ort.InferenceSession(source, options, providers=providers)
+        except (RuntimeError, ort_state.Fail) as exc:
+            raise ModelError(f"onnxruntime cannot load the ONNX graph: {exc}") from None
         return "cuda:0" if self._session.get_providers()[0] == CUDA else "cpu"
 
     def _run(self, x: np.ndarray) -> np.ndarray:
