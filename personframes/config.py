@@ -311,6 +311,56 @@ class RestoreConfig(_Section):
     )
 
 
+class ReviewConfig(_Section):
+    """`personframes review` (the local gallery)."""
+
+    port: int = Field(0, ge=0, le=65535, description="port on 127.0.0.1 (0: a free one)")
+    browser: bool = Field(True, description="open the gallery in the web browser")
+
+
+ExportFormat = Literal["kohya", "imagefolder", "jsonl"]
+TOKEN_WORD = r"^[\w][\w.'-]{0,62}$"
+
+
+class ExportConfig(_Section):
+    """`personframes export` (trainer layouts of the reviewed images)."""
+
+    format: ExportFormat = Field(
+        "kohya",
+        description="kohya: REPEATS_TOKEN CLASS/ folders with .txt captions; imagefolder: "
+        "images and metadata.jsonl (Hugging Face datasets); jsonl: images and dataset.jsonl",
+    )
+    include: Literal["accepted", "unreviewed"] = Field(
+        "accepted",
+        description="accepted: only the accepted images; unreviewed: all but the rejected",
+    )
+    kind: Literal["all", "face", "frame", "body"] = Field(
+        "all", description="which outputs: face crops, full frames, body crops, or all"
+    )
+    group_by: Literal["person", "none"] = Field(
+        "person", description="kohya: a folder per person (merged, named in review) or one"
+    )
+    repeats: int = Field(
+        10, ge=1, le=10000, description="kohya: the folder's repeat count (steps per image)"
+    )
+    trigger: str | None = Field(
+        None,
+        pattern=TOKEN_WORD,
+        description="the token of the one folder with --group-by none (default: subject); "
+        "per person it is the person's name from review, else VIDEO_personID",
+    )
+    class_word: str = Field(
+        "person", pattern=TOKEN_WORD, description="kohya: the class word in folder names"
+    )
+    bucket: int | None = Field(
+        None,
+        ge=8,
+        le=512,
+        description="trim image sizes to multiples of this (px; logged in buckets.csv)",
+    )
+    link: bool = Field(False, description="hard-link the images instead of copying them")
+
+
 class PipelineConfig(_Section):
     force: bool = Field(False, description="start over, ignoring saved progress")
     workers: int = Field(1, ge=1, le=64, description="videos processed in parallel")
@@ -347,6 +397,8 @@ class Config(_Section):
     output: OutputConfig = Field(default_factory=lambda: OutputConfig())
     restore: RestoreConfig = Field(default_factory=lambda: RestoreConfig())
     pipeline: PipelineConfig = Field(default_factory=lambda: PipelineConfig())
+    review: ReviewConfig = Field(default_factory=lambda: ReviewConfig())
+    export: ExportConfig = Field(default_factory=lambda: ExportConfig())
     logging: LoggingConfig = Field(default_factory=lambda: LoggingConfig())
 
     def to_dict(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from .review_util import BackgroundExtract
 from .util import SHARED
 
 
@@ -43,3 +44,13 @@ def _no_unexpected_errors(
         return
     errors = [r for r in caplog.get_records("call") if r.levelno >= logging.ERROR]
     assert not errors, f"unexpected ERROR logs: {[r.getMessage() for r in errors]}"
+
+
+@pytest.fixture(scope="session")
+def stage_extract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundExtract]:
+    """An extract of a shared video running in the background (see review_util)."""
+    extract = BackgroundExtract(tmp_path_factory.mktemp("review") / "out")
+    yield extract
+    if extract.process.poll() is None:
+        extract.process.kill()
+        extract.process.wait()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -207,6 +208,21 @@ def test_frame_that_seeking_does_not_reach_is_decoded_from_the_start(tmp_path: P
     assert any(k.startswith("frame seeking") for k in redo["summary"]["fallbacks"])
 
 
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One finished run (ARGS) that the tests below copy, then edit and rerun."""
+    out = tmp_path_factory.mktemp("finished") / "out"
+    first = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
+    assert first.returncode == 0, first.stderr
+    return out
+
+
+def _copy_of(finished: Path, out: Path) -> Path:
+    """A copy of the finished run at ``out`` (a moved output folder resumes as itself)."""
+    shutil.copytree(finished, out, symlinks=True)
+    return out
+
+
 def _tamper(out: Path, step: str, name: str) -> None:
     """Point one stored record of ``step`` at ``name`` (as an attacker or a bad editor)."""
     with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
@@ -226,7 +242,7 @@ def _tamper(out: Path, step: str, name: str) -> None:
     [("write", "../victim.txt"), ("write", "ABS"), ("select", "../../escaped.jpg")],
 )
 def test_state_paths_outside_the_output_folder_set_the_database_aside(
-    tmp_path: Path, step: str, name: str
+    tmp_path: Path, finished: Path, step: str, name: str
 ) -> None:
     """Stored names that lead outside OUT: the database is renamed aside (not deleted),
     a WARNING says so, the video is processed afresh, and nothing outside OUT is touched."""
@@ -234,8 +250,7 @@ def test_state_paths_outside_the_output_folder_set_the_database_aside(
     victim = tmp_path / "deep" / "victim.txt"
     victim.parent.mkdir(parents=True)
     victim.write_text("keep me")
-    first = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
-    assert first.returncode == 0, first.stderr
+    _copy_of(finished, out)
     expected = _digest(out)
     _tamper(out, step, str(victim) if name == "ABS" else name)
     if step == "write":  # a changed write option: the rerun discards and rewrites its files
@@ -260,10 +275,8 @@ def test_state_paths_outside_the_output_folder_set_the_database_aside(
     assert run_cli("extract", str(VIDEO), "-o", str(out), *ARGS).returncode == 0
 
 
-def test_a_damaged_state_database_is_set_aside(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    first = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
-    assert first.returncode == 0, first.stderr
+def test_a_damaged_state_database_is_set_aside(tmp_path: Path, finished: Path) -> None:
+    out = _copy_of(finished, tmp_path / "out")
     expected = _digest(out)
     db = out / ".personframes" / "state.sqlite"
     for extra in ("-wal", "-shm"):
@@ -300,12 +313,12 @@ def test_a_damaged_state_database_is_set_aside(tmp_path: Path) -> None:
         "not-utf8",
     ],
 )
-def test_records_that_do_not_fit_set_the_database_aside(tmp_path: Path, edit: str) -> None:
+def test_records_that_do_not_fit_set_the_database_aside(
+    tmp_path: Path, finished: Path, edit: str
+) -> None:
     """Found by the fuzz pass (tests/test_fuzz.py): each edit once crashed the rerun with
     an internal error; now the database fails its check before any step reads it."""
-    out = tmp_path / "out"
-    first = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
-    assert first.returncode == 0, first.stderr
+    out = _copy_of(finished, tmp_path / "out")
     expected = _digest(out)
     with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
         db.execute(edit)

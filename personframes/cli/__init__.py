@@ -11,10 +11,12 @@ import click
 from .. import __version__
 from ..config import load_config
 from ..errors import PersonframesError, debug_enabled, printable
+from .export import export
 from .extract import extract
 from .models import models
 from .options import config_option
 from .restore import restore
+from .review import review
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,6 +40,8 @@ def config_show(config_file: Path | None) -> None:
 cli.add_command(extract)
 cli.add_command(models)
 cli.add_command(restore)
+cli.add_command(review)
+cli.add_command(export)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 OutputKind = Literal["frame", "face", "body"]
 
+# The head of a person whose face was not found (their body was): no face crop, ever.
+NO_FACE = "unseen"  # no "face" in it: a glob for face crops (*_face_*) must not match
+
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
@@ -34,6 +37,11 @@ def is_plain_file_name(name: object) -> bool:
         and _UNSAFE.search(name) is None
         and PurePosixPath(name).name == name
     )
+
+
+def manifest_name(stem: str) -> str:
+    """A video's manifest in the output folder."""
+    return f"{stem}_info.json"
 
 
 def safe_stem(stem: str) -> str:

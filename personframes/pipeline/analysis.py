@@ -32,6 +32,7 @@ from ..config import Config
 from ..detect.face_identity import Embedding, FaceEmbedder, identity_eligible
 from ..detect.pose import SAME_BODY_IOU, BodyPose, PoseEstimator
 from ..errors import ModelError
+from ..output.naming import NO_FACE
 from ..types import Box, FaceDetection, Image
 from .records import (
     HeadRecord,
@@ -65,9 +66,6 @@ class Looks:
 
 
 Described = tuple[QualityRecord, list[Looks]]  # ``describe``'s half of a frame's analysis
-
-# The head of a person whose face was not found (their body was): no face crop, ever.
-NO_FACE = "unseen"  # no "face" in it: a glob for face crops (*_face_*) must not match
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,7 @@ class WriteItem(SelectItem):
     crop_box_xywh: tuple[int, int, int, int] | None = None
     restoration: dict[str, Any] | None = None
     restored_key: str | None = _hex(32, None)
+    before: FileName | None = None  # a restored face's crop before restoration (review)
     body_box_estimated: bool | None = None
     reread_from_start: bool | None = None
 

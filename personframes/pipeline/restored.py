@@ -24,13 +24,21 @@ from ..output.writer import write_image
 from ..types import Image
 from .context import RunContext
 from .records import RestoredEntry
+from .state import STATE_DIRNAME
 
 FOLDER = "restored"
+BEFORE_FOLDER = "before"  # restored faces' crops before restoration, for the review gallery
 STEP = "restored"  # the records' step name in the state database
 VERSION = (
     2  # 2: identity check; bump when restoration itself changes what it makes of the same inputs
 )
 _KEY = re.compile(r"^[0-9a-f]{32}$")
+
+
+def before_path(video_key: str, file: str) -> str:
+    """Where the write step keeps a restored face's crop before restoration, relative to
+    the output folder: ``.personframes/before/VIDEO_KEY/NAME.png``."""
+    return f"{STATE_DIRNAME}/{BEFORE_FOLDER}/{video_key}/{file.rsplit('.', 1)[0]}.png"
 
 
 def cache_key(crop: Image, settings: dict[str, Any]) -> str:

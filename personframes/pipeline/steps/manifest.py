@@ -7,7 +7,10 @@ from collections import Counter
 from typing import Any
 
 from ... import __version__
+from ...output.naming import manifest_name
 from ...output.writer import write_json
+from ...review.manifest import annotate
+from ...review.store import ReviewStore
 from ..context import RunContext
 from ..fallbacks import count_fallbacks
 from ..records import (
@@ -25,10 +28,19 @@ from .select import SelectStep
 from .write import WriteStep
 
 SCHEMA_VERSION = 1
-
-
-def manifest_name(stem: str) -> str:
-    return f"{stem}_info.json"
+# The settings a manifest records: every section but review's and export's.
+MANIFEST_SECTIONS = (
+    "models",
+    "sampling",
+    "pose",
+    "head_angle",
+    "quality",
+    "selection",
+    "output",
+    "restore",
+    "pipeline",
+    "logging",
+)
 
 
 def identity_summary(restorations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -107,13 +119,15 @@ class ManifestStep(Step):
             }
             entry.update({k: v for k, v in optional.items() if v is not None})
             outputs.append(entry)
+        with ReviewStore(ctx.output_dir) as review:
+            annotate(outputs, ctx.stem, review)
         selection = ctx.store.load_one(ctx.video_key, SelectStep.NAME, INFO_KEY, SelectInfo)
         summary = RunSummary(**self._stats(info, frames, written), **selection.model_dump())
         document = {
             "schema_version": SCHEMA_VERSION,
             "generator": f"personframes {__version__}",
             "video": {**info.video, "path": str(ctx.video_path), "content_hash": ctx.video_key},
-            "config": ctx.config.to_dict(),
+            "config": {k: v for k, v in ctx.config.to_dict().items() if k in MANIFEST_SECTIONS},
             "summary": summary.model_dump(),
             "outputs": outputs,
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ...detect.pose import body_region
+from ...output.captions import caption_text
 from ...output.crops import RATIOS, crop_box, cut, head_box, snap_to_bucket
 from ...output.writer import write_image, write_text
 from ...resize import shrink_to_fit
@@ -19,11 +21,10 @@ from ...restore.align import face_points
 from ...types import Box, Image
 from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
-from ..analysis import NO_FACE
 from ..context import RunContext
 from ..fallbacks import Fallback
 from ..records import ScanFrame, SelectItem, WriteItem
-from ..restored import RestoredCrops, cache_key
+from ..restored import RestoredCrops, before_path, cache_key
 from .base import Step
 from .scan import scan_results
 from .select import SelectStep
@@ -31,12 +32,6 @@ from .select import SelectStep
 
 def planned(ctx: RunContext) -> list[SelectItem]:
     return ctx.store.load(ctx.video_key, SelectStep.NAME, SelectItem)
-
-
-def caption_text(item: SelectItem, trigger: str | None) -> str:
-    tags = [item.pose, item.head_direction, item.shot_type]
-    words = [t.replace("_", " ") for t in tags if t and t not in ("unknown", NO_FACE)]
-    return ", ".join(([trigger] if trigger else []) + words) + "\n"
 
 
 class WriteStep(Step):
@@ -63,9 +58,25 @@ class WriteStep(Step):
             if record.folder is not None:
                 with contextlib.suppress(OSError):  # a person's folder, once it is empty
                     ctx.output_file(record.file, record.folder).parent.rmdir()
+        folder = self._before_folder(ctx)
+        if folder.exists():
+            shutil.rmtree(folder, True)  # links inside are removed, never followed
 
     def forget(self, ctx: RunContext) -> None:
         RestoredCrops(ctx).forget()
+
+    @staticmethod
+    def _before_folder(ctx: RunContext) -> Path:
+        """``OUT/.personframes/before/VIDEO_KEY``: restored faces' crops before restoration,
+        for the review gallery's before/after view."""
+        return ctx.own_folder(ctx.output_dir / Path(before_path(ctx.video_key, "x")).parent)
+
+    def _keep_before(self, ctx: RunContext, file: str, crop: Image) -> str:
+        folder = self._before_folder(ctx)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = ctx.output_dir / before_path(ctx.video_key, file)
+        write_image(path, crop, "png", 95)
+        return path.name
 
     def run(self, ctx: RunContext) -> None:
         out = ctx.config.output
@@ -113,7 +124,13 @@ class WriteStep(Step):
                     if out.caption:
                         caption = item.file.rsplit(".", 1)[0] + ".txt"
                         write_text(
-                            ctx.output_file(caption, folder), caption_text(item, out.trigger)
+                            ctx.output_file(caption, folder),
+                            caption_text(
+                                [out.trigger] if out.trigger else [],
+                                item.pose,
+                                item.head_direction,
+                                item.shot_type,
+                            ),
                         )
                         extra["caption"] = caption
                     if revisit.mismatch is not None:
@@ -161,9 +178,12 @@ class WriteStep(Step):
                 ctx.keep_intermediate(self.TEMP, item.file.rsplit(".", 1)[0], result)
                 x1, y1 = round(box.x1), round(box.y1)  # the crop's origin, as ``cut`` has it
                 points = face_points(face) - np.array([x1, y1], np.float64)
-                result, extra["restoration"], key = self._restore(
+                restored, extra["restoration"], key = self._restore(
                     ctx, cache, result, face.box.height, points
                 )
+                if extra["restoration"].get("restored"):
+                    extra["before"] = self._keep_before(ctx, item.file, result)
+                result = restored
                 if key is not None:
                     extra["restored_key"] = key
                 return snap_to_bucket(result, out.bucket, ratio), {**extra, "size": _size(result)}

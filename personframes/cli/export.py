@@ -1,0 +1,54 @@
+"""`personframes export OUT DEST --format kohya|imagefolder|jsonl`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..config import load_config
+from ..export import export_dataset
+from ..logs import setup_logging
+from .options import LOGGING, add_options, config_option, flag, overrides, version_option
+
+FLAGS = (
+    flag("export.format", "--format"),
+    flag("export.include", "--include"),
+    flag("export.kind", "--kind"),
+    flag("export.group_by", "--group-by"),
+    flag("export.repeats", "--repeats"),
+    flag("export.trigger", "--trigger"),
+    flag("export.class_word", "--class"),
+    flag("export.bucket", "--bucket"),
+    flag("export.link", "--link/--copy"),
+    *LOGGING,
+)
+
+
+@click.command("export")
+@click.argument("output_dir", type=click.Path(path_type=Path))
+@click.argument("dest", type=click.Path(path_type=Path))
+@add_options(FLAGS)
+@config_option
+@version_option
+def export(output_dir: Path, dest: Path, config_file: Path | None, **params: Any) -> None:
+    """Write the reviewed images of OUTPUT_DIR into DEST in a trainer's layout (the
+    accepted ones; --include unreviewed: all but the rejected). OUTPUT_DIR is not changed;
+    a rerun into the same DEST brings it up to date."""
+    config = load_config(config_file, overrides(params))
+    setup_logging(config.logging)
+    from ..review.store import state_database
+
+    state_database(output_dir)
+    result = export_dataset(output_dir, dest, config.export)
+    counts = result.counts
+    left_out = ", ".join(f"{n} {why}" for why, n in sorted(result.skipped.items()))
+    click.echo(
+        f"{dest}: {result.images} images of {result.people} people as {config.export.format} "
+        f"({counts['written']} files written, {counts['unchanged']} unchanged, "
+        f"{counts['removed']} removed)" + (f"; left out: {left_out}" if left_out else ""),
+        err=True,
+    )
+    if counts["link_fallbacks"]:
+        click.echo(f"{counts['link_fallbacks']} images copied: hard links were refused", err=True)

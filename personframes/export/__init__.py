@@ -1,0 +1,11 @@
+"""Export: the reviewed images of an output folder, written in the layouts trainers read.
+
+``sources`` picks the images (finished videos' manifests, the review's decisions, merged
+and named people), ``layouts`` says where each goes and what goes beside it (kohya,
+imagefolder, jsonl), ``destination`` writes them: copies or hard links, atomically,
+nothing in the output folder changed, and a rerun into the same folder idempotent.
+"""
+
+from .run import ExportResult, export_dataset
+
+__all__ = ["ExportResult", "export_dataset"]

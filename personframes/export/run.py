@@ -1,0 +1,83 @@
+"""``export_dataset``: pick, place, write; the counts for the summary."""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+
+from ..config import ExportConfig
+from ..errors import InputError
+from ..output.crops import snap_to_bucket
+from ..output.writer import encode_image
+from .destination import Destination
+from .layouts import Placed, metadata, place
+from .sources import pick
+
+BUCKET_LOG = "buckets.csv"
+
+
+@dataclass
+class ExportResult:
+    dest: Path
+    images: int
+    people: int
+    skipped: Counter[str]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _snapped(placed: Placed, bucket: int) -> tuple[bytes, tuple[int, int], tuple[int, int]]:
+    """The image cut to multiples of ``bucket`` (encoded as its own format), its size
+    before and after."""
+    with PILImage.open(placed.source.path) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    snapped = snap_to_bucket(pixels, bucket)
+    suffix = placed.source.path.suffix.lower().lstrip(".")
+    fmt = {"jpeg": "jpg"}.get(suffix, suffix)
+    data = encode_image(np.ascontiguousarray(snapped), fmt, 95)
+    size = (pixels.shape[1], pixels.shape[0])
+    return data, size, (snapped.shape[1], snapped.shape[0])
+
+
+def export_dataset(output_dir: Path, dest: Path, settings: ExportConfig) -> ExportResult:
+    """Write the chosen images of ``output_dir`` into ``dest`` in ``settings.format``."""
+    sources, skipped = pick(output_dir, settings)
+    if not sources:
+        reviewed = "accepted " if settings.include == "accepted" else ""
+        hint = (
+            "accept some in personframes review, or pass --include unreviewed"
+            if settings.include == "accepted"
+            else "nothing but rejected images"
+        )
+        raise InputError(f"{output_dir}: no {reviewed}images to export ({hint})")
+    placed = place(sources, settings)
+    target = Destination(dest, output_dir)
+    buckets = io.StringIO()
+    if settings.bucket:
+        buckets.write("file,width,height,bucket_width,bucket_height\n")
+    for item in placed:
+        if settings.bucket:
+            data, (w, h), (bw, bh) = _snapped(item, settings.bucket)
+            target.put_bytes(item.image, data)
+            buckets.write(f'"{item.image}",{w},{h},{bw},{bh}\n')
+        else:
+            target.put_file(item.image, item.source.path, settings.link)
+        if item.caption_file is not None:
+            target.put_bytes(item.caption_file, item.caption.encode("utf-8"))
+    extra = metadata(placed, settings)
+    if extra is not None:
+        target.put_bytes(*extra)
+    if settings.bucket:
+        target.put_bytes(BUCKET_LOG, buckets.getvalue().encode("utf-8"))
+    target.finish()
+    return ExportResult(
+        dest=dest,
+        images=len(placed),
+        people=len({s.group for s in sources}),
+        skipped=skipped,
+        counts=dict(target.counts),
+    )
