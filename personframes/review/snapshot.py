@@ -9,7 +9,6 @@ from typing import Any
 from .catalog import Catalog, Entry
 from .store import UNREVIEWED, ReviewStore
 
-
 SAMPLES = 6  # images the person view shows of each person, faces first, best first
 
 
