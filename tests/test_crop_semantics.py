@@ -113,6 +113,7 @@ def test_faces_under_the_minimum_get_no_crop_and_are_counted(tmp_path: Path) -> 
     assert info["summary"]["face_crops_too_small"] == kinds["frame"]
 
 
+@pytest.mark.slow
 def test_people_keeps_the_most_seen(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = [str(VIDEOS / "stage_performer.mp4"), "--no-face-restoration", "--no-face-crops"]

@@ -77,6 +77,7 @@ def test_audio_only_file_via_cli(tmp_path: Path) -> None:
     assert "voice.mp4: no video stream" in result.stderr and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_json_log_file(tmp_path: Path) -> None:
     log_file = tmp_path / "logs" / "run.jsonl"
     out = tmp_path / "out"

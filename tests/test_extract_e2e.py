@@ -198,6 +198,7 @@ def test_a_person_turned_away_is_a_person_without_a_face_crop(
     assert {o["person_id"] for o in faceless} <= ids  # the same woman, not a new person
 
 
+@pytest.mark.slow
 def test_faces_not_turned_toward_the_camera_get_no_crop(tmp_path: Path) -> None:
     """At --confidence 0.1 the detector also finds the back of the woman's head and her
     hair-covered face (scores 0.10-0.30): they are candidates but get no face crop."""

@@ -36,6 +36,7 @@ def _frame(index: int) -> np.ndarray:
     raise AssertionError(index)
 
 
+@pytest.mark.slow
 def test_restored_crops_are_512_with_a_per_face_record_in_info(tmp_path: Path) -> None:
     info = _extract(tmp_path, "--face-restoration")
     faces = [o for o in info["outputs"] if o["kind"] == "face"]

@@ -151,6 +151,7 @@ def test_a_fallback_is_warned_once_per_reason(caplog: pytest.LogCaptureFixture) 
     ]
 
 
+@pytest.mark.slow
 def test_gpu_asked_for_on_a_machine_without_one_is_a_counted_fallback(tmp_path: Path) -> None:
     """Real: this machine has no CUDA and no Vulkan GPU, so ``--device gpu`` runs the
     detector and the restoration model on the CPU; each says so once, and is counted."""

@@ -90,6 +90,7 @@ def state_base(scratch: Path) -> StateBase:
     return make_state_base(_fresh(scratch))
 
 
+@pytest.mark.slow
 @STATE
 @given(case=STATE_CASES)
 def test_edited_state_database_then_rerun(

@@ -46,6 +46,7 @@ def test_person_folders_and_back(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith("person")]
 
 
+@pytest.mark.slow
 def test_a_person_folder_that_is_a_link_is_refused(tmp_path: Path) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

@@ -193,6 +193,7 @@ def test_output_folder_spelling_and_cache_dir_do_not_rerun(tmp_path: Path) -> No
     assert after == before
 
 
+@pytest.mark.slow
 def test_encoding_options_do_not_restore_faces_again(tmp_path: Path) -> None:
     out = tmp_path / "out"
     args = ["--max-frames", "4", "--face-restoration-policy", "always", "--people", "1"]

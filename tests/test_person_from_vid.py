@@ -135,6 +135,7 @@ def test_their_options_run_unchanged(tmp_path: Path) -> None:
     assert files and all(f.endswith(".jpg") and "_face_" not in f for f in files)
 
 
+@pytest.mark.slow
 def test_png_optimize_and_webp(tmp_path: Path) -> None:
     args = [str(VIDEOS / "sitting_window.mp4"), "--max-frames", "3", "--no-face-restoration"]
     plain, small = tmp_path / "plain", tmp_path / "small"

@@ -235,6 +235,7 @@ def test_cli_alpha_kept(tmp_path: Path) -> None:
         assert written.mode == "RGBA" and np.asarray(written)[..., 3].min() == 0
 
 
+@pytest.mark.slow
 def test_cli_image_over_the_pixel_limit(tmp_path: Path) -> None:
     huge = _png_header(tmp_path / "huge.png", 13500, 13500)  # 182 MP; header only
     out = tmp_path / "out"

@@ -155,6 +155,7 @@ class _FixedDetector:
         return [FaceDetection(Box(103, 30, 204, 174), 0.95, keypoints, "fixed")]
 
 
+@pytest.mark.slow
 def test_restore_faces_same_size_local_and_thread_safe(session: ModelSession) -> None:
     image = _image()
     restoration = FaceRestoration(session=session, detector=_FixedDetector())
@@ -254,6 +255,7 @@ def test_identity_check_of_a_restored_face(
     assert unchecked.restore_crop(crop, 512, 0.8, landmarks=points).identity_distance is None
 
 
+@pytest.mark.slow
 def test_restore_faces_reports_each_faces_identity_distance(session: ModelSession) -> None:
     report = FaceRestoration(session).restore(_image(), 0.8, policy="always")
     assert report.faces

@@ -19,6 +19,9 @@ from personframes.review.store import ReviewStore
 from .review_util import BackgroundExtract, Server
 from .util import run_cli
 
+# Each needs the session's extract (about a minute): run on the full pass only.
+pytestmark = pytest.mark.slow
+
 
 def tree(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` (links as their target) and its content's hash."""
