@@ -43,7 +43,9 @@ def cards(page: object) -> list[dict[str, str]]:
 
 
 @pytest.mark.slow
-def test_review_in_chromium_then_export(stage_extract: BackgroundExtract, tmp_path: Path) -> None:
+def test_review_in_chromium_then_export(
+    stage_extract: BackgroundExtract, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     stage_extract.wait_started()
     out = stage_extract.folder
     server = Server(out)
@@ -135,7 +137,8 @@ def test_review_in_chromium_then_export(stage_extract: BackgroundExtract, tmp_pa
             browser.close()
     finally:
         server.stop()
-    print(f"screenshots: {sorted(str(p) for p in shots.iterdir())}")
+    with capsys.disabled():  # in the test run's output, to look at
+        print(f"\nscreenshots: {' '.join(sorted(str(p) for p in shots.iterdir()))}")
 
     with ReviewStore(out) as store:
         assert set(store.decisions()) == rejected

@@ -45,7 +45,8 @@ def export(output_dir: Path, dest: Path, config_file: Path | None, **params: Any
     counts = result.counts
     left_out = ", ".join(f"{n} {why}" for why, n in sorted(result.skipped.items()))
     click.echo(
-        f"{dest}: {result.images} images of {result.people} people as {config.export.format} "
+        f"{dest}: {result.images} image{'s' * (result.images != 1)} of {result.people} "
+        f"{'person' if result.people == 1 else 'people'} as {config.export.format} "
         f"({counts['written']} files written, {counts['unchanged']} unchanged, "
         f"{counts['removed']} removed)" + (f"; left out: {left_out}" if left_out else ""),
         err=True,
