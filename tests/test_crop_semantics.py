@@ -68,6 +68,20 @@ def test_square_dataset_with_buckets(tmp_path: Path) -> None:
                 assert image.size == (width, height)
 
 
+def test_restored_face_crops_in_buckets_record_the_size_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = run_cli(
+        "extract", str(VIDEOS / "stage_performer.mp4"), "-o", str(out), "--max-frames", "3",
+        "--people", "1", "--no-full-frames", "--bucket", "64",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    faces = [o for o in _info(out, "stage_performer")["outputs"] if o["kind"] == "face"]
+    assert any(o["restoration"]["restored"] for o in faces)
+    for o in faces:
+        with PILImage.open(out / o["file"]) as image:
+            assert image.size == tuple(o["size"]) and image.width % 64 == 0, o
+
+
 def test_max_frames_spreads_over_the_video(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run_cli(

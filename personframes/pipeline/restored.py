@@ -35,10 +35,15 @@ VERSION = (
 _KEY = re.compile(r"^[0-9a-f]{32}$")
 
 
+def before_folder(video_key: str) -> str:
+    """Where the write step keeps restored faces' crops before restoration, relative to
+    the output folder: ``.personframes/before/VIDEO_KEY``."""
+    return f"{STATE_DIRNAME}/{BEFORE_FOLDER}/{video_key}"
+
+
 def before_path(video_key: str, file: str) -> str:
-    """Where the write step keeps a restored face's crop before restoration, relative to
-    the output folder: ``.personframes/before/VIDEO_KEY/NAME.png``."""
-    return f"{STATE_DIRNAME}/{BEFORE_FOLDER}/{video_key}/{file.rsplit('.', 1)[0]}.png"
+    """The crop before restoration of output ``file``: ``NAME.png`` in ``before_folder``."""
+    return f"{before_folder(video_key)}/{file.rsplit('.', 1)[0]}.png"
 
 
 def cache_key(crop: Image, settings: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from ...video.revisit import FrameRef, Revisit
 from ..context import RunContext
 from ..fallbacks import Fallback
 from ..records import ScanFrame, SelectItem, WriteItem
-from ..restored import RestoredCrops, before_path, cache_key
+from ..restored import RestoredCrops, before_folder, before_path, cache_key
 from .base import Step
 from .scan import scan_results
 from .select import SelectStep
@@ -69,7 +69,7 @@ class WriteStep(Step):
     def _before_folder(ctx: RunContext) -> Path:
         """``OUT/.personframes/before/VIDEO_KEY``: restored faces' crops before restoration,
         for the review gallery's before/after view."""
-        return ctx.own_folder(ctx.output_dir / Path(before_path(ctx.video_key, "x")).parent)
+        return ctx.own_folder(ctx.output_dir / before_folder(ctx.video_key))
 
     def _keep_before(self, ctx: RunContext, file: str, crop: Image) -> str:
         folder = self._before_folder(ctx)
@@ -186,7 +186,8 @@ class WriteStep(Step):
                 result = restored
                 if key is not None:
                     extra["restored_key"] = key
-                return snap_to_bucket(result, out.bucket, ratio), {**extra, "size": _size(result)}
+                result = snap_to_bucket(result, out.bucket, ratio)
+                return result, {**extra, "size": _size(result)}
         result = snap_to_bucket(shrink_to_fit(result, out.resize), out.bucket)
         extra["size"] = _size(result)
         return result, extra
