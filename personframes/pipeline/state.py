@@ -13,7 +13,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -95,6 +95,26 @@ def _open(path: Path, wait_s: float = LOCK_WAIT_S) -> sqlite3.Connection:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection, where: Path) -> Iterator[None]:
+    """All or nothing; a full disk becomes DiskFullError and leaves the last commit intact."""
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+    except sqlite3.OperationalError as exc:
+        if "full" in str(exc):
+            raise DiskFullError(
+                f"{where}: no space left for the state database; free space and rerun"
+            ) from exc
+        raise ProcessingError(f"{where}: state database error ({exc})") from exc
 
 
 def require_real_folder(path: Path, what_to_do: str) -> Path:
@@ -179,24 +199,8 @@ class StateStore:
     def close(self) -> None:
         self._db.close()
 
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All or nothing; a full disk becomes DiskFullError and leaves the last commit intact."""
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                raise
-        except sqlite3.OperationalError as exc:
-            if "full" in str(exc):
-                raise DiskFullError(
-                    f"{self.folder}: no space left for the state database; free space and rerun"
-                ) from exc
-            raise ProcessingError(f"{self.folder}: state database error ({exc})") from exc
+    def transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._db, self.folder)
 
     # -- steps -------------------------------------------------------------
     def step(self, video_key: str, step: str) -> tuple[str, bool, int] | None:

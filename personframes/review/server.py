@@ -38,7 +38,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from ..errors import InputError, OutputError
+from ..errors import InputError, OutputError, PersonframesError
 from .catalog import Catalog, real_file
 from .snapshot import snapshot
 from .store import ReviewStore
@@ -143,8 +143,10 @@ class Gallery:
                     result = action(body)
             except (ValueError, KeyError, TypeError) as exc:
                 return JSONResponse({"error": f"bad request ({exc})"}, status_code=400)
-            except (InputError, OutputError) as exc:
+            except InputError as exc:
                 return JSONResponse({"error": str(exc)}, status_code=400)
+            except PersonframesError as exc:  # the database could not take it
+                return JSONResponse({"error": str(exc)}, status_code=500)
             return JSONResponse({"ok": True, "result": result})
 
         return endpoint

@@ -13,13 +13,12 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Literal
 
-from ..errors import InputError, OutputError, StateError
-from ..pipeline.state import STATE_DIRNAME, STATE_FILENAME
+from ..errors import InputError, StateError
+from ..pipeline.state import STATE_DIRNAME, STATE_FILENAME, transaction
 
 Decision = Literal["accepted", "rejected"]
 DECISIONS: tuple[Decision, ...] = ("accepted", "rejected")
@@ -95,19 +94,8 @@ class ReviewStore:
         """For reading the pipeline's tables (the catalogue)."""
         return self._db
 
-    @contextmanager
-    def _transaction(self) -> Iterator[None]:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise OutputError(f"{self.path}: cannot save the review ({exc})") from exc
-        try:
-            yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
+    def _transaction(self) -> AbstractContextManager[None]:
+        return transaction(self._db, self.path)
 
     # -- decisions ---------------------------------------------------------
     def decide(self, path: str, decision: str) -> None:
