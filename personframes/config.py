@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -319,7 +320,10 @@ class ReviewConfig(_Section):
 
 
 ExportFormat = Literal["kohya", "imagefolder", "jsonl"]
-TOKEN_WORD = r"^[\w][\w.'-]{0,62}$"
+# A trigger or class word: one word (letters, digits, _ . ' -), usable in a folder name.
+# Checked in Python, not by a pydantic ``pattern``: its compilation at import runs where
+# a signal's exit (SIGTERM while starting) would be swallowed.
+TOKEN_WORD = re.compile(r"[\w][\w.'-]{0,62}")
 
 
 class ExportConfig(_Section):
@@ -345,13 +349,10 @@ class ExportConfig(_Section):
     )
     trigger: str | None = Field(
         None,
-        pattern=TOKEN_WORD,
         description="the token of the one folder with --group-by none (default: subject); "
         "per person it is the person's name from review, else VIDEO_personID",
     )
-    class_word: str = Field(
-        "person", pattern=TOKEN_WORD, description="kohya: the class word in folder names"
-    )
+    class_word: str = Field("person", description="kohya: the class word in folder names")
     bucket: int | None = Field(
         None,
         ge=8,
@@ -359,6 +360,13 @@ class ExportConfig(_Section):
         description="trim image sizes to multiples of this (px; logged in buckets.csv)",
     )
     link: bool = Field(False, description="hard-link the images instead of copying them")
+
+    @field_validator("trigger", "class_word")
+    @classmethod
+    def _one_word(cls, value: str | None) -> str | None:
+        if value is not None and not TOKEN_WORD.fullmatch(value):
+            raise ValueError("one word: letters, digits, _ . ' - (up to 63 characters)")
+        return value
 
 
 class PipelineConfig(_Section):

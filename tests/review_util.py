@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -55,8 +56,12 @@ class BackgroundExtract:
         return self.folder
 
     def copy(self, target: Path) -> Path:
-        """A copy of the finished folder, for a test to review and export on its own."""
+        """A copy of the finished folder, for a test to review and export on its own:
+        without the review the browser test may have made in the original."""
         shutil.copytree(self.finished(), target, symlinks=True)
+        with sqlite3.connect(target / ".personframes" / "state.sqlite") as db:
+            db.execute("DROP TABLE IF EXISTS review_decisions")
+            db.execute("DROP TABLE IF EXISTS review_people")
         return target
 
 
