@@ -59,9 +59,13 @@ class BackgroundExtract:
         """A copy of the finished folder, for a test to review and export on its own:
         without the review the browser test may have made in the original."""
         shutil.copytree(self.finished(), target, symlinks=True)
-        with sqlite3.connect(target / ".personframes" / "state.sqlite") as db:
-            db.execute("DROP TABLE IF EXISTS review_decisions")
-            db.execute("DROP TABLE IF EXISTS review_people")
+        db = sqlite3.connect(target / ".personframes" / "state.sqlite")
+        try:
+            with db:
+                db.execute("DROP TABLE IF EXISTS review_decisions")
+                db.execute("DROP TABLE IF EXISTS review_people")
+        finally:
+            db.close()  # the last connection: the journal goes back into the database
         return target
 
 

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -241,3 +244,23 @@ def test_without_a_saved_choice_a_run_measures_and_writes_nothing_outside_its_ou
     assert "measuring" in done.stderr and "personframes models tune" in done.stderr
     assert not any(cache.rglob("*"))  # no choice, no ONNX graph saved
     assert sorted(p.name for p in out.iterdir()) == ["lowres_portrait_a.jpg"]
+
+
+@pytest.mark.skipif("openvino" not in INSTALLED, reason="the openvino extra is not installed")
+def test_openvino_is_loaded_without_its_usage_reporting(tmp_path: Path) -> None:
+    """Importing openvino would write a client id under the home folder and fork a
+    process to post a usage event; through personframes it uses its own stub instead."""
+    home = tmp_path / "home"
+    home.mkdir()
+    code = (
+        "from personframes.restore.engines.openvino_engine import OpenVinoEngine\n"
+        "import openvino.tools.ovc.telemetry_utils as t, multiprocessing\n"
+        "print(t.tm.__name__, len(multiprocessing.active_children()))\n"
+    )
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["openvino.tools.ovc.telemetry_stub", "0"]
+    assert not any(home.rglob("*"))

@@ -76,6 +76,14 @@ def test_review_in_chromium_then_export(
             page.wait_for_function(f"document.querySelectorAll('#grid .card').length === {total}")
             assert page.evaluate("window.__same_page") is True
             assert any(0 < n < total for n in seen_running), seen_running
+            # Every image of the grid loads (lazy loading waits for scrolling: not here).
+            page.evaluate(
+                "document.querySelectorAll('#grid img').forEach(i => (i.loading = 'eager'))"
+            )
+            page.wait_for_function(
+                "[...document.querySelectorAll('#grid img')]"
+                ".every(i => i.complete && i.naturalWidth > 0)"
+            )
             page.screenshot(path=str(shots / "gallery.png"), full_page=True)
 
             # Before / after of a restored face, at the same size.

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import openvino as ov
 
 from ...errors import ModelError
+from ._openvino import ov
 from .base import Precision, cpu_threads
 from .graph_engine import GraphEngine
 
