@@ -10,19 +10,30 @@ import sys
 from types import FrameType
 
 
+def _ended_while_loading(signum: int, _frame: FrameType | None) -> None:
+    """While the modules load, end at once: nothing has been written yet. An exception
+    raised here could land in code that runs below Python (a regex or schema being
+    compiled, a C extension's callback), which reports it as "ignored" and goes on."""
+    word = "interrupted" if signum == signal.SIGINT else "terminated"
+    sys.stderr.write(f"personframes: {word}\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
 def _terminated(signum: int, _frame: FrameType | None) -> None:
     sys.stderr.write("personframes: terminated\n")
     raise SystemExit(128 + signum)
 
 
 def main() -> None:
+    signal.signal(signal.SIGINT, _ended_while_loading)
+    signal.signal(signal.SIGTERM, _ended_while_loading)
+    from .cli import main as cli_main
+
+    # Loaded: from here an interrupt unwinds, so that files being written are cleaned up.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        try:
-            from .cli import main as cli_main
-        except KeyboardInterrupt:
-            sys.stderr.write("personframes: interrupted\n")
-            sys.exit(130)
         cli_main()
     except SystemExit as exc:
         if exc.code in (130, 143):
