@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from .layouts import Placed, metadata, place
 from .sources import pick
 
 BUCKET_LOG = "buckets.csv"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,6 +59,8 @@ def export_dataset(output_dir: Path, dest: Path, settings: ExportConfig) -> Expo
         raise InputError(f"{output_dir}: no {reviewed}images to export ({hint})")
     placed = place(sources, settings)
     target = Destination(dest, output_dir)
+    if settings.bucket and settings.link:
+        log.warning("--bucket cuts every image: they are written as new files, not linked")
     buckets = io.StringIO()
     if settings.bucket:
         buckets.write("file,width,height,bucket_width,bucket_height\n")
