@@ -369,6 +369,11 @@ class ExportConfig(_Section):
         return value
 
 
+# Settings that say where a run's work is done, not what it makes: a manifest leaves
+# them out, so the same videos give the same files on one machine, in shards or on Ray.
+PLACEMENT_SETTINGS = ("workers", "shard", "executor", "ray_address", "gpus_per_worker", "retries")
+
+
 class PipelineConfig(_Section):
     force: bool = Field(False, description="start over, ignoring saved progress")
     workers: int = Field(1, ge=1, le=64, description="videos processed in parallel")
@@ -378,6 +383,40 @@ class PipelineConfig(_Section):
         description="keep intermediate files (candidate frames, face crops before "
         "restoration) in OUT/.personframes/temp/VIDEO/",
     )
+    shard: str | None = Field(
+        None,
+        description="K/N: process only shard K (0 to N-1) of the videos, split by their "
+        "content, so N machines of a job array can share one output folder",
+    )
+    executor: Literal["local", "ray"] = Field(
+        "local", description="where videos run: this machine, or a Ray cluster (the ray extra)"
+    )
+    ray_address: str | None = Field(
+        None, description="the Ray cluster to join (host:port or auto); default: start a local one"
+    )
+    gpus_per_worker: float = Field(0.0, ge=0, description="GPUs each Ray worker reserves")
+    retries: int = Field(
+        2, ge=0, le=10, description="times a video whose Ray worker died is run on another"
+    )
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_shard(value)
+        return value
+
+    def shard_of(self) -> tuple[int, int] | None:
+        """(K, N) of ``--shard K/N``, or None."""
+        return None if self.shard is None else parse_shard(self.shard)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` as (K, N), 0 <= K < N; ValueError otherwise."""
+    match = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", text)
+    if match is None or not int(match[1]) < int(match[2]):
+        raise ValueError("K/N with 0 <= K < N, such as 0/4")
+    return int(match[1]), int(match[2])
 
 
 class LoggingConfig(_Section):

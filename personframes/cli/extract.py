@@ -75,6 +75,11 @@ FLAGS: tuple[Flag, ...] = (
     flag("pipeline.force", "--force"),
     flag("pipeline.workers", "--workers"),
     flag("pipeline.keep_temp", "--keep-temp"),
+    flag("pipeline.shard", "--shard"),
+    flag("pipeline.executor", "--executor", choices=("local", "ray")),
+    flag("pipeline.ray_address", "--ray-address"),
+    flag("pipeline.gpus_per_worker", "--gpus-per-worker"),
+    flag("pipeline.retries", "--retries"),
     *LOGGING,
 )
 # The settings above are the common ones; every other one of the sections extract reads

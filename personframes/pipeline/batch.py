@@ -235,7 +235,11 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
     stop = StopFlag()
     with stop_on_signals(stop):
         try:
-            if config.pipeline.workers > 1 and len(videos) > 1:
+            if config.pipeline.executor == "ray":
+                from .ray_pool import run_on_ray  # the ray extra; imported only when asked
+
+                run_on_ray(videos, config, sessions, stop, result, display)
+            elif config.pipeline.workers > 1 and len(videos) > 1:
                 _choose_engine_for_workers(
                     config, sessions, min(config.pipeline.workers, len(videos))
                 )

@@ -7,6 +7,7 @@ from collections import Counter
 from typing import Any
 
 from ... import __version__
+from ...config import PLACEMENT_SETTINGS, Config
 from ...output.naming import manifest_name
 from ...output.writer import write_json
 from ...review.manifest import annotate
@@ -41,6 +42,15 @@ MANIFEST_SECTIONS = (
     "pipeline",
     "logging",
 )
+
+
+def manifest_config(config: Config) -> dict[str, Any]:
+    """The settings a manifest records (not where the work ran: PLACEMENT_SETTINGS)."""
+    recorded = {k: v for k, v in config.to_dict().items() if k in MANIFEST_SECTIONS}
+    recorded["pipeline"] = {
+        k: v for k, v in recorded["pipeline"].items() if k not in PLACEMENT_SETTINGS
+    }
+    return recorded
 
 
 def identity_summary(restorations: list[dict[str, Any]]) -> dict[str, Any]:
@@ -127,7 +137,7 @@ class ManifestStep(Step):
             "schema_version": SCHEMA_VERSION,
             "generator": f"personframes {__version__}",
             "video": {**info.video, "path": str(ctx.video_path), "content_hash": ctx.video_key},
-            "config": {k: v for k, v in ctx.config.to_dict().items() if k in MANIFEST_SECTIONS},
+            "config": manifest_config(ctx.config),
             "summary": summary.model_dump(),
             "outputs": outputs,
         }
