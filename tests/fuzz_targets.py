@@ -413,7 +413,7 @@ def check_video(case: Patch, bases: dict[str, bytes], folder: Path) -> str:
 # fmt: off
 ODD_NAMES = st.sampled_from([
     "../x", "../../x", "/abs", "ABS", "a/b", "", ".", "..", "\0", "a\0b", "x" * 300,
-    "a\\b", "~", "-", ".personframes", ".personframes/state.sqlite", "victim.jpg",
+    "a\\b", "~", "-", ".personframes", ".personframes/state.sqlite", "victim.jpg", "0" * 32,
     "clip_info.json", " ", "\n", "😀.jpg", "CON", "../victim.jpg",
 ])
 # fmt: on
@@ -434,8 +434,14 @@ SQL_VALUES = st.one_of(
 TABLES = {
     "steps": ["video_key", "step", "config_hash", "done", "progress"],
     "records": ["video_key", "step", "key", "seq", "data"],
-    "files": ["path", "size", "mtime_ns", "video_key"],
 }
+# The folder's small files beside the databases: name claims, the path cache, a video's name.
+INDEX_FILES = {
+    "names": ".personframes/names/*.json",
+    "paths": ".personframes/paths/*.json",
+    "video": ".personframes/videos/*/video.json",
+}
+INDEX_FIELDS = ["stem", "video_key", "path", "size", "mtime_ns", "previous_key", None]
 MODES = ["same", "png", "reset-write"]
 
 EDITS = st.one_of(
@@ -450,6 +456,12 @@ EDITS = st.one_of(
     ),
     st.tuples(st.just("delete"), st.sampled_from(sorted(TABLES)), st.integers(0, 99)),
     st.tuples(st.just("bytes"), st.integers(0, 1 << 16), st.binary(min_size=1, max_size=16)),
+    st.tuples(
+        st.just("index"),
+        st.sampled_from(sorted(INDEX_FILES)),
+        st.sampled_from(INDEX_FIELDS),
+        ODD_JSON | st.just("{not json"),
+    ),
 )
 
 
@@ -469,8 +481,31 @@ def _value(value: Any, sandbox: Path) -> Any:
     return str(sandbox / "abs_victim.jpg") if value == "ABS" else value
 
 
+def _edit_index(out: Path, edit: tuple[Any, ...], sandbox: Path) -> None:
+    """Set one field of a name claim, path cache entry or video.json (``None``: replace
+    the whole file) to an odd value."""
+    _, which, name, value = edit
+    found = sorted(out.glob(INDEX_FILES[which]))
+    if not found:
+        return
+    path = found[0]
+    if name is None:
+        path.write_text(value if value == "{not json" else json.dumps(_value(value, sandbox)))
+        return
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        return
+    if isinstance(data, dict):
+        data[name] = _value(value, sandbox)
+        path.write_text(json.dumps(data))
+
+
 def edit_state(db_path: Path, case: StateCase, sandbox: Path) -> None:
     for edit in case.edits:
+        if edit[0] == "index":
+            _edit_index(db_path.parents[3], edit, sandbox)
+            continue
         if edit[0] == "bytes":
             _, offset, blob = edit
             data = bytearray(db_path.read_bytes())
@@ -612,7 +647,7 @@ def check_state(case: StateCase, base: StateBase, sandbox: Path) -> str:
     for victim in ("victim.jpg", "x", "abs_victim.jpg", "deep/victim.jpg", "deep/x"):
         (sandbox / victim).write_bytes(b"keep me")
     (sandbox / "cwd").mkdir()
-    db_path = out / ".personframes" / "state.sqlite"
+    (db_path,) = out.glob(".personframes/videos/*/state.sqlite")
     edit_state(db_path, case, sandbox)
     extra: tuple[str, ...] = ()
     if case.mode == "png":

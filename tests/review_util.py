@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -43,9 +42,9 @@ class BackgroundExtract:
             )
 
     def wait_started(self, timeout: float = 120) -> None:
-        """Until the state database exists (the review can open the folder)."""
+        """Until the video's state database exists (the review can open the folder)."""
         deadline = time.monotonic() + timeout
-        while not (self.folder / ".personframes" / "state.sqlite").is_file():
+        while not list(self.folder.glob(".personframes/videos/*/state.sqlite")):
             assert self.process.poll() is None, self.log.read_text()
             assert time.monotonic() < deadline, "extract did not start"
             time.sleep(0.2)
@@ -59,13 +58,7 @@ class BackgroundExtract:
         """A copy of the finished folder, for a test to review and export on its own:
         without the review the browser test may have made in the original."""
         shutil.copytree(self.finished(), target, symlinks=True)
-        db = sqlite3.connect(target / ".personframes" / "state.sqlite")
-        try:
-            with db:
-                db.execute("DROP TABLE IF EXISTS review_decisions")
-                db.execute("DROP TABLE IF EXISTS review_people")
-        finally:
-            db.close()  # the last connection: the journal goes back into the database
+        (target / ".personframes" / "review.sqlite").unlink(missing_ok=True)
         return target
 
 

@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ import pytest
 from personframes.errors import InputError
 from personframes.video.decode import VideoReader
 
-from .util import VIDEOS, files_in, run_cli
+from .util import VIDEOS, files_in, run_cli, state_db
 
 STAGE = VIDEOS / "stage_performer.mp4"
 SITTING = VIDEOS / "sitting_window.mp4"
@@ -167,7 +166,7 @@ def test_video_named_only_dots_keeps_the_state_folder(tmp_path: Path) -> None:
     assert (out / ".personframes" / "temp" / "__").is_dir()
     second = run_cli("extract", str(video), "-o", str(out), *FAST, "--output-format", "png")
     assert second.returncode == 0, second.stderr
-    assert (out / ".personframes" / "state.sqlite").is_file()
+    assert state_db(out).is_file()
     assert "___info.json" in files_in(out)
 
 
@@ -255,8 +254,7 @@ def test_stale_lock_is_taken_over(tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = run_cli("extract", str(STAGE), "-o", str(out), *FAST)
     assert first.returncode == 0, first.stderr
-    with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
-        (key,) = db.execute("SELECT video_key FROM files").fetchone()
+    key = state_db(out).parent.name
     lock = out / ".personframes" / "locks" / f"{key}.lock"
     lock.parent.mkdir(exist_ok=True)
     lock.write_text("pid 999999 on elsewhere since 2026-01-01T00:00:00\n")  # killed holder

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from .util import VIDEOS, files_in, run_cli
+from .util import VIDEOS, files_in, run_cli, state_db
 
 VIDEO = VIDEOS / "stage_performer.mp4"
 ENV = {"PERSONFRAMES_PIPELINE__COMMIT_EVERY": "3"}
@@ -51,9 +51,10 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def _scan_progress(out: Path) -> int:
-    db = out / ".personframes" / "state.sqlite"
-    if not db.exists():
+    found = list(out.glob(".personframes/videos/*/state.sqlite"))
+    if not found:
         return -1
+    db = found[0]
     try:
         with sqlite3.connect(db, timeout=1) as conn:
             row = conn.execute("SELECT max(progress) FROM steps WHERE step='scan'").fetchone()
@@ -188,7 +189,7 @@ def test_frame_that_seeking_does_not_reach_is_decoded_from_the_start(tmp_path: P
     last = max(o["frame_index"] for o in info["outputs"])
     # Make the scan's record of the last chosen frame disagree with what a seek decodes
     # (as a file with repeated timestamps would), then redo only the write step.
-    with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
+    with sqlite3.connect(state_db(out)) as db:
         (data,) = db.execute(
             "SELECT data FROM records WHERE step='scan' AND key=?", (f"{last:09d}",)
         ).fetchone()
@@ -225,7 +226,7 @@ def _copy_of(finished: Path, out: Path) -> Path:
 
 def _tamper(out: Path, step: str, name: str) -> None:
     """Point one stored record of ``step`` at ``name`` (as an attacker or a bad editor)."""
-    with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
+    with sqlite3.connect(state_db(out)) as db:
         key, data = db.execute(
             "SELECT key, data FROM records WHERE step=? AND data LIKE '%\"file\"%' LIMIT 1",
             (step,),
@@ -256,7 +257,7 @@ def test_state_paths_outside_the_output_folder_set_the_database_aside(
     if step == "write":  # a changed write option: the rerun discards and rewrites its files
         second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS, "--output-format", "png")
     else:  # the write step left unfinished: the rerun writes what select planned
-        with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
+        with sqlite3.connect(state_db(out)) as db:
             db.execute("DELETE FROM records WHERE step='write'")
             db.execute("UPDATE steps SET done=0, progress=-1 WHERE step='write'")
         second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
@@ -267,9 +268,9 @@ def test_state_paths_outside_the_output_folder_set_the_database_aside(
     assert (
         not (tmp_path / "escaped.jpg").exists() and not (tmp_path / "deep" / "escaped.jpg").exists()
     )
-    aside = sorted((out / ".personframes").glob("state.sqlite.invalid-*"))
+    aside = sorted(out.glob(".personframes/videos/*/state.sqlite.invalid-*"))
     assert any(p.name.endswith(".reason.txt") for p in aside)
-    assert any(p.suffix not in (".txt",) and "-wal" not in p.name for p in aside)
+    assert any(p.suffix not in (".txt",) and "-journal" not in p.name for p in aside)
     if step == "select":  # processed afresh: the same files as the first run
         assert _digest(out) == expected
     assert run_cli("extract", str(VIDEO), "-o", str(out), *ARGS).returncode == 0
@@ -278,9 +279,7 @@ def test_state_paths_outside_the_output_folder_set_the_database_aside(
 def test_a_damaged_state_database_is_set_aside(tmp_path: Path, finished: Path) -> None:
     out = _copy_of(finished, tmp_path / "out")
     expected = _digest(finished)
-    db = out / ".personframes" / "state.sqlite"
-    for extra in ("-wal", "-shm"):
-        (out / ".personframes" / f"state.sqlite{extra}").unlink(missing_ok=True)
+    db = state_db(out)
     db.write_bytes(b"not a database at all" * 100)
     second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
     assert second.returncode == 0, second.stderr
@@ -319,7 +318,9 @@ def test_a_damaged_state_database_is_set_aside(tmp_path: Path, finished: Path) -
                 ),
             )
         ),
-        pytest.param("UPDATE files SET path=CAST(x'b7bf' AS TEXT)", id="not-utf8"),
+        pytest.param(
+            "UPDATE steps SET step=CAST(x'b7bf' AS TEXT) WHERE step='scan'", id="not-utf8"
+        ),
     ],
 )
 def test_records_that_do_not_fit_set_the_database_aside(
@@ -329,7 +330,7 @@ def test_records_that_do_not_fit_set_the_database_aside(
     an internal error; now the database fails its check before any step reads it."""
     out = _copy_of(finished, tmp_path / "out")
     expected = _digest(finished)
-    with sqlite3.connect(out / ".personframes" / "state.sqlite") as db:
+    with sqlite3.connect(state_db(out)) as db:
         db.execute(edit)
     second = run_cli("extract", str(VIDEO), "-o", str(out), *ARGS)
     assert second.returncode == 0, second.stderr

@@ -80,7 +80,7 @@ def test_the_server_serves_only_the_folders_images_and_writes_need_the_token(
             f"/files//{secret}",
             "/files/link_out.jpg",
             f"/files/{victim}",
-            "/files/.personframes/state.sqlite",
+            "/files/.personframes/review.sqlite",
             "/files/stage_performer_info.json",
             "/static/../../pyproject.toml",
         ):

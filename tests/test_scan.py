@@ -12,7 +12,7 @@ from personframes.detect import create_face_detector
 from personframes.models.session import ModelSession
 from personframes.pipeline.context import RunContext, StopFlag
 from personframes.pipeline.records import FaceRecord
-from personframes.pipeline.state import StateStore
+from personframes.pipeline.state import VideoState
 from personframes.pipeline.steps.scan import ScanStep, scan_results
 from personframes.video.decode import VideoReader
 from personframes.video.sampling import SamplingStats, sample_candidates
@@ -24,7 +24,7 @@ def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
     video = VIDEOS / "stage_performer.mp4"  # several people a frame, three cuts
     config = load_config(None, {"sampling": {"max_frames": 24}}, environ={})
     sessions = ModelSession()
-    store = StateStore(tmp_path)
+    store = VideoState(tmp_path, "0" * 32)
     try:
         ctx = RunContext(video, "0" * 32, video.stem, tmp_path, config, store, sessions, StopFlag())
         ScanStep().run(ctx)

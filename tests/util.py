@@ -19,6 +19,13 @@ LABELS = SHARED / "labels"
 IMAGES = SHARED / "images"
 
 
+def state_db(out: Path) -> Path:
+    """The state database of the one video processed into ``out``."""
+    found = sorted(out.glob(".personframes/videos/*/state.sqlite"))
+    assert len(found) == 1, f"{len(found)} video state databases in {out}"
+    return found[0]
+
+
 def labels(video: str) -> list[dict[str, str]]:
     with (LABELS / f"{video}.csv").open(newline="") as handle:
         return list(csv.DictReader(handle))

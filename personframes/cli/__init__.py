@@ -17,6 +17,7 @@ from .models import models
 from .options import config_option
 from .restore import restore
 from .review import review
+from .summary import summary
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,6 +43,7 @@ cli.add_command(models)
 cli.add_command(restore)
 cli.add_command(review)
 cli.add_command(export)
+cli.add_command(summary)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,9 +38,9 @@ def export(output_dir: Path, dest: Path, config_file: Path | None, **params: Any
     a rerun into the same DEST brings it up to date."""
     config = load_config(config_file, overrides(params))
     setup_logging(config.logging)
-    from ..review.store import state_database
+    from ..review.store import check_output_folder
 
-    state_database(output_dir)
+    check_output_folder(output_dir)
     result = export_dataset(output_dir, dest, config.export)
     counts = result.counts
     left_out = ", ".join(f"{n} {why}" for why, n in sorted(result.skipped.items()))

@@ -10,9 +10,10 @@ import click
 
 from ..config import load_config
 from ..logs import setup_logging
+from ..pipeline.folder import prepare_output_folder
 from ..review.manifest import write_review_manifests
 from ..review.sheet import write_sheet
-from ..review.store import state_database
+from ..review.store import check_output_folder
 from .options import LOGGING, add_options, config_option, flag, overrides, version_option
 
 FLAGS = (
@@ -49,7 +50,8 @@ def review(
     merge and name people. It runs on 127.0.0.1 while an extract writes into the folder."""
     config = load_config(config_file, overrides(params))
     setup_logging(config.logging)
-    state_database(output_dir)  # a clear error for a folder extract did not write
+    prepare_output_folder(output_dir)  # the state of an earlier version, moved over
+    check_output_folder(output_dir)  # a clear error for a folder extract did not write
     if sheet is not None or write_manifest:
         if sheet is not None:
             size = write_sheet(output_dir, sheet)

@@ -5,9 +5,11 @@ and the seconds per stage are a line per video that wraps between stages."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
+import click
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -16,6 +18,7 @@ from ..errors import printable
 from ..pipeline.batch import BatchResult
 from ..pipeline.fallbacks import group_of
 from ..pipeline.runner import VideoResult
+from .options import version_option
 
 # (summary key in stage_seconds, column title), in the order the work happens.
 STAGES = (
@@ -135,7 +138,7 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
         console.print(FALLBACK_NOTE)
     if any(item.summary.get("selected_by_category") for item in result.results):
         console.print(_categories(result))
-    if result.results:
+    if any(item.summary.get("stage_seconds") for item in result.results):
         console.print("seconds per stage (this run):")
         for item in result.results:
             console.print(_stages(item), markup=False)
@@ -204,8 +207,37 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
         console.print(printable(line), markup=False)
     if result.interrupted is not None:
         console.print(f"interrupted: {result.interrupted}. Run the same command again to resume.")
+    for line in result.notes:
+        console.print(line, markup=False)
     done = sum(1 for r in result.results if r.status == "done")
     skipped = sum(1 for r in result.results if r.status == "skipped")
+    others = f", {result.other_shards} left to the other shards" if result.other_shards else ""
     console.print(
-        f"{done} done, {skipped} skipped, {len(result.failures)} failed in {result.seconds:.1f} s"
+        f"{done} done, {skipped} skipped, {len(result.failures)} failed{others}"
+        + (f" in {result.seconds:.1f} s" if result.seconds else "")
     )
+
+
+@click.command("summary")
+@click.argument("output_dir", type=click.Path(path_type=Path))
+@version_option
+def summary(output_dir: Path) -> None:
+    """Summarise every video processed into OUTPUT_DIR (by any number of runs, shards or
+    Ray workers), from each video's saved state. Exit 1 while some are not finished."""
+    from ..pipeline.folder import prepare_output_folder
+    from ..pipeline.folder_summary import folder_summary
+    from ..review.store import check_output_folder
+
+    check_output_folder(output_dir)
+    prepare_output_folder(output_dir)  # the state of an earlier version, moved over
+    found = folder_summary(output_dir)
+    print_summary(found.result)
+    for name, step in found.unfinished:
+        click.echo(f"not finished: {printable(name)} (in step {step})", err=True)
+    if found.unfinished:
+        click.echo(
+            f"{len(found.unfinished)} videos not finished: run the same extract again "
+            "(or the shards that hold them) to finish them",
+            err=True,
+        )
+    sys.exit(1 if found.unfinished or found.result.failures else 0)

@@ -42,7 +42,7 @@ def pick(output_dir: Path, settings: ExportConfig) -> tuple[list[Source], Counte
     allowed = {"accepted"} if settings.include == "accepted" else {"accepted", "unreviewed"}
     with ReviewStore(output_dir, reading=True) as store:
         names = store.names()
-        for stem in video_stems(store):
+        for stem in video_stems(output_dir):
             path = output_dir / manifest_name(stem)
             if not path.is_file():
                 skipped["videos not finished"] += 1

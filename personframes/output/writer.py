@@ -8,7 +8,9 @@ import functools
 import io
 import json
 import os
+import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -19,6 +21,7 @@ from ..errors import DiskFullError, OutputError
 from ..types import Image
 
 TEMP_PREFIX = ".pf-tmp-"
+FOREIGN_TEMP_AGE_S = 3600.0
 
 
 @functools.cache
@@ -46,7 +49,7 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
     ends without an error (readers see the old file or the whole new one), deleted
     when it raises. Errors of the file system become OutputError / DiskFullError."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=path.suffix, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=_owned_prefix(), suffix=path.suffix, dir=path.parent)
     except OSError as exc:
         raise OutputError(f"{path.parent}: cannot create files ({exc.strerror or exc})") from exc
     try:
@@ -149,11 +152,41 @@ def check_output_dir(path: Path) -> None:
         raise OutputError(f"{path}: cannot create output directory (no write access to {parent})")
 
 
+def _owned_prefix() -> str:
+    """``.pf-tmp-PID@HOST~``: whose temporary file it is, so that a run starting while
+    another writes into the same folder (shards, Ray) removes only what dead runs left."""
+    return f"{TEMP_PREFIX}{os.getpid()}@{socket.gethostname()}~"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
+
+
+def _stale(name: str, age_s: float) -> bool:
+    """Whether a temporary file's writer is gone: a process of this host no longer
+    running, or (another host's, whose processes cannot be asked) an hour old."""
+    owner, sep, _ = name[len(TEMP_PREFIX) :].partition("~")
+    pid, at, host = owner.partition("@")
+    if not (sep and at and pid.isdigit()):
+        return True  # an earlier version's
+    if host == socket.gethostname():
+        return not _alive(int(pid))
+    return age_s > FOREIGN_TEMP_AGE_S
+
+
 def remove_stale_temp_files(path: Path) -> int:
-    """Delete temporary files a killed run left behind; return how many."""
+    """Delete temporary files killed runs left behind; return how many."""
     removed = 0
+    now = time.time()
     for stale in path.glob(TEMP_PREFIX + "*"):
         with contextlib.suppress(OSError):
-            stale.unlink()
-            removed += 1
+            if _stale(stale.name, now - stale.stat().st_mtime):
+                stale.unlink()
+                removed += 1
     return removed

@@ -23,13 +23,14 @@ from ..cores import set_workers
 from ..errors import InputError, Interrupted, ModelError, PersonframesError, debug_enabled
 from ..logs import setup_logging
 from ..models.session import ModelSession
+from ..output.naming import safe_stem
 from ..output.writer import check_output_dir
-from ..video.decode import VIDEO_EXTENSIONS, probe_video
+from ..video.decode import VIDEO_EXTENSIONS
 from .context import StopFlag
 from .folder import prepare_output_folder
+from .index import in_shard
 from .reference import load_reference_faces
-from .runner import VideoResult, claim_stem, output_dir_for, process_video
-from .state import StateStore
+from .runner import VideoResult, output_dir_for, process_video
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class BatchResult:
     failures: list[tuple[Path, str, int]] = field(default_factory=list)  # path, reason, exit code
     interrupted: Interrupted | None = None
     seconds: float = 0.0
+    other_shards: int = 0  # videos of the batch left to the other shards (--shard)
+    notes: list[str] = field(default_factory=list)  # lines for the summary (retries, ...)
 
 
 def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str, int]]]:
@@ -85,16 +88,37 @@ def stop_on_signals(stop: StopFlag) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def preferred_stems(videos: list[Path]) -> dict[Path, str]:
+    """Each video's output stem as the batch would give it in a fresh folder: its file
+    name, with ``-2``, ``-3``... for later videos of the same (case-folded) name. Every
+    shard lists the whole batch, so they all agree; a video that already holds a stem
+    in the folder keeps it (``FolderIndex.claim_stem``)."""
+    taken: set[str] = set()
+    stems: dict[Path, str] = {}
+    for video in videos:
+        wanted = stem = safe_stem(video.stem)
+        number = 1
+        while stem.casefold() in taken:
+            number += 1
+            stem = f"{wanted}-{number}"
+        taken.add(stem.casefold())
+        stems[video] = stem
+    return stems
+
+
 def _process_or_fail(
     video: Path,
     config: Config,
     sessions: ModelSession,
     stop: StopFlag,
     display: Display | None,
+    preferred: str = "",
 ) -> VideoResult | tuple[Path, str, int]:
     """Process one video; a PersonframesError becomes a failure entry (Interrupted propagates)."""
     try:
-        return process_video(video, config, sessions, stop, display.update if display else None)
+        return process_video(
+            video, config, sessions, stop, display.update if display else None, preferred
+        )
     except Interrupted:
         raise
     except PersonframesError as exc:
@@ -119,9 +143,11 @@ def _worker_init(shared_stop: Any, shared_signum: Any, config_json: str, process
     )
 
 
-def _worker_run(video: Path) -> VideoResult | tuple[Path, str, int]:
+def _worker_run(video: Path, preferred: str) -> VideoResult | tuple[Path, str, int]:
     state = _worker_state
-    return _process_or_fail(video, state["config"], state["sessions"], state["stop"], None)
+    return _process_or_fail(
+        video, state["config"], state["sessions"], state["stop"], None, preferred
+    )
 
 
 def _record(result: BatchResult, outcome: VideoResult | tuple[Path, str, int]) -> None:
@@ -134,35 +160,17 @@ def _record(result: BatchResult, outcome: VideoResult | tuple[Path, str, int]) -
 
 
 def _run_serial(
-    videos: list[Path],
+    videos: dict[Path, str],
     config: Config,
     sessions: ModelSession,
     stop: StopFlag,
     result: BatchResult,
     display: Display | None,
 ) -> None:
-    for number, video in enumerate(videos, 1):
+    for number, (video, stem) in enumerate(videos.items(), 1):
         if display is not None:
             display.start_video(video.name, number, len(videos))
-        _record(result, _process_or_fail(video, config, sessions, stop, display))
-
-
-def _claim_names(videos: list[Path], config: Config) -> None:
-    """Give every video its output stem in input order before workers start, so that
-    which of two same-named videos gets ``-2`` does not depend on which worker is first.
-    Videos that cannot be read are left to their worker to report."""
-    for video in videos:
-        try:
-            probe_video(video)
-            store = StateStore(output_dir_for(video, config))
-        except PersonframesError:
-            continue
-        try:
-            claim_stem(store, store.video_key(video, remembered=not config.pipeline.force), video)
-        except PersonframesError:
-            pass
-        finally:
-            store.close()
+        _record(result, _process_or_fail(video, config, sessions, stop, display, stem))
 
 
 def _choose_engine_for_workers(config: Config, sessions: ModelSession, processes: int) -> None:
@@ -183,8 +191,9 @@ def _choose_engine_for_workers(config: Config, sessions: ModelSession, processes
         set_workers(1)
 
 
-def _run_parallel(videos: list[Path], config: Config, stop: StopFlag, result: BatchResult) -> None:
-    _claim_names(videos, config)
+def _run_parallel(
+    videos: dict[Path, str], config: Config, stop: StopFlag, result: BatchResult
+) -> None:
     context = multiprocessing.get_context("spawn")
     shared_stop, shared_signum = context.Event(), context.Value("i", 0)
     stop.attach(shared_stop, shared_signum)
@@ -196,7 +205,7 @@ def _run_parallel(videos: list[Path], config: Config, stop: StopFlag, result: Ba
         initializer=_worker_init,
         initargs=(shared_stop, shared_signum, config.model_dump_json(), processes),
     ) as pool:
-        futures = {pool.submit(_worker_run, video): video for video in videos}
+        futures = {pool.submit(_worker_run, video, stem): video for video, stem in videos.items()}
         for future in as_completed(futures):
             try:
                 _record(result, future.result())
@@ -213,10 +222,22 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
     result = BatchResult()
     if config.output.output_dir is not None:
         check_output_dir(config.output.output_dir)
-    videos, problems = expand_inputs(inputs)
+    listed, problems = expand_inputs(inputs)
     result.failures.extend(problems)
-    if not videos and not problems:
+    if not listed and not problems:
         raise InputError("no input videos given")
+    stems = preferred_stems(listed)
+    shard = config.pipeline.shard_of()
+    if shard is not None:
+        stems = {video: stem for video, stem in stems.items() if in_shard(video, shard)}
+        result.other_shards = len(listed) - len(stems)
+        log.info(
+            "shard %d/%d: %d of the %d videos (the others are the other shards')",
+            *shard,
+            len(stems),
+            len(listed),
+        )
+    videos = list(stems)
     # Once, before any worker starts: temporary files a killed run left, and the check
     # of each folder's state database.
     for folder in sorted({output_dir_for(video, config) for video in videos}):
@@ -238,14 +259,14 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
             if config.pipeline.executor == "ray":
                 from .ray_pool import run_on_ray  # the ray extra; imported only when asked
 
-                run_on_ray(videos, config, sessions, stop, result, display)
+                run_on_ray(stems, config, sessions, stop, result, display)
             elif config.pipeline.workers > 1 and len(videos) > 1:
                 _choose_engine_for_workers(
                     config, sessions, min(config.pipeline.workers, len(videos))
                 )
-                _run_parallel(videos, config, stop, result)
+                _run_parallel(stems, config, stop, result)
             else:
-                _run_serial(videos, config, sessions, stop, result, display)
+                _run_serial(stems, config, sessions, stop, result, display)
         except Interrupted as exc:
             result.interrupted = exc
     result.seconds = time.perf_counter() - started

@@ -20,7 +20,7 @@ from ..output.naming import is_plain_file_name
 from ..output.writer import write_image
 from ..types import Image
 from .fallbacks import REASONS, Fallback
-from .state import StateStore, require_real_folder
+from .state import VideoState, require_real_folder
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +91,10 @@ class RunContext:
     video_path: Path
     video_key: str
     stem: str
-    """What this video's output names start with (``StateStore.claim_stem``)."""
+    """What this video's output names start with (``FolderIndex.claim_stem``)."""
     output_dir: Path
     config: Config
-    store: StateStore
+    store: VideoState
     models: ModelSession
     stop: StopFlag
     fallbacks: FallbackWarnings = field(init=False)
@@ -114,17 +114,17 @@ class RunContext:
         """
         if not is_plain_file_name(name):
             raise StateError(
-                f"{self.store.folder / 'state.sqlite'}: a stored output name ({name!r}) is "
+                f"{self.store.path}: a stored output name ({name!r}) is "
                 f"not a file name inside {self.output_dir}; the state database was altered. "
-                f"Move {self.store.folder} aside and run again"
+                f"Move {self.store.path.parent} aside and run again"
             )
         if folder is None:
             return self.output_dir / str(name)
         if not is_plain_file_name(folder):
             raise StateError(
-                f"{self.store.folder / 'state.sqlite'}: a stored output folder ({folder!r}) is "
+                f"{self.store.path}: a stored output folder ({folder!r}) is "
                 f"not a folder name inside {self.output_dir}; the state database was altered. "
-                f"Move {self.store.folder} aside and run again"
+                f"Move {self.store.path.parent} aside and run again"
             )
         return self.output_person_folder(str(folder)) / str(name)
 

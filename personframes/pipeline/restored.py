@@ -57,9 +57,7 @@ def cache_key(crop: Image, settings: dict[str, Any]) -> str:
 class RestoredCrops:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
-        self._records = {
-            entry.key: entry.record for entry in ctx.store.load(ctx.video_key, STEP, RestoredEntry)
-        }
+        self._records = {entry.key: entry.record for entry in ctx.store.load(STEP, RestoredEntry)}
 
     @property
     def folder(self) -> Path:
@@ -81,16 +79,14 @@ class RestoredCrops:
         folder = self.folder
         folder.mkdir(parents=True, exist_ok=True)
         write_image(folder / f"{key}.png", image, "png", 95)
-        self.ctx.store.commit_progress(
-            self.ctx.video_key, STEP, 0, [(key, 0, RestoredEntry(key=key, record=record))]
-        )
+        self.ctx.store.commit_progress(STEP, 0, [(key, 0, RestoredEntry(key=key, record=record))])
         self._records[key] = record
 
     def keep_only(self, used: set[str]) -> None:
         """Remove the entries not in ``used`` (files named by a key this module made)."""
-        store, video = self.ctx.store, self.ctx.video_key
-        stale = store.record_keys(video, STEP) - used
-        store.delete_records(video, STEP, stale)
+        store = self.ctx.store
+        stale = store.record_keys(STEP) - used
+        store.delete_records(STEP, stale)
         folder = self.folder
         if folder.is_dir():
             for path in folder.iterdir():

@@ -1,14 +1,14 @@
-"""The pipeline's state store: one SQLite database (WAL mode) per output directory.
+"""The pipeline's state: one SQLite database per video and output folder.
 
-Only the pipeline runner and its steps touch it. Rows are keyed by the
-video's content hash, so a renamed or moved video is still recognised and a
-changed file is treated as new.
+Only the pipeline runner and its steps write it. A video is known by its content hash
+(its key), so a renamed or moved video is still recognised and a changed file is
+treated as new. What the folder's videos share (names, the path -> key cache) is kept
+in small files beside them (:mod:`.index`), so no database is shared by processes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 import sqlite3
 import time
@@ -17,14 +17,14 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from ..errors import DiskFullError, InputError, OutputError, ProcessingError, StateError
-from ..output.naming import safe_stem
+from ..errors import DiskFullError, OutputError, ProcessingError, StateError
 from ..output.writer import write_text
 from .records import Record, check_video_records
 
 R = TypeVar("R", bound=Record)
 
 STATE_DIRNAME = ".personframes"
+VIDEOS_DIRNAME = "videos"  # OUT/.personframes/videos/KEY/: one video's state
 STATE_FILENAME = "state.sqlite"
 VIDEO_KEY = re.compile(r"^[0-9a-f]{32}$")  # content_hash(): it names lock and cache files
 LOCK_WAIT_S = 60.0  # how long to wait for another process holding the database
@@ -45,24 +45,10 @@ CREATE TABLE IF NOT EXISTS records (
     data TEXT NOT NULL,
     PRIMARY KEY (video_key, step, key)
 );
-CREATE TABLE IF NOT EXISTS files (
-    path TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    video_key TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS names (
-    stem TEXT PRIMARY KEY,
-    folded TEXT NOT NULL UNIQUE,
-    video_key TEXT NOT NULL UNIQUE,
-    path TEXT NOT NULL
-);
 """
 TABLES = {
     "steps": ("video_key", "step", "config_hash", "done", "progress"),
     "records": ("video_key", "step", "key", "seq", "data"),
-    "files": ("path", "size", "mtime_ns", "video_key"),
-    "names": ("stem", "folded", "video_key", "path"),
 }
 
 
@@ -75,20 +61,21 @@ def content_hash(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()[:32]
 
 
-def _open(path: Path, wait_s: float = LOCK_WAIT_S) -> sqlite3.Connection:
-    """Connect and set up, waiting while another process does the same.
+def open_database(path: Path, schema: str, wait_s: float = LOCK_WAIT_S) -> sqlite3.Connection:
+    """Connect and set up ``schema``, in rollback-journal mode.
 
-    Switching a new database to WAL takes an exclusive lock, and SQLite answers
-    "database is locked" at once (without its busy timeout) to a second process
-    doing it at the same moment, as ``--workers`` does on a new output folder.
+    Not WAL: WAL needs memory shared by every process using the file, which processes
+    on different hosts of a shared file system (shards, Ray) do not have; a rollback
+    journal needs only the file locks such a file system provides. Each database is
+    written by one process at a time (the holder of its video's lock, or the gallery).
     """
     deadline = time.monotonic() + wait_s
     while True:
-        db = sqlite3.connect(path, timeout=wait_s, isolation_level=None)
+        db = sqlite3.connect(path, timeout=wait_s, isolation_level=None, check_same_thread=False)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA journal_mode=DELETE")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.executescript(SCHEMA)
+            db.executescript(schema)
             return db
         except sqlite3.OperationalError as exc:
             db.close()
@@ -134,27 +121,43 @@ def state_folder(output_dir: Path) -> Path:
     )
 
 
-class StateStore:
-    """Progress and intermediate results of every video processed into one folder."""
+def video_folder(output_dir: Path, video_key: str) -> Path:
+    """``OUT/.personframes/videos/KEY``: where one video's state database lives."""
+    return output_dir / STATE_DIRNAME / VIDEOS_DIRNAME / video_key
 
-    def __init__(self, output_dir: Path) -> None:
-        folder = state_folder(output_dir)
+
+class VideoState:
+    """Progress and intermediate results of one video processed into one folder, in a
+    database of its own (``OUT/.personframes/videos/KEY/state.sqlite``): written only by
+    the process holding that video's lock, so no database is ever written from two hosts.
+    ``create=False`` opens an existing one (StateError when there is none)."""
+
+    def __init__(self, output_dir: Path, video_key: str, create: bool = True) -> None:
+        if not VIDEO_KEY.match(video_key):
+            raise StateError(f"{video_key!r} is not a video key")
+        self.folder = state_folder(output_dir)
+        self.video_key = video_key
+        own = video_folder(output_dir, video_key)
+        self.path = own / STATE_FILENAME
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._db = _open(folder / STATE_FILENAME)
+            for part in (self.folder, own.parent, own):
+                require_real_folder(part, "personframes keeps its state there: remove it")
+            if not create and not self.path.is_file():
+                raise StateError(f"{self.path}: no such state database")
+            own.mkdir(parents=True, exist_ok=True)
+            self._db = open_database(self.path, SCHEMA)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged schema
             if isinstance(exc, sqlite3.OperationalError):
-                raise OutputError(f"{folder}: cannot open the state database ({exc})") from exc
-            raise StateError(f"{folder / STATE_FILENAME}: not a state database ({exc})") from exc
+                raise OutputError(f"{own}: cannot open the state database ({exc})") from exc
+            raise StateError(f"{self.path}: not a state database ({exc})") from exc
         except OSError as exc:
-            raise OutputError(f"{folder}: cannot open the state database ({exc})") from exc
-        self.folder = folder
+            raise OutputError(f"{own}: cannot open the state database ({exc})") from exc
 
     def check(self) -> None:
         """Raise StateError naming the first sign that this database is not as this
-        program leaves it: damaged pages, changed tables, records that do not parse,
-        or stored output names that are not plain file names in the output folder."""
-        where = self.folder / STATE_FILENAME
+        program leaves it: damaged pages, changed tables, rows of another video, records
+        that do not parse or do not refer to each other as they must."""
+        where = self.path
         try:
             verdict = self._db.execute("PRAGMA quick_check").fetchone()
             if verdict is None or verdict[0] != "ok":
@@ -170,64 +173,82 @@ class StateStore:
             ).fetchone()
             if bad_steps is not None:
                 raise StateError(f"{where}: step {bad_steps[0]!r} has values of the wrong type")
-            done = self._db.execute("SELECT video_key, step FROM steps WHERE done=1").fetchall()
-            rows = self._db.execute(
-                "SELECT video_key, step, key, data FROM records ORDER BY video_key"
-            ).fetchall()
+            done = {row[0] for row in self._db.execute("SELECT step FROM steps WHERE done=1")}
+            rows = self._db.execute("SELECT step, key, data FROM records").fetchall()
             keys = {
                 row[0]
                 for table in TABLES
                 for row in self._db.execute(f"SELECT DISTINCT video_key FROM {table}")
             }
-            stems = [row[0] for row in self._db.execute("SELECT stem FROM names")]
             for table in TABLES:  # every value decodes (text stored as UTF-8)
                 self._db.execute(f"SELECT * FROM {table}").fetchall()
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise StateError(f"{where}: unreadable ({exc})") from exc
         for key in keys:
-            if not isinstance(key, str) or not VIDEO_KEY.match(key):
-                raise StateError(f"{where}: {key!r} is not a video key")
-        for stem in stems:
-            if not isinstance(stem, str) or safe_stem(stem) != stem:
-                raise StateError(f"{where}: {stem!r} is not an output name")
-        for video, records in itertools.groupby(rows, key=lambda row: row[0]):
-            finished = {step for key, step in done if key == video}
-            problem = check_video_records((row[1:] for row in records), finished)
-            if problem is not None:
-                raise StateError(f"{where}: {problem}")
+            if key != self.video_key:
+                raise StateError(f"{where}: rows of {key!r}, not of video {self.video_key}")
+        problem = check_video_records(rows, done)
+        if problem is not None:
+            raise StateError(f"{where}: {problem}")
 
     def close(self) -> None:
         self._db.close()
 
     def transaction(self) -> AbstractContextManager[None]:
-        return transaction(self._db, self.folder)
+        return transaction(self._db, self.path.parent)
+
+    def replace_rows(self, rows: dict[str, list[tuple[object, ...]]]) -> None:
+        """Replace every row with ``rows`` (table -> rows in TABLES' column order)."""
+        with self.transaction():
+            for table, columns in TABLES.items():
+                self._db.execute(f"DELETE FROM {table}")
+                marks = ", ".join("?" * len(columns))
+                self._db.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
+                    rows.get(table, []),
+                )
+
+    def fingerprint(self) -> tuple[int, ...]:
+        """Changes whenever a step moves on or a record is stored (cheap to poll)."""
+        records = self._db.execute(
+            "SELECT count(*), coalesce(sum(length(data)), 0) FROM records"
+        ).fetchone()
+        steps = self._db.execute(
+            "SELECT count(*), coalesce(sum(done), 0), coalesce(sum(progress), 0) FROM steps"
+        ).fetchone()
+        return (*records, *steps)
 
     # -- steps -------------------------------------------------------------
-    def step(self, video_key: str, step: str) -> tuple[str, bool, int] | None:
+    def step(self, step: str) -> tuple[str, bool, int] | None:
         row = self._db.execute(
             "SELECT config_hash, done, progress FROM steps WHERE video_key=? AND step=?",
-            (video_key, step),
+            (self.video_key, step),
         ).fetchone()
         return None if row is None else (row[0], bool(row[1]), int(row[2]))
 
-    def reset_step(self, video_key: str, step: str, config_hash: str) -> None:
+    def steps_done(self) -> dict[str, bool]:
+        rows = self._db.execute("SELECT step, done FROM steps").fetchall()
+        return {str(step): bool(done) for step, done in rows}
+
+    def reset_step(self, step: str, config_hash: str) -> None:
         """Forget a step's progress and records; start it under ``config_hash``."""
         with self.transaction():
-            self._db.execute("DELETE FROM records WHERE video_key=? AND step=?", (video_key, step))
+            self._db.execute(
+                "DELETE FROM records WHERE video_key=? AND step=?", (self.video_key, step)
+            )
             self._db.execute(
                 "INSERT OR REPLACE INTO steps (video_key, step, config_hash, done, progress)"
                 " VALUES (?, ?, ?, 0, -1)",
-                (video_key, step, config_hash),
+                (self.video_key, step, config_hash),
             )
 
-    def forget_video(self, video_key: str) -> None:
+    def forget(self) -> None:
         with self.transaction():
-            for table in ("records", "steps"):
-                self._db.execute(f"DELETE FROM {table} WHERE video_key=?", (video_key,))
+            for table in TABLES:
+                self._db.execute(f"DELETE FROM {table}")
 
     def commit_progress(
         self,
-        video_key: str,
         step: str,
         progress: int,
         records: Sequence[tuple[str, int, Record]],
@@ -238,139 +259,79 @@ class StateStore:
             self._db.executemany(
                 "INSERT OR REPLACE INTO records (video_key, step, key, seq, data)"
                 " VALUES (?, ?, ?, ?, ?)",
-                [(video_key, step, key, seq, data.to_json()) for key, seq, data in records],
+                [(self.video_key, step, key, seq, data.to_json()) for key, seq, data in records],
             )
             self._db.execute(
                 "UPDATE steps SET progress=?, done=? WHERE video_key=? AND step=?",
-                (progress, int(done), video_key, step),
+                (progress, int(done), self.video_key, step),
             )
 
-    def delete_records(self, video_key: str, step: str, keys: set[str]) -> None:
+    def delete_records(self, step: str, keys: set[str]) -> None:
         with self.transaction():
             self._db.executemany(
                 "DELETE FROM records WHERE video_key=? AND step=? AND key=?",
-                [(video_key, step, key) for key in keys],
+                [(self.video_key, step, key) for key in keys],
             )
 
-    def load(self, video_key: str, step: str, model: type[R], key: str | None = None) -> list[R]:
+    def rows(self, step: str) -> list[tuple[str, str]]:
+        """(key, JSON) of the step's records but the summary ones, in order, unparsed."""
+        rows = self._db.execute(
+            "SELECT key, data FROM records WHERE step=? AND key NOT LIKE '~%' ORDER BY seq, key",
+            (step,),
+        ).fetchall()
+        return [(str(key), str(data)) for key, data in rows]
+
+    def count(self, step: str) -> int:
+        """How many records (but the summary ones) ``step`` has stored."""
+        row = self._db.execute(
+            "SELECT count(*) FROM records WHERE step=? AND key NOT LIKE '~%'", (step,)
+        ).fetchone()
+        return int(row[0])
+
+    def load(self, step: str, model: type[R], key: str | None = None) -> list[R]:
         """The step's records in order, as ``model``: every one but the summary records
         (keys starting with ``~``), or (``key``) only that one."""
         if key is None:
-            rows = self._db.execute(
-                "SELECT data FROM records WHERE video_key=? AND step=? AND key NOT LIKE '~%'"
-                " ORDER BY seq, key",
-                (video_key, step),
-            ).fetchall()
+            data = [row[1] for row in self.rows(step)]
         else:
-            rows = self._db.execute(
-                "SELECT data FROM records WHERE video_key=? AND step=? AND key=?",
-                (video_key, step, key),
-            ).fetchall()
+            data = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT data FROM records WHERE video_key=? AND step=? AND key=?",
+                    (self.video_key, step, key),
+                )
+            ]
         try:
-            return [model.model_validate_json(row[0]) for row in rows]
+            return [model.model_validate_json(item) for item in data]
         except ValueError as exc:  # checked when the run started: altered since
-            raise StateError(
-                f"{self.folder / STATE_FILENAME}: a {step} record changed ({exc})"
-            ) from None
+            raise StateError(f"{self.path}: a {step} record changed ({exc})") from None
 
-    def load_one(self, video_key: str, step: str, key: str, model: type[R]) -> R:
+    def load_one(self, step: str, key: str, model: type[R]) -> R:
         """The record stored under ``key`` (StateError when it is missing)."""
-        found = self.load(video_key, step, model, key)
+        found = self.load(step, model, key)
         if not found:
-            raise StateError(
-                f"{self.folder / STATE_FILENAME}: the {step} record {key!r} is missing"
-            )
+            raise StateError(f"{self.path}: the {step} record {key!r} is missing")
         return found[0]
 
-    def record_keys(self, video_key: str, step: str) -> set[str]:
+    def record_keys(self, step: str) -> set[str]:
         rows = self._db.execute(
-            "SELECT key FROM records WHERE video_key=? AND step=?", (video_key, step)
+            "SELECT key FROM records WHERE video_key=? AND step=?", (self.video_key, step)
         ).fetchall()
         return {row[0] for row in rows}
 
-    # -- videos ------------------------------------------------------------
-    def video_key(self, path: Path, remembered: bool = True) -> str:
-        """The video's content hash, remembered with its path, size and modification
-        time: a rerun over unchanged files does not read them again (``remembered=False``
-        reads the file regardless)."""
-        try:
-            stat = path.stat()
-            where = str(path.resolve())
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-        row = self._db.execute(
-            "SELECT video_key FROM files WHERE path=? AND size=? AND mtime_ns=?",
-            (where, stat.st_size, stat.st_mtime_ns),
-        ).fetchone()
-        if row is not None and remembered:
-            return str(row[0])
-        key = content_hash(path)
-        with self.transaction():
-            self._db.execute(
-                "INSERT OR REPLACE INTO files (path, size, mtime_ns, video_key) VALUES (?,?,?,?)",
-                (where, stat.st_size, stat.st_mtime_ns, key),
-            )
-        return key
 
-    def claim_stem(self, video_key: str, path: Path, wanted: str) -> str:
-        """The name this video's outputs start with in this folder, the same on every run.
-
-        A video keeps the stem it first got (found by content, then by path). A new video
-        whose stem another video holds (``a/clip.mp4`` and ``b/clip.mp4``, or
-        ``clip.mp4`` and ``clip.mov``) gets ``clip-2``, ``clip-3``...; names are compared
-        case-folded, as a case-insensitive file system would.
-        """
-        where = str(path.resolve())
-        with self.transaction():
-            row = self._db.execute(
-                "SELECT stem FROM names WHERE video_key=?", (video_key,)
-            ).fetchone()
-            if row is None:
-                row = self._db.execute("SELECT stem FROM names WHERE path=?", (where,)).fetchone()
-                if row is not None:  # the file at this path changed: it keeps the name
-                    self._db.execute(
-                        "UPDATE names SET video_key=? WHERE stem=?", (video_key, row[0])
-                    )
-            if row is not None:
-                return str(row[0])
-            stem, number = wanted, 1
-            while self._db.execute(
-                "SELECT 1 FROM names WHERE folded=?", (stem.casefold(),)
-            ).fetchone():
-                number += 1
-                stem = f"{wanted}-{number}"
-            self._db.execute(
-                "INSERT INTO names (stem, folded, video_key, path) VALUES (?,?,?,?)",
-                (stem, stem.casefold(), video_key, where),
-            )
-            return stem
-
-    def videos_with_state(self) -> set[str]:
-        """The keys of every video with any progress stored."""
-        rows = self._db.execute("SELECT DISTINCT video_key FROM steps")
-        return {str(row[0]) for row in rows}
-
-    def holder_of(self, stem: str) -> str | None:
-        """The path of the video that holds ``stem`` here, if any."""
-        row = self._db.execute(
-            "SELECT path FROM names WHERE folded=?", (stem.casefold(),)
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-
-def set_aside(output_dir: Path, reason: str) -> Path:
-    """Rename the state database (and its journal files) out of the way, never deleting
-    it; return its new name. The next StateStore starts an empty one."""
-    folder = output_dir / STATE_DIRNAME
+def set_aside(database: Path, reason: str) -> Path:
+    """Rename a state database (and its journal) out of the way, never deleting it;
+    return its new name. The next one opened there starts empty."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    target = folder / f"{STATE_FILENAME}.invalid-{stamp}"
+    target = database.with_name(f"{database.name}.invalid-{stamp}")
     number = 1
     while target.exists():
         number += 1
-        target = folder / f"{STATE_FILENAME}.invalid-{stamp}-{number}"
-    for suffix in ("-wal", "-shm", ""):
-        source = folder / f"{STATE_FILENAME}{suffix}"
+        target = database.with_name(f"{database.name}.invalid-{stamp}-{number}")
+    for suffix in ("-journal", "-wal", "-shm", ""):
+        source = database.with_name(f"{database.name}{suffix}")
         if source.exists():
             source.rename(f"{target}{suffix}")
-    write_text(folder / f"{target.name}.reason.txt", reason + "\n")
+    write_text(target.with_name(f"{target.name}.reason.txt"), reason + "\n")
     return target

@@ -1,9 +1,9 @@
-"""What an output folder holds, read from its state database.
+"""What an output folder holds, read from its videos' state databases.
 
 The write step commits each image's record as soon as the file is in place, so reading
-the database (rather than the ``VIDEO_info.json`` files, written once a video is done)
+the databases (rather than the ``VIDEO_info.json`` files, written once a video is done)
 shows the images of a running ``extract`` as they appear. Only the pipeline's own
-tables are read here; decisions and people come from :mod:`.store`.
+records are read here, never written; decisions and people come from :mod:`.store`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..pipeline.index import FolderIndex
 from ..pipeline.records import WriteItem
 from ..pipeline.restored import before_path
-from .store import UNREVIEWED, ReviewStore, person_key
+from ..pipeline.state import STATE_FILENAME, video_folder
+from .store import UNREVIEWED, person_key
 
 log = logging.getLogger(__name__)
 
@@ -106,34 +108,84 @@ def _entry(output_dir: Path, stem: str, video_key: str, item: WriteItem) -> Entr
     )
 
 
-class Catalog:
-    """The images of one output folder and the progress of its videos."""
+@dataclass
+class _Video:
+    """What one video's state database said when last read."""
 
-    def __init__(self, output_dir: Path, store: ReviewStore) -> None:
+    stamp: tuple[int, int]
+    stem: str | None
+    steps: dict[str, bool]
+    rows: list[tuple[str, str]]  # the write step's (key, JSON)
+    planned: int
+
+
+def read_only(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write (the gallery and export read while extract runs)."""
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    db.execute("PRAGMA query_only=1")
+    return db
+
+
+class Catalog:
+    """The images of one output folder and the progress of its videos, read from the
+    videos' state databases (each read again only when its file changed)."""
+
+    def __init__(self, output_dir: Path) -> None:
         self.output_dir = output_dir
-        self._db: sqlite3.Connection = store.connection
+        self._index = FolderIndex(output_dir)
         self._bad: set[tuple[str, str]] = set()
+        self._videos: dict[str, _Video] = {}
         self._cached: tuple[tuple[Any, ...], list[Entry]] | None = None
 
-    def _stems(self) -> dict[str, str]:
-        return {
-            str(key): str(stem)
-            for stem, key in self._db.execute("SELECT stem, video_key FROM names").fetchall()
-        }
+    def _stamp(self, key: str) -> tuple[int, int] | None:
+        try:
+            stat = (video_folder(self.output_dir, key) / STATE_FILENAME).stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def _read(self, key: str, stamp: tuple[int, int]) -> _Video | None:
+        try:
+            db = read_only(video_folder(self.output_dir, key) / STATE_FILENAME)
+            try:
+                steps = {str(s): bool(d) for s, d in db.execute("SELECT step, done FROM steps")}
+                rows = db.execute(
+                    "SELECT key, data FROM records WHERE step='write' AND key NOT LIKE '~%'"
+                    " ORDER BY seq, key"
+                ).fetchall()
+                planned = db.execute(
+                    "SELECT count(*) FROM records WHERE step='select' AND key NOT LIKE '~%'"
+                ).fetchone()[0]
+            finally:
+                db.close()
+        except sqlite3.Error as exc:  # being written, or damaged: as it was when last read
+            log.debug("%s: not read now (%s)", key, exc)
+            return self._videos.get(key)
+        stem = self._index.stem_of(key)
+        return _Video(stamp, stem, steps, [(str(k), str(d)) for k, d in rows], int(planned))
+
+    def _refresh(self) -> dict[str, _Video]:
+        """Every video's data, read again where its database changed."""
+        videos: dict[str, _Video] = {}
+        for key in self._index.videos():
+            stamp = self._stamp(key)
+            known = self._videos.get(key)
+            if stamp is None:
+                continue
+            if known is None or known.stamp != stamp:
+                known = self._read(key, stamp)
+            if known is not None:
+                videos[key] = known
+        self._videos = videos
+        return videos
 
     def fingerprint(self) -> tuple[Any, ...]:
         """Changes whenever an image is written or a step moves on (cheap to poll)."""
-        records = self._db.execute(
-            "SELECT count(*), coalesce(sum(length(data)), 0) FROM records WHERE step='write'"
-        ).fetchone()
-        steps = self._db.execute(
-            "SELECT count(*), coalesce(sum(done), 0), coalesce(sum(progress), 0) FROM steps"
-        ).fetchone()
-        return (*records, *steps)
+        return tuple(sorted((key, video.stamp) for key, video in self._refresh().items()))
 
     def entries(self) -> list[Entry]:
         """Every image written so far whose file is still there, in video and frame order
-        (read again when the database changed)."""
+        (read again when a database changed)."""
         version = self.fingerprint()
         if self._cached is None or self._cached[0] != version:
             self._cached = (version, self._read_entries())
@@ -146,46 +198,37 @@ class Catalog:
         return {e.path for e in entries} | {e.before for e in entries if e.before}
 
     def _read_entries(self) -> list[Entry]:
-        stems = self._stems()
-        rows = self._db.execute(
-            "SELECT video_key, key, data FROM records WHERE step='write' ORDER BY video_key, seq"
-        ).fetchall()
         entries: list[Entry] = []
-        for video_key, key, data in rows:
-            stem = stems.get(video_key)
-            if stem is None:
+        for video_key, video in self._videos.items():
+            if video.stem is None:
                 continue
-            try:
-                item = WriteItem.model_validate_json(data)
-            except ValueError as exc:
-                if (video_key, key) not in self._bad:
-                    self._bad.add((video_key, key))
-                    log.warning("%s: a write record that does not fit, left out (%s)", key, exc)
-                continue
-            if real_file(self.output_dir, item.path):
-                entries.append(_entry(self.output_dir, stem, video_key, item))
+            for key, data in video.rows:
+                try:
+                    item = WriteItem.model_validate_json(data)
+                except ValueError as exc:
+                    if (video_key, key) not in self._bad:
+                        self._bad.add((video_key, key))
+                        log.warning("%s: a write record that does not fit, left out (%s)", key, exc)
+                    continue
+                if real_file(self.output_dir, item.path):
+                    entries.append(_entry(self.output_dir, video.stem, video_key, item))
         entries.sort(key=lambda e: (e.video, e.person_id, e.frame_index, e.kind, e.path))
         return entries
 
     def progress(self) -> list[VideoProgress]:
         """Each video's step under way and its images written of those planned."""
-        stems = self._stems()
-        steps: dict[str, dict[str, bool]] = {}
-        for key, step, done in self._db.execute("SELECT video_key, step, done FROM steps"):
-            steps.setdefault(str(key), {})[str(step)] = bool(done)
-        counts: dict[tuple[str, str], int] = {}
-        for key, step, count in self._db.execute(
-            "SELECT video_key, step, count(*) FROM records WHERE key NOT LIKE '~%'"
-            " AND step IN ('select', 'write') GROUP BY video_key, step"
-        ):
-            counts[(str(key), str(step))] = int(count)
         result = []
-        for key, stem in sorted(stems.items(), key=lambda kv: kv[1]):
-            done = steps.get(key, {})
-            current = next((s for s in STEPS if not done.get(s)), "done")
-            planned = counts.get((key, "select"), 0) if done.get("select") else 0
-            result.append(VideoProgress(stem, current, counts.get((key, "write"), 0), planned))
+        for video in sorted(self._refresh().values(), key=lambda v: v.stem or ""):
+            if video.stem is None:
+                continue
+            current = next((s for s in STEPS if not video.steps.get(s)), "done")
+            planned = video.planned if video.steps.get("select") else 0
+            result.append(VideoProgress(video.stem, current, len(video.rows), planned))
         return result
+
+    def stems(self) -> list[str]:
+        """The output stems of every video with state here."""
+        return sorted(v.stem for v in self._refresh().values() if v.stem is not None)
 
 
 def decision_of(decisions: dict[str, str], path: str) -> str:

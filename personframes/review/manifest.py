@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import StateError
 from ..output.naming import manifest_name
 from ..output.writer import write_json
+from ..pipeline.index import FolderIndex
 from .store import UNREVIEWED, ReviewStore, person_key
 
 
@@ -33,9 +34,10 @@ def annotate(outputs: list[dict[str, Any]], stem: str, store: ReviewStore) -> No
             entry.pop("person_name", None)
 
 
-def video_stems(store: ReviewStore) -> list[str]:
-    rows = store.connection.execute("SELECT stem FROM names ORDER BY stem").fetchall()
-    return [str(row[0]) for row in rows]
+def video_stems(output_dir: Path) -> list[str]:
+    """The output stems of every video with state in ``output_dir``."""
+    index = FolderIndex(output_dir)
+    return sorted(stem for key in index.videos() if (stem := index.stem_of(key)) is not None)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -59,7 +61,7 @@ def write_review_manifests(output_dir: Path) -> list[Path]:
     """Rewrite every finished video's info.json with the review; the files written."""
     written = []
     with ReviewStore(output_dir) as store:
-        for stem in video_stems(store):
+        for stem in video_stems(output_dir):
             path = output_dir / manifest_name(stem)
             if not path.is_file():
                 continue  # not finished: its manifest step will write the review

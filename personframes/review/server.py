@@ -71,7 +71,7 @@ class Gallery:
         self.output_dir = output_dir
         self.token = token or secrets.token_urlsafe(24)
         self.store = ReviewStore(output_dir)
-        self.catalog = Catalog(output_dir, self.store)
+        self.catalog = Catalog(output_dir)
         self._lock = threading.Lock()
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ def _thumbnail(entry: Entry, output_dir: Path) -> PILImage.Image:
 
 def _grouped(output_dir: Path) -> tuple[list[tuple[str, list[Entry]]], dict[str, Decision]]:
     with ReviewStore(output_dir, reading=True) as store:
-        entries = Catalog(output_dir, store).entries()
+        entries = Catalog(output_dir).entries()
         decisions = store.decisions()
         people = people_of(entries, store)
     if not entries:

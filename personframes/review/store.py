@@ -1,6 +1,7 @@
-"""Review decisions and people, stored in the output folder's state database.
+"""Review decisions and people, stored in ``OUT/.personframes/review.sqlite`` (written
+only by the gallery; the pipeline and export read it).
 
-Two tables beside the pipeline's (which this module only reads):
+Two tables:
 
 - ``review_decisions``: an output image's path (relative to OUT) and ``accepted`` or
   ``rejected``; an image without a row is unreviewed. Each change is committed at once.
@@ -18,11 +19,13 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import InputError, StateError
-from ..pipeline.state import STATE_DIRNAME, STATE_FILENAME, transaction
+from ..pipeline.index import has_state
+from ..pipeline.state import STATE_DIRNAME, STATE_FILENAME, open_database, transaction
 
 Decision = Literal["accepted", "rejected"]
 DECISIONS: tuple[Decision, ...] = ("accepted", "rejected")
 UNREVIEWED = "unreviewed"
+REVIEW_FILENAME = "review.sqlite"
 NAME = re.compile(r"^[\w][\w .'-]{0,62}$", re.UNICODE)  # a person's name: one line, no path
 PERSON = re.compile(r"^.+:\d+$")
 
@@ -45,43 +48,50 @@ def person_key(stem: str, person_id: int) -> str:
     return f"{stem}:{person_id}"
 
 
-def state_database(output_dir: Path) -> Path:
-    """``OUT/.personframes/state.sqlite``, or InputError when OUT has none."""
-    path = output_dir / STATE_DIRNAME / STATE_FILENAME
+def check_output_folder(output_dir: Path) -> None:
+    """InputError unless ``output_dir`` is a folder ``extract`` wrote into."""
     if not output_dir.is_dir():
         raise InputError(f"{output_dir}: no such folder")
-    if not path.is_file() or path.is_symlink():
+    if not has_state(output_dir):
         raise InputError(
-            f"{output_dir}: not a personframes output folder (no {STATE_DIRNAME}/{STATE_FILENAME});"
+            f"{output_dir}: not a personframes output folder (no {STATE_DIRNAME}/ state);"
             " run personframes extract VIDEO -o this folder first"
         )
-    return path
+    if (output_dir / STATE_DIRNAME / STATE_FILENAME).is_file():
+        raise InputError(
+            f"{output_dir}: its state is an earlier personframes version's; run "
+            "personframes summary on it once to bring it up to date"
+        )
 
 
 class ReviewStore:
     """Decisions, merges and names of one output folder (a connection of its own).
 
-    ``reading=True`` (export, contact sheets) never writes: a folder never reviewed is
-    read as such, without adding the review's tables to its database."""
+    ``reading=True`` (extract, export, contact sheets) never writes: a folder never
+    reviewed is read as such, without creating the review's database."""
 
     def __init__(self, output_dir: Path, wait_s: float = 30.0, reading: bool = False) -> None:
-        self.path = state_database(output_dir)
+        self.path = output_dir / STATE_DIRNAME / REVIEW_FILENAME
+        self._db: sqlite3.Connection | None = None
+        if reading and not self.path.is_file():
+            return
         try:
-            self._db = sqlite3.connect(
-                self.path, timeout=wait_s, isolation_level=None, check_same_thread=False
-            )
-            if not reading:
-                self._db.executescript(SCHEMA)
-            tables = self._db.execute(
-                "SELECT count(*) FROM sqlite_master WHERE type='table'"
-                " AND name IN ('review_decisions', 'review_people')"
-            ).fetchone()[0]
+            if reading:
+                self._db = sqlite3.connect(
+                    self.path, timeout=wait_s, isolation_level=None, check_same_thread=False
+                )
+                self._writer.execute("SELECT count(*) FROM review_decisions, review_people LIMIT 1")
+            else:
+                (output_dir / STATE_DIRNAME).mkdir(parents=True, exist_ok=True)
+                self._db = open_database(self.path, SCHEMA, wait_s)
         except sqlite3.DatabaseError as exc:
-            raise StateError(f"{self.path}: cannot open the state database ({exc})") from exc
-        self._reviewed = tables == 2
+            raise StateError(f"{self.path}: cannot open the review database ({exc})") from exc
+        except OSError as exc:
+            raise StateError(f"{self.path}: cannot open the review database ({exc})") from exc
 
     def close(self) -> None:
-        self._db.close()
+        if self._db is not None:
+            self._db.close()
 
     def __enter__(self) -> ReviewStore:
         return self
@@ -90,21 +100,25 @@ class ReviewStore:
         self.close()
 
     @property
-    def connection(self) -> sqlite3.Connection:
-        """For reading the pipeline's tables (the catalogue)."""
+    def _writer(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StateError(f"{self.path}: opened for reading")
         return self._db
 
+    def _rows(self, query: str) -> list[tuple[object, ...]]:
+        return [] if self._db is None else self._db.execute(query).fetchall()
+
     def _transaction(self) -> AbstractContextManager[None]:
-        return transaction(self._db, self.path)
+        return transaction(self._writer, self.path)
 
     # -- decisions ---------------------------------------------------------
     def decide(self, path: str, decision: str) -> None:
         """Accept, reject or (``unreviewed``) forget the decision on one image."""
         with self._transaction():
             if decision == UNREVIEWED:
-                self._db.execute("DELETE FROM review_decisions WHERE path=?", (path,))
+                self._writer.execute("DELETE FROM review_decisions WHERE path=?", (path,))
             elif decision in DECISIONS:
-                self._db.execute(
+                self._writer.execute(
                     "INSERT OR REPLACE INTO review_decisions (path, decision, updated)"
                     " VALUES (?, ?, ?)",
                     (path, decision, time.time()),
@@ -113,30 +127,22 @@ class ReviewStore:
                 raise InputError(f"{decision!r}: not accepted, rejected or unreviewed")
 
     def decisions(self) -> dict[str, Decision]:
-        if not self._reviewed:
-            return {}
-        rows = self._db.execute("SELECT path, decision FROM review_decisions").fetchall()
+        rows = self._rows("SELECT path, decision FROM review_decisions")
         return {str(path): decision for path, decision in rows if decision in DECISIONS}
 
     def fingerprint(self) -> tuple[object, ...]:
         """Changes with every decision, merge or name (another tab's too)."""
-        if not self._reviewed:
-            return ()
-        decisions = self._db.execute(
-            "SELECT count(*), total(updated) FROM review_decisions"
-        ).fetchone()
-        people = self._db.execute(
+        decisions = self._rows("SELECT count(*), total(updated) FROM review_decisions")
+        people = self._rows(
             "SELECT group_concat(person || '>' || coalesce(merged_into, '') || '='"
             " || coalesce(name, ''), '|') FROM review_people"
-        ).fetchone()
+        )
         return (*decisions, *people)
 
     # -- people ------------------------------------------------------------
     def _people(self) -> dict[str, tuple[str | None, str | None]]:
-        if not self._reviewed:
-            return {}
-        rows = self._db.execute("SELECT person, merged_into, name FROM review_people").fetchall()
-        return {str(p): (m, n) for p, m, n in rows}
+        rows = self._rows("SELECT person, merged_into, name FROM review_people")
+        return {str(p): (m, n) for p, m, n in rows}  # type: ignore[misc]
 
     def root(self, person: str) -> str:
         """The person a merged one now belongs to (itself when never merged)."""
@@ -158,7 +164,7 @@ class ReviewStore:
             if source_root == target_root:
                 return target_root
             names = self.names()
-            self._db.execute(
+            self._writer.execute(
                 "INSERT INTO review_people (person, merged_into, name) VALUES (?, ?, NULL)"
                 " ON CONFLICT(person) DO UPDATE SET merged_into=excluded.merged_into, name=NULL",
                 (source_root, target_root),
@@ -170,7 +176,9 @@ class ReviewStore:
     def split(self, person: str) -> None:
         """Undo a merge: ``person`` (and those merged into it) is a group of its own again."""
         with self._transaction():
-            self._db.execute("UPDATE review_people SET merged_into=NULL WHERE person=?", (person,))
+            self._writer.execute(
+                "UPDATE review_people SET merged_into=NULL WHERE person=?", (person,)
+            )
 
     def rename(self, person: str, name: str) -> str:
         """Name ``person``'s group (an empty name removes it); returns the root named."""
@@ -185,7 +193,7 @@ class ReviewStore:
         return root
 
     def _set_name(self, person: str, name: str | None) -> None:
-        self._db.execute(
+        self._writer.execute(
             "INSERT INTO review_people (person, merged_into, name) VALUES (?, NULL, ?)"
             " ON CONFLICT(person) DO UPDATE SET name=excluded.name",
             (person, name),

@@ -79,7 +79,7 @@ class ManifestStep(Step):
     def run(self, ctx: RunContext) -> None:
         info, scanned = scan_results(ctx)
         frames = {f.index: f for f in scanned}
-        written = ctx.store.load(ctx.video_key, WriteStep.NAME, WriteItem)
+        written = ctx.store.load(WriteStep.NAME, WriteItem)
         outputs: list[dict[str, Any]] = []
         for record in written:
             frame = frames[record.frame_index]
@@ -129,9 +129,9 @@ class ManifestStep(Step):
             }
             entry.update({k: v for k, v in optional.items() if v is not None})
             outputs.append(entry)
-        with ReviewStore(ctx.output_dir) as review:
+        with ReviewStore(ctx.output_dir, reading=True) as review:
             annotate(outputs, ctx.stem, review)
-        selection = ctx.store.load_one(ctx.video_key, SelectStep.NAME, INFO_KEY, SelectInfo)
+        selection = ctx.store.load_one(SelectStep.NAME, INFO_KEY, SelectInfo)
         summary = RunSummary(**self._stats(info, frames, written), **selection.model_dump())
         document = {
             "schema_version": SCHEMA_VERSION,
@@ -142,9 +142,7 @@ class ManifestStep(Step):
             "outputs": outputs,
         }
         write_json(ctx.output_dir / manifest_name(ctx.stem), document)
-        ctx.store.commit_progress(
-            ctx.video_key, self.NAME, 0, [(SUMMARY_KEY, 0, summary)], done=True
-        )
+        ctx.store.commit_progress(self.NAME, 0, [(SUMMARY_KEY, 0, summary)], done=True)
 
     @staticmethod
     def _stats(

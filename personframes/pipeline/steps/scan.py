@@ -25,8 +25,8 @@ InFlight = tuple[SampledFrame, list[FaceDetection], Described, Future[TimedPoses
 
 def scan_results(ctx: RunContext) -> tuple[ScanInfo, list[ScanFrame]]:
     """The finished scan, read once: its summary record and the candidate frames in order."""
-    info = ctx.store.load_one(ctx.video_key, ScanStep.NAME, INFO_KEY, ScanInfo)
-    return info, ctx.store.load(ctx.video_key, ScanStep.NAME, ScanFrame)
+    info = ctx.store.load_one(ScanStep.NAME, INFO_KEY, ScanInfo)
+    return info, ctx.store.load(ScanStep.NAME, ScanFrame)
 
 
 class ScanStep(Step):
@@ -38,7 +38,7 @@ class ScanStep(Step):
 
     def run(self, ctx: RunContext) -> None:
         cfg = ctx.config
-        state = ctx.store.step(ctx.video_key, self.NAME)
+        state = ctx.store.step(self.NAME)
         resume_after = state[2] if state else -1
         stats = SamplingStats()
         pending: list[tuple[str, int, Record]] = []
@@ -50,9 +50,7 @@ class ScanStep(Step):
         in_flight: deque[InFlight] = deque()
 
         def flush(done: bool = False, extra: list[tuple[str, int, Record]] | None = None) -> None:
-            ctx.store.commit_progress(
-                ctx.video_key, self.NAME, last_index, pending + (extra or []), done
-            )
+            ctx.store.commit_progress(self.NAME, last_index, pending + (extra or []), done)
             pending.clear()
 
         def settle(keep: int) -> None:

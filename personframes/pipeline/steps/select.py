@@ -136,7 +136,7 @@ class SelectStep(Step):
             else 0,
         )
         ctx.store.commit_progress(
-            ctx.video_key, self.NAME, len(items), [*items, (INFO_KEY, -1, summary)], done=True
+            self.NAME, len(items), [*items, (INFO_KEY, -1, summary)], done=True
         )
 
 

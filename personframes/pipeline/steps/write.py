@@ -31,7 +31,7 @@ from .select import SelectStep
 
 
 def planned(ctx: RunContext) -> list[SelectItem]:
-    return ctx.store.load(ctx.video_key, SelectStep.NAME, SelectItem)
+    return ctx.store.load(SelectStep.NAME, SelectItem)
 
 
 class WriteStep(Step):
@@ -40,7 +40,7 @@ class WriteStep(Step):
     TEMP = "before_restoration"
 
     def _written(self, ctx: RunContext) -> list[WriteItem]:
-        return ctx.store.load(ctx.video_key, self.NAME, WriteItem)
+        return ctx.store.load(self.NAME, WriteItem)
 
     @staticmethod
     def _files(ctx: RunContext, record: WriteItem) -> list[Path]:
@@ -81,7 +81,7 @@ class WriteStep(Step):
     def run(self, ctx: RunContext) -> None:
         out = ctx.config.output
         plan = planned(ctx)
-        done = ctx.store.record_keys(ctx.video_key, self.NAME)
+        done = ctx.store.record_keys(self.NAME)
         todo: dict[int, list[SelectItem]] = defaultdict(list)
         for item in plan:
             if item.file not in done:
@@ -138,9 +138,9 @@ class WriteStep(Step):
                     written = WriteItem.model_validate({**item.model_dump(), **extra}, strict=False)
                     records.append((item.file, item.seq, written))
                 finished += len(records)
-                ctx.store.commit_progress(ctx.video_key, self.NAME, frame.index, records)
+                ctx.store.commit_progress(self.NAME, frame.index, records)
                 ctx.progress(self.NAME, finished, len(plan))
-        ctx.store.commit_progress(ctx.video_key, self.NAME, -1, [], done=True)
+        ctx.store.commit_progress(self.NAME, -1, [], done=True)
         cache.keep_only({r.restored_key for r in self._written(ctx) if r.restored_key})
 
     def _render(
