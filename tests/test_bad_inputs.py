@@ -654,7 +654,7 @@ CASES = [
         build_full_disk,
         1,
         "no space left",
-        mount=TMPFS.format(size="400k"),
+        mount=TMPFS.format(size="200k"),
         timeout=180,
     ),
     case("state-folder-is-a-file", build_state_is_file, 2, ".personframes"),

@@ -92,13 +92,17 @@ class FolderIndex:
         self.folder = state_folder(output_dir)
 
     def _own(self, name: str) -> Path:
-        folder = require_real_folder(
-            self.folder / name, "personframes keeps its state there: remove it and run again"
-        )
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{folder}: cannot create ({exc.strerror or exc})") from exc
+        """``.personframes/NAME``, made, once every folder down to it is a real folder
+        (a link there would send the state elsewhere)."""
+        folder = self.folder
+        for part in name.split("/"):
+            folder = require_real_folder(
+                folder / part, "personframes keeps its state there: remove it and run again"
+            )
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"{folder}: cannot create ({exc.strerror or exc})") from exc
         return folder
 
     # -- videos ------------------------------------------------------------

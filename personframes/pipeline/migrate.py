@@ -68,6 +68,8 @@ def migrate_single_database(output_dir: Path) -> None:
     for key in sorted(k for k in keys if isinstance(k, str) and VIDEO_KEY.match(k)):
         store = VideoState(output_dir, key)
         try:
+            if store.steps_done():  # already this version's (a migration cut short)
+                continue
             store.replace_rows({t: [r for r in rows if r[0] == key] for t, rows in tables.items()})
         finally:
             store.close()
