@@ -136,3 +136,16 @@ def test_output_files_get_the_umask_mode_without_setting_the_umask(
         monkeypatch.undo()
         os.umask(previous)
         writer._file_mode.cache_clear()
+
+
+def test_a_name_claim_that_does_not_parse_is_set_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    index = FolderIndex(tmp_path / "out")
+    claims = tmp_path / "out" / ".personframes" / "names"
+    claims.mkdir(parents=True)
+    (claims / "clip.json").write_bytes(b"\xff{not json")
+    assert index.claim_stem(KEY, tmp_path / "clip.mp4", "clip") == "clip"
+    assert (claims / "clip.json.invalid").read_bytes() == b"\xff{not json"  # kept
+    assert "not a name claim personframes wrote" in caplog.text
+    assert index.holder_of("clip") == str((tmp_path / "clip.mp4").resolve())

@@ -189,7 +189,7 @@ class FolderIndex:
         self._own(f"{VIDEOS_DIRNAME}/{video_key}")
         write_json(own / VIDEO_FILENAME, {"stem": stem, "path": where})
 
-    def _try_claim(self, stem: str, video_key: str, where: str) -> bool:
+    def _try_claim(self, stem: str, video_key: str, where: str, again: bool = True) -> bool:
         """Create ``stem``'s claim for ``video_key``; False when another video holds it."""
         path = self._own(NAMES_DIRNAME) / f"{stem.casefold()}.json"
         body = json.dumps({"stem": stem, "video_key": video_key, "path": where}) + "\n"
@@ -197,9 +197,9 @@ class FolderIndex:
             handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             claim = self._claim(stem)
-            if claim is None:  # set aside just now: try again
-                return self._try_claim(stem, video_key, where)
-            return claim.get("video_key") == video_key
+            if claim is None and again:  # set aside just now: try again, once
+                return self._try_claim(stem, video_key, where, again=False)
+            return claim is not None and claim.get("video_key") == video_key
         except OSError as exc:
             raise OutputError(f"{path}: cannot create ({exc.strerror or exc})") from exc
         try:
