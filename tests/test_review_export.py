@@ -110,10 +110,9 @@ def test_the_server_serves_only_the_folders_images_and_writes_need_the_token(
 def test_restored_faces_keep_their_crop_before_restoration(out: Path) -> None:
     restored = [o for o in outputs(out) if (o.get("restoration") or {}).get("restored")]
     assert restored, "the shared video has small faces the policy restores"
-    with ReviewStore(out) as store:
-        from personframes.review.catalog import Catalog
+    from personframes.review.catalog import Catalog
 
-        entries = {e.path: e for e in Catalog(out, store).entries()}
+    entries = {e.path: e for e in Catalog(out).entries()}
     for output in restored:
         entry = entries[str(output["file"])]
         assert entry.before is not None
