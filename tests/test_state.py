@@ -38,40 +38,34 @@ def _claim_together(folder: str, barrier: Any, results: Any, slot: int) -> None:
         results[slot] = -1
 
 
-def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+def _together(target: Any, folder: Path, workers: int = 6) -> list[int]:
+    """Run ``target(folder, barrier, results, slot)`` in ``workers`` processes released
+    at once by a barrier; what each put in its slot of ``results``."""
     spawn = multiprocessing.get_context("spawn")
-    for attempt in range(8):  # new folders: the race needs a fresh database
-        workers = 6
-        barrier = spawn.Barrier(workers)
-        results = spawn.Array("i", workers)
-        folder = tmp_path / f"out{attempt}"
-        procs = [
-            spawn.Process(target=_open_together, args=(str(folder), barrier, results, i))
-            for i in range(workers)
-        ]
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.join(60)
-        assert list(results) == [1] * workers, f"attempt {attempt}: {list(results)}"
-
-
-def test_processes_claiming_one_name_at_once_get_one_each(tmp_path: Path) -> None:
-    """Shards on several hosts claim names with an exclusive create, never a shared
-    database: six videos named clip.mp4 get clip, clip-2 ... clip-6, each once."""
-    spawn = multiprocessing.get_context("spawn")
-    workers = 6
     barrier = spawn.Barrier(workers)
     results = spawn.Array("i", workers)
-    folder = tmp_path / "out"
     procs = [
-        spawn.Process(target=_claim_together, args=(str(folder), barrier, results, i))
+        spawn.Process(target=target, args=(str(folder), barrier, results, i))
         for i in range(workers)
     ]
     for proc in procs:
         proc.start()
     for proc in procs:
         proc.join(60)
+    return list(results)
+
+
+def test_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    for attempt in range(8):  # new folders: the race needs a fresh database
+        results = _together(_open_together, tmp_path / f"out{attempt}")
+        assert results == [1] * 6, f"attempt {attempt}: {results}"
+
+
+def test_processes_claiming_one_name_at_once_get_one_each(tmp_path: Path) -> None:
+    """Shards on several hosts claim names with an exclusive create, never a shared
+    database: six videos named clip.mp4 get clip, clip-2 ... clip-6, each once."""
+    folder = tmp_path / "out"
+    results = _together(_claim_together, folder)
     assert sorted(results) == [1, 2, 3, 4, 5, 6]
     index = FolderIndex(folder)
     for slot, number in enumerate(results):  # and each keeps it on the next run
