@@ -48,6 +48,7 @@ class BatchResult:
     failures: list[tuple[Path, str, int]] = field(default_factory=list)  # path, reason, exit code
     interrupted: Interrupted | None = None
     seconds: float = 0.0
+    retries: int = 0  # videos run again after their worker died (--executor ray)
 
 
 def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str, int]]]:
