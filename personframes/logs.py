@@ -43,6 +43,15 @@ def console_level(cfg: LoggingConfig) -> int:
     return int(getattr(logging, cfg.log_level))
 
 
+def logger_level(cfg: LoggingConfig) -> int:
+    """The ``personframes`` logger's level under ``setup_logging``: its most detailed
+    handler's (the console's, or the log file's)."""
+    level = console_level(cfg)
+    if cfg.log_file is not None:
+        level = min(level, logging.DEBUG if cfg.verbose else logging.INFO)
+    return level
+
+
 def setup_logging(cfg: LoggingConfig) -> None:
     """Configure the ``personframes`` logger (idempotent: replaces earlier handlers)."""
     logger = logging.getLogger("personframes")

@@ -205,10 +205,13 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
     for path, reason, _code in result.failures:
         line = f"failed: {reason}" if str(path) in reason else f"failed: {path}: {reason}"
         console.print(printable(line), markup=False)
+    if result.retries:
+        runs = "run" if result.retries == 1 else "runs"
+        console.print(
+            f"worker deaths: {result.retries} video {runs} repeated on another worker (--retries)"
+        )
     if result.interrupted is not None:
         console.print(f"interrupted: {result.interrupted}. Run the same command again to resume.")
-    for line in result.notes:
-        console.print(line, markup=False)
     done = sum(1 for r in result.results if r.status == "done")
     skipped = sum(1 for r in result.results if r.status == "skipped")
     others = f", {result.other_shards} left to the other shards" if result.other_shards else ""

@@ -25,6 +25,7 @@ from ..logs import setup_logging
 from ..models.session import ModelSession
 from ..output.naming import safe_stem
 from ..output.writer import check_output_dir
+from ..restore.engine_choice import adopt_measured, measured_choices
 from ..video.decode import VIDEO_EXTENSIONS
 from .context import StopFlag
 from .folder import prepare_output_folder
@@ -50,7 +51,7 @@ class BatchResult:
     interrupted: Interrupted | None = None
     seconds: float = 0.0
     other_shards: int = 0  # videos of the batch left to the other shards (--shard)
-    notes: list[str] = field(default_factory=list)  # lines for the summary (retries, ...)
+    retries: int = 0  # videos run again after their worker died (--executor ray)
 
 
 def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str, int]]]:
@@ -131,11 +132,14 @@ def _process_or_fail(
 _worker_state: dict[str, Any] = {}
 
 
-def _worker_init(shared_stop: Any, shared_signum: Any, config_json: str, processes: int) -> None:
+def _worker_init(
+    shared_stop: Any, shared_signum: Any, config_json: str, processes: int, measured: Any
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent relays signals via shared_stop
     config = Config.model_validate_json(config_json)
     setup_logging(config.logging)
     set_workers(processes)  # each worker's engines take their share of the cores
+    adopt_measured(measured)  # the engine choice the parent measured for that share
     _worker_state.update(
         config=config,
         sessions=ModelSession(config.models.cache_dir),
@@ -203,7 +207,13 @@ def _run_parallel(
         max_workers=processes,
         mp_context=context,
         initializer=_worker_init,
-        initargs=(shared_stop, shared_signum, config.model_dump_json(), processes),
+        initargs=(
+            shared_stop,
+            shared_signum,
+            config.model_dump_json(),
+            processes,
+            measured_choices(),
+        ),
     ) as pool:
         futures = {pool.submit(_worker_run, video, stem): video for video, stem in videos.items()}
         for future in as_completed(futures):

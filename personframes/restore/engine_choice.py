@@ -280,6 +280,21 @@ _measured: dict[str, EngineChoice] = {}
 _measured_lock = threading.Lock()
 
 
+def measured_choices() -> dict[str, EngineChoice]:
+    """The choices this process measured, for the worker processes it starts
+    (``adopt_measured``): measured there, side by side, they would time each other."""
+    with _measured_lock:
+        return dict(_measured)
+
+
+def adopt_measured(choices: dict[str, EngineChoice]) -> None:
+    """Use the choices another process measured. Each is keyed by the CPU, the thread
+    share and the engine versions, so one measured for other cores is never used."""
+    with _measured_lock:
+        for key, choice in choices.items():
+            _measured.setdefault(key, choice)
+
+
 def choose(
     spec: ModelSpec,
     load: Callable[[Candidate], Engine],
