@@ -4,6 +4,7 @@ files as a local run, survives a worker killed mid-video, and stops cleanly on S
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import shutil
@@ -269,7 +270,7 @@ def test_without_ray_installed_the_error_says_how_to_install_it(
 
 
 def test_the_summary_counts_the_videos_run_again() -> None:
-    console = Console(record=True, width=100)
+    console = Console(record=True, width=100, file=io.StringIO())
     print_summary(BatchResult(retries=2), console)
     assert "worker deaths: 2 video runs repeated on another worker" in console.export_text()
 

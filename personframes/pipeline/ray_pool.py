@@ -398,6 +398,8 @@ def run_on_ray(
     """Process the videos of ``stems`` (each with the output stem the batch chose) on a
     Ray cluster; their outcomes go into ``result`` in input order. Raises Interrupted
     when stopped by a signal (progress saved)."""
+    if not stems:
+        return
     if importlib.util.find_spec("ray") is None:
         raise ConfigError(f"--executor ray needs Ray, which is not installed: {INSTALL}")
     pipeline = config.pipeline
@@ -407,6 +409,8 @@ def run_on_ray(
         # Measured once here, for one worker's share of the cores, and handed to them.
         _choose_engine_for_workers(config, sessions, max(1, workers))
     outcomes: dict[Path, Outcome] = {}
+    address = pipeline.ray_address
+    _show(display, f"joining {address}" if address else "starting a cluster", 0, len(videos))
     try:
         with _connected(config, max(available_cores(), workers)) as ray:
             nodes = _placements(ray, workers, pipeline.gpus_per_worker, len(videos))
@@ -437,6 +441,13 @@ def run_on_ray(
                 _record(result, outcomes[video])
 
 
+def _show(display: Display | None, step: str, finished: int, count: int) -> None:
+    """One progress bar over all videos: how many have finished."""
+    if display is not None:
+        display.start_video("Ray", 1, 1)
+        display.update(step, finished, count)
+
+
 def _dispatch(
     ray: Any,
     pool: _Pool,
@@ -461,9 +472,8 @@ def _dispatch(
     gathering, gathered = True, time.monotonic() + GATHER_S
 
     def show() -> None:
-        if display is not None:  # one bar over all videos
-            display.start_video("Ray", 1, 1)
-            display.update(f"{len(running)} running", len(outcomes), len(videos))
+        step = "starting workers" if gathering else f"{len(running)} running"
+        _show(display, step, len(outcomes), len(videos))
 
     while running or (queue_ and not stopping):
         if not stopping and (stop.is_set() or interrupted is not None):
