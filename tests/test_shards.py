@@ -93,6 +93,25 @@ def test_two_shards_at_once_equal_one_run(tmp_path: Path, batch: Path) -> None:
     assert "4 done, 0 skipped, 0 failed" in summary.stderr
 
 
+@pytest.mark.slow
+def test_restored_faces_are_the_same_bytes_from_a_shard(tmp_path: Path) -> None:
+    """With restoration on (the default): a shard writes what a local run writes,
+    info.json included (it records no timings)."""
+    video = VIDEOS / "sitting_window.mp4"
+    out = tmp_path / "out"
+    args = ["extract", str(video), "-o", str(out), "--max-frames", "3"]
+    local = run_cli(*args)
+    assert local.returncode == 0, local.stderr
+    info = json.loads((out / "sitting_window_info.json").read_text())
+    assert info["summary"]["restorations"] >= 1
+    expected = _tree(out)
+    out.rename(tmp_path / "local")
+    for number in (0, 1):
+        shard = run_cli(*args, "--shard", f"{number}/2")
+        assert shard.returncode == 0, shard.stderr
+    assert _tree(out) == expected
+
+
 def test_bad_shard_is_one_line(tmp_path: Path) -> None:
     for shard in ("2/2", "a/b", "1/0", "-1/2"):
         result = run_cli("extract", str(VIDEOS), "-o", str(tmp_path / "out"), "--shard", shard)

@@ -85,7 +85,8 @@ class RestoreResult:
         return self.strength > 0 and not self.fell_back
 
     def record(self) -> dict[str, Any]:
-        """JSON-ready per-face record: what the policy decided and why, what ran."""
+        """JSON-ready per-face record: what the policy decided and why, what ran (not how
+        long it took: a manifest is the same whichever run, machine or shard wrote it)."""
         decision = self.decision
         return {
             "model": self.model,
@@ -103,7 +104,6 @@ class RestoreResult:
             "device": self.device,
             "engine": self.engine,
             "precision": self.precision,
-            "seconds": round(self.seconds, 3),
             "fell_back": self.fell_back,
             "identity_distance": self.identity_distance,
             "identity_drift": self.identity_drift,
