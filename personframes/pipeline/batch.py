@@ -177,22 +177,21 @@ def _run_serial(
         _record(result, _process_or_fail(video, config, sessions, stop, display, stem))
 
 
-def _choose_engine_for_workers(config: Config, sessions: ModelSession, processes: int) -> None:
-    """Measure (or read) the restoration engine choice for one worker's share of the
-    cores here, once, before the workers start: measured inside them, they would time
-    each other. A model that cannot load is left to the workers (a counted fallback)."""
+def _choose_engine_for_workers(config: Config, sessions: ModelSession) -> None:
+    """Measure (or read) the restoration engine choice here, once, before the workers
+    start: measured inside them, they would time each other. It is measured with the
+    machine's cores, as a serial run does, and holds for every worker count, so serial,
+    parallel and Ray runs restore with the same engine. A model that cannot load is
+    left to the workers (a counted fallback)."""
     out, models = config.output, config.models
     if not out.face_restoration or out.face_restoration_strength == 0:
         return
-    set_workers(processes)
     try:
         sessions.engine_choice(
             out.face_restoration_model, models.device, models.restore_engine, models.precision
         )
     except ModelError as exc:
         log.debug("no engine choice before the workers start: %s", exc)
-    finally:
-        set_workers(1)
 
 
 def _run_parallel(
@@ -271,9 +270,7 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
 
                 run_on_ray(stems, config, sessions, stop, result, display)
             elif config.pipeline.workers > 1 and len(videos) > 1:
-                _choose_engine_for_workers(
-                    config, sessions, min(config.pipeline.workers, len(videos))
-                )
+                _choose_engine_for_workers(config, sessions)
                 _run_parallel(stems, config, stop, result)
             else:
                 _run_serial(stems, config, sessions, stop, result, display)

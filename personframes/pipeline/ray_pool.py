@@ -407,7 +407,7 @@ def run_on_ray(
     workers = min(pipeline.workers, len(videos)) if pipeline.workers > 1 else 0
     if pipeline.ray_address is None:
         # Measured once here, for one worker's share of the cores, and handed to them.
-        _choose_engine_for_workers(config, sessions, max(1, workers))
+        _choose_engine_for_workers(config, sessions)
     outcomes: dict[Path, Outcome] = {}
     address = pipeline.ray_address
     _show(display, f"joining {address}" if address else "starting a cluster", 0, len(videos))

@@ -217,7 +217,9 @@ def engines_can(name: str, spec: ModelSpec) -> bool:
 
 
 def choice_key(spec: ModelSpec, cands: list[Candidate]) -> str:
-    """What a cached choice holds for: model, CPU, threads, engines and their versions."""
+    """What a cached choice holds for: model, CPU, engines and their versions. Not the
+    thread count: one choice per machine holds for every worker count, so that serial,
+    ``--workers`` and Ray runs restore faces with the same engine (the same pixels)."""
     versions = {}
     for name in sorted({c.engine for c in cands}):
         try:
@@ -229,7 +231,6 @@ def choice_key(spec: ModelSpec, cands: list[Candidate]) -> str:
         "model": spec.id,
         "cpu": cpu_model(),
         "flags": sorted(cpu_flags()),
-        "threads": engine_threads(),
         "engines": versions,
         "candidates": [str(c) for c in cands],
     }
@@ -288,8 +289,8 @@ def measured_choices() -> dict[str, EngineChoice]:
 
 
 def adopt_measured(choices: dict[str, EngineChoice]) -> None:
-    """Use the choices another process measured. Each is keyed by the CPU, the thread
-    share and the engine versions, so one measured for other cores is never used."""
+    """Use the choices another process measured. Each is keyed by the CPU and the engine
+    versions, so one measured on another machine is never used."""
     with _measured_lock:
         for key, choice in choices.items():
             _measured.setdefault(key, choice)
