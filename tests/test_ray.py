@@ -78,6 +78,14 @@ def _end(session: int) -> None:
     assert not _processes(session), "Ray processes left behind"
 
 
+def _gone(session: int, title: str, timeout: float = 15) -> bool:
+    """Whether the cluster's processes titled ``title`` are gone (within ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while _processes(session, title) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not _processes(session, title)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -233,7 +241,7 @@ def test_a_worker_killed_mid_video_is_replaced_and_the_files_match_a_local_run(
     ray_files, local_files = _files(out), _files(local)
     assert ray_files.keys() == local_files.keys()
     assert [name for name in ray_files if ray_files[name] != local_files[name]] == []
-    assert not _processes(cluster.session, WORKER), "the run's actors outlived it"
+    assert _gone(cluster.session, WORKER), "the run's actors outlived it"
 
 
 @pytest.mark.slow
@@ -249,7 +257,7 @@ def test_sigint_stops_the_workers_and_a_rerun_resumes(
     assert process.wait(timeout=120) == 130, log.read_text()
     text = log.read_text()
     assert "interrupted: stopped by SIGINT" in text and "Traceback" not in text, text
-    assert not _processes(cluster.session, WORKER), "the run's actors outlived it"
+    assert _gone(cluster.session, WORKER), "the run's actors outlived it"
 
     rerun = out.parent / "ray-rerun.log"
     process = _start(cluster, args, rerun)
