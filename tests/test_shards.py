@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from personframes.pipeline.index import in_shard
+
 from .util import VIDEOS, make_video, moving_square_frames, run_cli
 
 ARGS = ["--max-frames", "6", "--no-face-restoration"]
@@ -38,12 +40,19 @@ def _done(stderr: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Four videos: the two shared ones and two small ones without people."""
+    """Four videos: the two shared ones and two small ones without people, made so
+    that each shard of two has at least one (a split by content can put the shared two
+    in one shard)."""
     folder = tmp_path_factory.mktemp("batch")
     for name in ("sitting_window", "stage_performer"):
         shutil.copy(VIDEOS / f"{name}.mp4", folder / f"{name}.mp4")
     make_video(folder / "empty_a.mp4", moving_square_frames(10))
-    make_video(folder / "empty_b.mp4", moving_square_frames(14))
+    shards = {in_shard(video, (1, 2)) for video in folder.glob("*.mp4")}
+    for frames in range(11, 40):
+        last = make_video(folder / "empty_b.mp4", moving_square_frames(frames))
+        if shards | {in_shard(last, (1, 2))} == {False, True}:
+            break
+    assert {in_shard(video, (1, 2)) for video in folder.glob("*.mp4")} == {False, True}
     return folder
 
 

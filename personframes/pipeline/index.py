@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 NAMES_DIRNAME = "names"
 PATHS_DIRNAME = "paths"
 VIDEO_FILENAME = "video.json"
-SAMPLE_BYTES = 1 << 20
+SAMPLE_BYTES = 1 << 16  # read from each end of a file for its shard key
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -62,7 +62,8 @@ def path_hash(where: str) -> str:
 
 def shard_key(path: Path) -> int:
     """A number that depends only on the file's content, read cheaply (its size and
-    first and last MiB), so the same video lands in the same shard wherever it is
+    first and last 64 KiB: every shard reads them for every video of the batch), so the
+    same video lands in the same shard wherever it is
     listed and whatever else is in the batch. A file that cannot be read is keyed by
     its name (so exactly one shard reports it)."""
     digest = hashlib.sha256()
