@@ -3,9 +3,10 @@
 Processes on several hosts (``--shard``, ``--executor ray``) may work in one output
 folder at once, so nothing here is a database they would all write:
 
-- ``OUT/.personframes/names/FOLDED.json``: the claim of an output stem, created with
-  ``O_EXCL`` (exactly one video gets each name, on any file system with atomic create);
-  it holds the stem, the video's key and its path.
+- ``OUT/.personframes/names/FOLDED.json``: the claim of an output stem, written whole
+  and hard-linked into place, which fails when the name exists (exactly one video gets
+  each name, on any file system with atomic links); it holds the stem, the video's key
+  and its path.
 - ``OUT/.personframes/videos/KEY/video.json``: the stem that video holds and its path.
 - ``OUT/.personframes/paths/HASH.json``: a path's size, modification time and content
   key, so a rerun over unchanged files does not read them again.
@@ -26,7 +27,7 @@ from typing import Any
 
 from ..errors import InputError, OutputError
 from ..output.naming import safe_stem
-from ..output.writer import write_json
+from ..output.writer import TEMP_PREFIX, write_json, write_text
 from .state import (
     STATE_DIRNAME,
     STATE_FILENAME,
@@ -191,11 +192,21 @@ class FolderIndex:
         write_json(own / VIDEO_FILENAME, {"stem": stem, "path": where})
 
     def _try_claim(self, stem: str, video_key: str, where: str, again: bool = True) -> bool:
-        """Create ``stem``'s claim for ``video_key``; False when another video holds it."""
-        path = self._own(NAMES_DIRNAME) / f"{stem.casefold()}.json"
+        """Create ``stem``'s claim for ``video_key``; False when another video holds it.
+
+        The claim is written whole under a temporary name, then hard-linked to its own
+        name, which fails when that exists: another process never sees a claim half
+        written (and takes it for a damaged one)."""
+        folder = self._own(NAMES_DIRNAME)
+        path = folder / f"{stem.casefold()}.json"
         body = json.dumps({"stem": stem, "video_key": video_key, "path": where}) + "\n"
+        temp = folder / f"{TEMP_PREFIX}{os.getpid()}-{video_key}.json"
         try:
-            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            write_text(temp, body)
+            try:
+                os.link(temp, path)
+            finally:
+                temp.unlink(missing_ok=True)
         except FileExistsError:
             claim = self._claim(stem)
             if claim is None and again:  # set aside just now: try again, once
@@ -203,11 +214,6 @@ class FolderIndex:
             return claim is not None and claim.get("video_key") == video_key
         except OSError as exc:
             raise OutputError(f"{path}: cannot create ({exc.strerror or exc})") from exc
-        try:
-            os.write(handle, body.encode("utf-8", "surrogateescape"))
-            os.fsync(handle)
-        finally:
-            os.close(handle)
         return True
 
     def claim_stem(self, video_key: str, path: Path, wanted: str, preferred: str = "") -> str:
