@@ -216,16 +216,26 @@ def _busy_workers(cluster: Cluster, process: subprocess.Popen[bytes], log: Path)
     raise AssertionError(f"no worker processed a video:\n{log.read_text()}")
 
 
+def _run_until_busy(
+    cluster: Cluster, batch: tuple[list[str], Path, Path], log_name: str
+) -> tuple[subprocess.Popen[bytes], Path, list[int]]:
+    """The batch's command started afresh on the cluster, once a worker is busy: the
+    process, its log, and the busy workers (the longest busy first)."""
+    args, out, _ = batch
+    shutil.rmtree(out, ignore_errors=True)
+    log = out.parent / log_name
+    process = _start(cluster, args, log)
+    return process, log, _busy_workers(cluster, process, log)
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_video_is_replaced_and_the_files_match_a_local_run(
     cluster: Cluster, batch: tuple[list[str], Path, Path]
 ) -> None:
-    args, out, local = batch
-    shutil.rmtree(out, ignore_errors=True)
-    log = out.parent / "ray-killed.log"
     started = time.monotonic()
-    process = _start(cluster, args, log)
-    victim = _busy_workers(cluster, process, log)[0]
+    process, log, busy = _run_until_busy(cluster, batch, "ray-killed.log")
+    out, local = batch[1:]
+    victim = busy[0]
     os.kill(victim, signal.SIGKILL)
     code = process.wait(timeout=300)
     print(f"Ray run: {time.monotonic() - started:.1f} s")
@@ -248,11 +258,8 @@ def test_a_worker_killed_mid_video_is_replaced_and_the_files_match_a_local_run(
 def test_sigint_stops_the_workers_and_a_rerun_resumes(
     cluster: Cluster, batch: tuple[list[str], Path, Path]
 ) -> None:
+    process, log, _ = _run_until_busy(cluster, batch, "ray-interrupted.log")
     args, out, local = batch
-    shutil.rmtree(out, ignore_errors=True)
-    log = out.parent / "ray-interrupted.log"
-    process = _start(cluster, args, log)
-    _busy_workers(cluster, process, log)  # both processing a video
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=120) == 130, log.read_text()
     text = log.read_text()
