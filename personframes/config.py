@@ -26,20 +26,32 @@ from pydantic import (
 )
 
 from .compat import translate
-from .detect import (
-    DEFAULT_COARSE_SIDE,
-    DEFAULT_CONFIDENCE,
-    DEFAULT_FACE_DETECTOR,
-    DEFAULT_MAX_SIDE,
-)
 from .devices import Device
 from .errors import ConfigError, printable
 from .models.catalogue import ModelId
-from .restore.engine_choice import PrecisionMode
-from .restore.policy import PolicyName
-from .restore.restorer import DEFAULT_MAX_DRIFT
 
 ENV_PREFIX = "PERSONFRAMES_"
+# The settings' own vocabularies and measured defaults: the modules that use them import
+# them from here (the config imports nothing of the domain, so loading it is cheap).
+PrecisionMode = Literal["fp32", "bf16", "auto"]
+PolicyName = Literal["auto", "always"]
+# Chosen by bench/accuracy.py on the labelled frames (main-face recall, 44 faces):
+# CenterFace at 640 px 39/44, at 960 px 39/44, at native size (1280 px here) 41/44 (the
+# two profiles it gains score 0.40 and 0.42), and a second pass at 192 px adds the
+# motion-blurred close-up that fills a 360 px frame (42/44); detection time 0.88 s ->
+# 3.21 s for the 55 frames. MediaPipe full-range: 32/44.
+DEFAULT_FACE_DETECTOR = "centerface"
+DEFAULT_MAX_SIDE = 1280
+DEFAULT_COARSE_SIDE = 192
+DEFAULT_CONFIDENCE = 0.4
+
+# Identity distance of a restored face from its Lanczos resize beyond which the result is
+# refused (bench/identity.py): restoration may move a face less than one person's faces
+# lie apart between frames (median 0.44). Measured with the default model and strength:
+# the auto policy's restorations moved faces 0.03-0.20 on the shared videos and
+# 0.15-0.34 on the shared photos shrunk to 32-128 px; forced on every face ("always"),
+# up to 0.42 and 0.55.
+DEFAULT_MAX_DRIFT = 0.4
 ImageFormat = Literal["jpg", "png", "webp"]
 CropRatio = Literal["1:1", "4:3", "16:9", "any"]
 
@@ -81,9 +93,11 @@ class ModelsConfig(_Section):
     )
     restore_engine: str = Field(
         "auto",
-        description="engine that runs the restoration model: auto measures the installed "
-        "ones once per machine and keeps the fastest (personframes models tune); or "
-        "ncnn, onnxruntime, torch, openvino",
+        description="engine that runs the restoration model: auto: the first restoration "
+        "on this machine that needs the model measures the installed engines (a few "
+        "seconds) and saves the choice in the model cache for every later run "
+        "(`personframes models tune` measures again); a resumed video keeps the engine it "
+        "started with; or one of ncnn, onnxruntime, torch, openvino",
     )
     precision: PrecisionMode = Field(
         "fp32",
@@ -91,7 +105,10 @@ class ModelsConfig(_Section):
         "auto: bf16 where native and its output within 50 dB PSNR of fp32",
     )
     face_detector: str = Field(
-        DEFAULT_FACE_DETECTOR, description="face detector id (see models list)"
+        DEFAULT_FACE_DETECTOR,
+        description="face detector: centerface, mediapipe-full, mediapipe-short, "
+        "centerface+mediapipe "
+        "(see models list)",
     )
     confidence: float = Field(
         DEFAULT_CONFIDENCE, ge=0.0, le=1.0, description="minimum face detection score"

@@ -10,7 +10,7 @@ import sys
 from types import FrameType
 
 
-def _ended_while_loading(signum: int, _frame: FrameType | None) -> None:
+def ended_while_loading(signum: int, _frame: FrameType | None) -> None:
     """While the modules load, end at once: nothing has been written yet. An exception
     raised here could land in code that runs below Python (a regex or schema being
     compiled, a C extension's callback), which reports it as "ignored" and goes on."""
@@ -26,8 +26,8 @@ def _terminated(signum: int, _frame: FrameType | None) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGINT, _ended_while_loading)
-    signal.signal(signal.SIGTERM, _ended_while_loading)
+    signal.signal(signal.SIGINT, ended_while_loading)
+    signal.signal(signal.SIGTERM, ended_while_loading)
     from .cli import main as cli_main
 
     # Loaded: from here an interrupt unwinds, so that files being written are cleaned up.

@@ -65,6 +65,51 @@ class ImageInfo:
     format: str | None  # Pillow's name of the file's format
     grey: bool  # no colour: written back grey
     icc_profile: bytes | None  # the profile of a grey or RGB source (None for CMYK etc.)
+    # A JPEG source's quantisation tables and chroma subsampling: a JPEG written back
+    # with them keeps the source's quality settings (None: not a JPEG).
+    jpeg_qtables: dict[int, list[int]] | None = None
+    jpeg_subsampling: int | None = None
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image file's header says, read without decoding its pixels."""
+
+    format: str  # Pillow's name of the file's format
+    width: int
+    height: int
+
+
+def probe_image(path: Path, max_pixels: int) -> ImageHeader:
+    """Read ``path``'s header only: refuses (:class:`InputError`, one line naming the
+    file) a missing, empty or unreadable file, a folder, a file that is not an image,
+    and one of more than ``max_pixels`` pixels, in milliseconds and before any model
+    loads. Truncated pixel data is found when :func:`read_image` decodes it."""
+    _check_file(path)
+    try:
+        with PILImage.open(path) as handle:
+            _check_size(path, handle.size, max_pixels)
+            return ImageHeader(str(handle.format), *handle.size)
+    except PILImage.DecompressionBombError as exc:
+        raise InputError(
+            f"{path}: {exc} (Pillow's own limit, PIL.Image.MAX_IMAGE_PIXELS)"
+        ) from None
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image (no known image format)") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: cannot read image header ({reason})") from None
+
+
+def _check_file(path: Path) -> None:
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not an image")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise InputError(f"{path}: file is empty")
 
 
 class ReadImage(NamedTuple):
@@ -82,14 +127,7 @@ def read_image(path: Path, max_pixels: int) -> ReadImage:
     limit (``PIL.Image.MAX_IMAGE_PIXELS``, which warns at 1x and refuses at 2x) applies
     too where the caller left it on; `personframes restore` turns it off for this one.
     """
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an image")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if size == 0:
-        raise InputError(f"{path}: file is empty")
+    _check_file(path)
     try:
         with PILImage.open(path) as handle:
             _check_size(path, handle.size, max_pixels)
@@ -98,6 +136,7 @@ def read_image(path: Path, max_pixels: int) -> ReadImage:
             orientation = int(handle.getexif().get(_ORIENTATION_TAG, 1) or 1)
             mode, fmt = handle.mode, handle.format
             profile = handle.info.get("icc_profile") if mode in _PROFILE_SPACES else None
+            qtables, subsampling = _jpeg_settings(handle)
     except PILImage.DecompressionBombError as exc:
         raise InputError(
             f"{path}: {exc} (Pillow's own limit, PIL.Image.MAX_IMAGE_PIXELS)"
@@ -107,9 +146,29 @@ def read_image(path: Path, max_pixels: int) -> ReadImage:
     except (OSError, ValueError, SyntaxError, EOFError) as exc:  # Pillow's decode failures
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: cannot decode image ({reason})") from None
-    info = ImageInfo(mode, fmt, grey, profile if isinstance(profile, bytes) and profile else None)
+    info = ImageInfo(
+        mode,
+        fmt,
+        grey,
+        profile if isinstance(profile, bytes) and profile else None,
+        qtables,
+        subsampling,
+    )
     upright = None if alpha is None else _orient(alpha, orientation)
     return ReadImage(_orient(rgb, orientation), upright, info)
+
+
+def _jpeg_settings(handle: PILImage.Image) -> tuple[dict[int, list[int]] | None, int | None]:
+    """A JPEG's quantisation tables and subsampling (Pillow's codes), else (None, None)."""
+    if handle.format != "JPEG":
+        return None, None
+    from PIL import JpegImagePlugin
+
+    tables = getattr(handle, "quantization", None)
+    if not tables:
+        return None, None
+    sampling = JpegImagePlugin.get_sampling(handle)
+    return {int(k): list(v) for k, v in tables.items()}, (sampling if sampling >= 0 else None)
 
 
 def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:
@@ -226,6 +285,11 @@ def write_image(dest: Path, rgb: Image, alpha: Plane | None, info: ImageInfo) ->
     options: dict[str, Any] = {}
     if info.icc_profile is not None and grey == info.grey:
         options["icc_profile"] = info.icc_profile
+    if fmt == "JPEG" and info.jpeg_qtables is not None:
+        # The source's own tables (and subsampling, in colour): its quality settings.
+        options["qtables"] = info.jpeg_qtables
+        if info.jpeg_subsampling is not None and not grey:
+            options["subsampling"] = info.jpeg_subsampling
     with atomic_file(dest) as handle:
         try:
             save_pil(handle, pil, fmt, _QUALITY, **options)

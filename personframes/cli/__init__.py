@@ -1,49 +1,79 @@
 """Command line: parse, build the config, call the library, print. One top-level error
-handler. Options are generated from the config models (:mod:`.options`)."""
+handler. Options are generated from the config models (:mod:`.options`).
+
+Each subcommand's module is imported only when that subcommand runs (:class:`LazyGroup`),
+so ``--version``, ``--help`` and a mistyped command answer without loading the config,
+the models or the engines."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import signal
 import sys
-from pathlib import Path
+from typing import Any
 
 import click
 
 from .. import __version__
-from ..config import load_config
 from ..errors import PersonframesError, debug_enabled, printable
-from .export import export
-from .extract import extract
-from .models import models
-from .options import config_option
-from .restore import restore
-from .review import review
-from .summary import summary
+
+# name -> (module, attribute, the one-line help ``personframes --help`` lists)
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "extract": ("extract", "extract", "Extract face crops and full frames of people from videos."),
+    "restore": ("restore", "restore", "Restore the faces in images (files or folders)."),
+    "review": ("review", "review", "Review an output folder's images in a local web gallery."),
+    "export": ("export", "export", "Write the reviewed images into a trainer's layout."),
+    "summary": ("summary", "summary", "Summarise every video processed into an output folder."),
+    "models": ("models", "models", "List, download, verify and tune the models."),
+    "config": ("config_cmd", "config_group", "Inspect the configuration."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when used; ``--help`` lists them from
+    ``SUBCOMMANDS`` without importing any."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = SUBCOMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module, attr, _ = entry
+        with loading_modules():
+            command: click.Command = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, _, help_text) in SUBCOMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+class loading_modules:
+    """While a subcommand's modules load (native libraries, schemas), Ctrl+C or SIGTERM
+    ends the process at once with one line (see :mod:`personframes.entry`)."""
+
+    def __enter__(self) -> None:
+        from ..entry import ended_while_loading
+
+        self._saved: list[Any] = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            # Not in the main thread (a library caller's): the handlers are left alone.
+            with contextlib.suppress(ValueError):
+                self._saved.append((signum, signal.signal(signum, ended_while_loading)))
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._saved:
+            signal.signal(signum, handler)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="personframes")
 def cli() -> None:
     """Turn videos of people into curated, face-restored image datasets."""
-
-
-@cli.group("config")
-def config_group() -> None:
-    """Inspect the configuration."""
-
-
-@config_group.command("show")
-@config_option
-def config_show(config_file: Path | None) -> None:
-    """Print the merged configuration (defaults < file < environment) as YAML."""
-    click.echo(load_config(config_file).to_yaml(), nl=False)
-
-
-cli.add_command(extract)
-cli.add_command(models)
-cli.add_command(restore)
-cli.add_command(review)
-cli.add_command(export)
-cli.add_command(summary)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..config import load_config
-from ..detect import FACE_DETECTORS
 from ..errors import printable
 from ..logs import setup_logging
-from ..pipeline.batch import BatchResult, run_batch
-from ..restore.engines import RESTORE_ENGINES
+from . import loading_modules
 from .options import (
     LOGGING,
     Flag,
@@ -25,8 +23,9 @@ from .options import (
     overrides,
     version_option,
 )
-from .progress import ProgressDisplay
-from .summary import print_summary
+
+if TYPE_CHECKING:
+    from ..pipeline.batch import BatchResult
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +66,9 @@ FLAGS: tuple[Flag, ...] = (
     flag("sampling.max_frames", "--max-frames"),
     flag("sampling.sample_interval", "--sample-interval"),
     flag("models.confidence", "--confidence"),
-    flag("models.face_detector", "--face-detector", choices=FACE_DETECTORS),
+    flag("models.face_detector", "--face-detector"),
     flag("models.device", "--device"),
-    flag("models.restore_engine", "--restore-engine", choices=RESTORE_ENGINES),
+    flag("models.restore_engine", "--restore-engine"),
     flag("models.precision", "--precision"),
     flag("models.batch_size", "--batch-size"),
     flag("pipeline.force", "--force"),
@@ -106,6 +105,10 @@ def extract(inputs: tuple[Path, ...], config_file: Path | None, **params: Any) -
     """Extract face crops and full frames of people from videos (files or folders)."""
     config = load_config(config_file, overrides(params))
     setup_logging(config.logging)
+    with loading_modules():  # the pipeline: its models load when a video needs them
+        from ..pipeline.batch import run_batch
+        from .progress import ProgressDisplay
+        from .summary import print_summary
     if config.models.batch_size > 1:
         log.info("batch size %d: detection runs one frame at a time", config.models.batch_size)
     with ProgressDisplay(enabled=not config.logging.quiet) as display:

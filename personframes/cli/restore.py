@@ -8,10 +8,8 @@ from typing import Any
 import click
 
 from ..config import load_config
-from ..detect import FACE_DETECTORS
 from ..logs import setup_logging
-from ..restore.engines import RESTORE_ENGINES
-from ..restore.images import restore_images
+from . import loading_modules
 from .options import LOGGING, add_options, config_option, flag, overrides, version_option
 
 FLAGS = (
@@ -23,10 +21,10 @@ FLAGS = (
     flag("output.face_restoration_max_drift", "--face-restoration-max-drift"),
     flag("restore.fidelity", "--fidelity"),
     flag("restore.max_image_pixels", "--max-image-pixels"),
-    flag("models.face_detector", "--face-detector", choices=FACE_DETECTORS),
+    flag("models.face_detector", "--face-detector"),
     flag("models.confidence", "--confidence"),
     flag("models.device", "--device"),
-    flag("models.restore_engine", "--restore-engine", choices=RESTORE_ENGINES),
+    flag("models.restore_engine", "--restore-engine"),
     flag("models.precision", "--precision"),
     flag("models.cache_dir", "--cache-dir"),
     *LOGGING,
@@ -51,6 +49,8 @@ def restore(
     """Restore the faces in INPUT images (files or folders) into -o DIR."""
     config = load_config(config_file, overrides(params))
     setup_logging(config.logging)
+    with loading_modules():
+        from ..restore.images import restore_images
 
     def done(dest: Path, summary: str, seconds: float) -> None:
         click.echo(f"{dest} ({summary}; {seconds:.1f} s)", err=True)

@@ -15,19 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import (  # the defaults live in the one table of settings
+    DEFAULT_COARSE_SIDE,
+    DEFAULT_CONFIDENCE,
+    DEFAULT_FACE_DETECTOR,
+    DEFAULT_MAX_SIDE,
+)
 from ..registry import Registry
 from .base import FaceDetector
-
-# Chosen by bench/accuracy.py on the labelled frames (main-face recall, 44 faces):
-# CenterFace at 640 px 39/44, at 960 px 39/44, at native size (1280 px here) 41/44 (the
-# two profiles it gains score 0.40 and 0.42), and a second pass at 192 px adds the
-# motion-blurred close-up that fills a 360 px frame (42/44); detection time 0.88 s ->
-# 3.21 s for the 55 frames. MediaPipe full-range: 32/44.
-DEFAULT_FACE_DETECTOR = "centerface"
-DEFAULT_MAX_SIDE = 1280
-DEFAULT_COARSE_SIDE = 192
-DEFAULT_CONFIDENCE = 0.4
-
 
 FaceDetectorFactory = Callable[..., FaceDetector]
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from ..errors import ModelError
-from .cache import resolve_model
+from .cache import ResolvedModel, resolve_model
 from .catalogue import get_model
 
 if TYPE_CHECKING:
@@ -108,9 +108,10 @@ class ModelSession:
             )
             if choice.precision_fallback:
                 log.warning("%s: bf16 asked for, but %s", model_id, choice.precision_fallback)
-            if choice.how == "measured":  # said once per process; a saved choice at DEBUG
+            if choice.how == "measured":  # said once per machine; a saved choice at DEBUG
                 log.info(
-                    "%s runs on %s; `personframes models tune` saves the choice for later runs",
+                    "%s runs on %s; saved for every later run on this machine "
+                    "(`personframes models tune` measures again)",
                     model_id,
                     choice.describe(),
                 )
@@ -124,13 +125,20 @@ class ModelSession:
 
         return self._get(("engine_choice", model_id, device, engine, precision), choose)
 
+    def model_files(self, model_id: str) -> ResolvedModel:
+        """The model's files, found and checked against their SHA-256 once per session
+        (ModelError, remembered, names the file and the repair command)."""
+        return self._get(
+            ("files", model_id), lambda: resolve_model(get_model(model_id), self.cache_dir)
+        )
+
     def engine_for(self, model_id: str, device: str, candidate: Candidate) -> Engine:
         """The model loaded on ``candidate``'s engine and precision (shared)."""
         from ..restore.engines.base import create_engine
 
         def load() -> Engine:
             spec = get_model(model_id)
-            resolved = resolve_model(spec, self.cache_dir)  # SHA-256 checked here
+            resolved = self.model_files(model_id)
             engine = create_engine(candidate.engine)
             engine.load(resolved, device, candidate.precision)  # type: ignore[arg-type]
             if spec.input_size is None:
@@ -222,8 +230,10 @@ class ModelSession:
         return self._get(key, lambda: embed_photo(path, config, self))
 
     def loaded(self) -> list[Hashable]:
-        """The keys of the loaded models (not of the engine choices)."""
+        """The keys of the loaded models (not of the engine choices or checked files)."""
         with self._lock:
             return [
-                k for k in self._items if not (isinstance(k, tuple) and k[0] == "engine_choice")
+                k
+                for k in self._items
+                if not (isinstance(k, tuple) and k[0] in ("engine_choice", "files"))
             ]

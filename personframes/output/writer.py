@@ -82,9 +82,12 @@ PIL_FORMATS = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}
 def save_pil(handle: IO[bytes], pil: PILImage.Image, fmt: str, quality: int, **extra: Any) -> None:
     """The one image encoder: ``pil`` into ``handle`` as Pillow format ``fmt``. JPEG
     keeps full colour resolution at quality 90 and above; PNG uses zlib level 6; JPEG
-    and WebP take ``quality``; ``extra`` (e.g. ``icc_profile``) goes to Pillow."""
+    and WebP take ``quality``; ``extra`` (e.g. ``icc_profile``) goes to Pillow. A JPEG
+    given ``qtables`` (a source's own) is written with them unscaled, not ``quality``."""
     options = dict(extra)
-    if fmt == "JPEG":
+    if fmt == "JPEG" and "qtables" in options:
+        options.setdefault("subsampling", 0)
+    elif fmt == "JPEG":
         options.update(quality=quality, subsampling=0 if quality >= 90 else 2)
     elif fmt == "WEBP":
         options.update(quality=quality)

@@ -216,6 +216,16 @@ class RestoredEntry(Record):
     record: dict[str, Any]
 
 
+class EngineUsed(Record):
+    """The engine and precision a video's faces were restored with (its first restored
+    face decides): a resumed run restores the rest with them, whatever the machine's
+    saved choice is by then."""
+
+    model: str
+    engine: str
+    precision: str
+
+
 class RunSummary(Record):
     """The manifest step's counts for one video (also the run summary's)."""
 
@@ -246,6 +256,7 @@ class RunSummary(Record):
 
 INFO_KEY = "~info"  # the scan's and the select step's summary record
 SUMMARY_KEY = "summary"  # the manifest step's
+ENGINE_KEY = "~engine"  # the restored-crop cache's EngineUsed
 
 
 def _model_for(step: str, key: str) -> type[Record] | None:
@@ -257,7 +268,7 @@ def _model_for(step: str, key: str) -> type[Record] | None:
     if step == "write":
         return WriteItem
     if step == "restored":
-        return RestoredEntry
+        return EngineUsed if key == ENGINE_KEY else RestoredEntry
     if step == "manifest":
         return RunSummary
     return None

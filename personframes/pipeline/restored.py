@@ -23,7 +23,7 @@ from PIL import Image as PILImage
 from ..output.writer import write_image
 from ..types import Image
 from .context import RunContext
-from .records import RestoredEntry
+from .records import ENGINE_KEY, EngineUsed, RestoredEntry
 from .state import STATE_DIRNAME
 
 FOLDER = "restored"
@@ -47,7 +47,8 @@ def before_path(video_key: str, file: str) -> str:
 
 
 def cache_key(crop: Image, settings: dict[str, Any]) -> str:
-    """Hash of the crop's pixels and shape with every setting that changes the result."""
+    """Hash of the crop's pixels and shape with every setting that changes the result
+    (the write step puts the video's recorded engine and precision among them)."""
     digest = hashlib.sha256()
     digest.update(repr((VERSION, crop.shape, sorted(settings.items()))).encode())
     digest.update(np.ascontiguousarray(crop).data)
@@ -58,6 +59,16 @@ class RestoredCrops:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self._records = {entry.key: entry.record for entry in ctx.store.load(STEP, RestoredEntry)}
+        found = ctx.store.load(STEP, EngineUsed, ENGINE_KEY)
+        self.engine_used: EngineUsed | None = found[0] if found else None
+
+    def record_engine(self, used: EngineUsed) -> None:
+        """Keep the engine and precision this video's faces are restored with (before the
+        first face restored with them is kept)."""
+        if self.engine_used == used:
+            return
+        self.ctx.store.commit_progress(STEP, 0, [(ENGINE_KEY, 0, used)])
+        self.engine_used = used
 
     @property
     def folder(self) -> Path:
@@ -85,7 +96,7 @@ class RestoredCrops:
     def keep_only(self, used: set[str]) -> None:
         """Remove the entries not in ``used`` (files named by a key this module made)."""
         store = self.ctx.store
-        stale = store.record_keys(STEP) - used
+        stale = {k for k in store.record_keys(STEP) if not k.startswith("~")} - used
         store.delete_records(STEP, stale)
         folder = self.folder
         if folder.is_dir():

@@ -18,6 +18,7 @@ from typing import Any, Literal, overload
 
 from PIL import Image as PILImage
 
+from ..config import DEFAULT_MAX_DRIFT, PolicyName, PrecisionMode
 from ..detect import (
     DEFAULT_COARSE_SIDE,
     DEFAULT_CONFIDENCE,
@@ -38,9 +39,7 @@ from .align import (
     paste_face_into,
     warp_face,
 )
-from .engine_choice import PrecisionMode
-from .policy import PolicyName
-from .restorer import DEFAULT_MAX_DRIFT, FaceDetectorLike, RestoreResult, create_restorer
+from .restorer import FaceDetectorLike, RestoreResult, create_restorer
 
 
 @dataclass

@@ -1,30 +1,41 @@
-"""Which engine and precision run a restoration model here: measured once, cached.
+"""Which engine and precision run a restoration model here: measured once per machine.
 
 Every installed engine that can run the model's files is a candidate, in fp32 and,
 where the CPU computes bf16 natively (AVX512-BF16, AMX) and the precision setting
-allows it, in bf16. Each candidate restores the same 128 px sample for a few seconds
-after one warm-up run; one whose output differs from the fp32 reference (the
-catalogue's engine in fp32) by more than ``MIN_PSNR_DB`` is refused; the fastest of
-the rest is chosen. The choice is cached in the model cache keyed by the CPU model and
-flags, the thread count and the engines' versions (``personframes models tune``
-measures again); ``--restore-engine`` names the engine instead.
+allows it, in bf16. The first restoration on a machine that actually needs the model
+measures them (bounded: each candidate restores a 64 px sample once to warm up, then
+twice timed, a few seconds in all); one whose output differs from the fp32 reference
+(the catalogue's engine in fp32) by more than ``MIN_PSNR_DB`` is refused. The reference
+is kept unless another candidate is more than ``MARGIN`` faster, so that a machine's
+load at that moment does not flip the choice between near-equal engines.
+
+The choice is saved atomically in the model cache (``engine-choices.json``, keyed by
+the model, the CPU model and flags and the engines' versions) and every later process,
+worker, shard or Ray actor on the machine reads it; processes that start at once wait
+for one measurement (``engine-choices.lock``, an flock) instead of racing.
+``personframes models tune`` measures again; ``--restore-engine`` names the engine.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import importlib.metadata
 import json
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import get_args
 
 import numpy as np
 
+from ..config import PrecisionMode
 from ..cores import engine_threads
 from ..cpu import cpu_flags, cpu_model, native_bf16
 from ..errors import ModelError, OutputError
@@ -38,17 +49,21 @@ from .metrics import psnr
 
 log = logging.getLogger(__name__)
 
-PrecisionMode = Literal["fp32", "bf16", "auto"]
 PRECISION_MODES: tuple[str, ...] = get_args(PrecisionMode)
 AUTO = "auto"
 MIN_PSNR_DB = 50.0  # an output this close to the fp32 reference counts as the same
 # bf16 asked for by name: its output is accepted unless it is broken (measured 35-50 dB
 # from fp32 on real faces and on the sample; a wrong engine is under 20 dB).
 BF16_ASKED_MIN_DB = 30.0
-SAMPLE_SIDE = 128
-TUNE_SECONDS = 1.0  # timed runs per candidate after the warm-up (at least two)
+SAMPLE_SIDE = 64  # cost per run: 147 GFLOP for x4plus, about 1 s on two cores
+TUNE_RUNS = 2  # timed runs per candidate after the warm-up (the fastest counts)
+# Another candidate replaces the reference only when it is this much faster: engines
+# within it are equal for the user, and a measurement under load would flip between them.
+MARGIN = 0.25
 CACHE_FILE = "engine-choices.json"
-TUNING_VERSION = 2
+LOCK_FILE = "engine-choices.lock"
+LOCK_WAIT_S = 300.0  # a measurement takes seconds; a stuck holder is waited for this long
+TUNING_VERSION = 3
 # The distribution each engine comes in, for the cache key.
 DISTRIBUTIONS = {
     "ncnn": "ncnn",
@@ -152,7 +167,7 @@ def measure(
     load: Callable[[Candidate], Engine],
     reference: Candidate,
     sample: Image,
-    seconds: float = TUNE_SECONDS,
+    runs: int = TUNE_RUNS,
     min_db: dict[str, float] | None = None,
 ) -> list[Trial]:
     """Time each candidate on ``sample`` and check its output against ``reference``'s
@@ -184,24 +199,29 @@ def measure(
                     )
                 )
                 continue
-            runs: list[float] = []
-            deadline = time.perf_counter() + seconds
-            while len(runs) < 2 or time.perf_counter() < deadline:
+            timings: list[float] = []
+            for _ in range(max(1, runs)):
                 start = time.perf_counter()
                 engine.run(sample)
-                runs.append(time.perf_counter() - start)
-            trials.append(Trial(cand, round(min(runs), 4), round(min(quality, 99.0), 1)))
+                timings.append(time.perf_counter() - start)
+            trials.append(Trial(cand, round(min(timings), 4), round(min(quality, 99.0), 1)))
         except (ModelError, EngineFailure) as exc:
             trials.append(Trial(cand, refused=str(exc).splitlines()[0][:200]))
     return trials
 
 
-def fastest(trials: list[Trial]) -> Candidate:
+def fastest(trials: list[Trial], preferred: Candidate | None = None) -> Candidate:
+    """The fastest usable candidate; ``preferred`` (the reference) unless the fastest is
+    more than ``MARGIN`` faster than it."""
     usable = [t for t in trials if t.refused is None and t.seconds is not None]
     if not usable:
         reasons = "; ".join(f"{t.candidate}: {t.refused}" for t in trials)
         raise ModelError(f"no engine passed the check: {reasons}")
-    return min(usable, key=lambda t: t.seconds or 0.0).candidate
+    best = min(usable, key=lambda t: t.seconds or 0.0)
+    kept = next((t for t in usable if t.candidate == preferred), None)
+    if kept is not None and (kept.seconds or 0.0) <= (best.seconds or 0.0) * (1.0 + MARGIN):
+        return kept.candidate
+    return best.candidate
 
 
 def reference_for(spec: ModelSpec, cands: list[Candidate]) -> Candidate:
@@ -259,7 +279,9 @@ class ChoiceCache:
             return Candidate(str(engine), precision)
         return None
 
-    def put(self, key: str, choice: EngineChoice) -> None:
+    def put(self, key: str, choice: EngineChoice) -> bool:
+        """Save ``choice`` under ``key`` (atomically; call it holding ``locked``); False,
+        with one WARNING, when the cache cannot be written."""
         data = self._read()
         data[key] = {
             "engine": choice.candidate.engine,
@@ -272,18 +294,56 @@ class ChoiceCache:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(self.path, json.dumps(data, indent=2).encode())
         except (OSError, OutputError) as exc:
-            log.warning("the engine choice is not saved (%s); it is measured again next run", exc)
+            log.warning(
+                "the engine choice is not saved in %s (%s); each process measures again",
+                self.path.parent,
+                exc,
+            )
+            return False
+        return True
+
+    @contextlib.contextmanager
+    def locked(self, wait_s: float = LOCK_WAIT_S) -> Iterator[bool]:
+        """Hold ``engine-choices.lock`` (an flock, let go when the process ends however it
+        ends): processes that need a choice at once measure one after the other, and
+        each reads what the one before saved. Yields False when the lock cannot be had
+        (a cache that cannot be written, or held for over ``wait_s``)."""
+        lock_path = self.path.parent / LOCK_FILE
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            log.debug("no engine choice lock (%s)", exc)
+            yield False
+            return
+        try:
+            deadline = time.monotonic() + wait_s
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                        raise
+                    if time.monotonic() > deadline:
+                        log.warning("%s held for over %.0f s: measuring alone", lock_path, wait_s)
+                        yield False
+                        return
+                    time.sleep(0.1)
+            yield True
+        finally:
+            os.close(fd)  # closing lets the lock go
 
 
-# Choices measured by this process and not saved (processing commands never write the
-# model cache): measured once per process, whatever the sessions.
+# Choices measured by this process that could not be saved (a read-only cache): measured
+# once per process, whatever the sessions, and handed to the worker processes it starts.
 _measured: dict[str, EngineChoice] = {}
 _measured_lock = threading.Lock()
 
 
 def measured_choices() -> dict[str, EngineChoice]:
-    """The choices this process measured, for the worker processes it starts
-    (``adopt_measured``): measured there, side by side, they would time each other."""
+    """The choices this process measured and could not save, for the worker processes it
+    starts (``adopt_measured``)."""
     with _measured_lock:
         return dict(_measured)
 
@@ -306,10 +366,10 @@ def choose(
     save: bool = False,
     bf16_native: bool | None = None,
 ) -> EngineChoice:
-    """The engine and precision that run ``spec`` on this machine's CPU: the saved
-    choice, else measured now. ``save`` (``personframes models tune``) measures again and
-    saves the choice in the model cache; otherwise nothing is written: the measurement is
-    kept for this process only."""
+    """The engine and precision that run ``spec`` on this machine's CPU: the choice saved
+    in the model cache, else measured now and saved there (one process measures at a
+    time; the others then read its choice). ``save`` (``personframes models tune``)
+    measures again whatever was saved."""
     bf16 = native_bf16() if bf16_native is None else bf16_native
     cands, fallback = candidates(spec, engine, precision, bf16)
     if len(cands) == 1:
@@ -317,20 +377,25 @@ def choose(
         return EngineChoice(cands[0], how, precision_fallback=fallback)
     cache = ChoiceCache(cache_dir)
     key = choice_key(spec, cands)
+
+    def known() -> EngineChoice | None:
+        cached = cache.get(key)
+        if cached is not None and cached in cands:
+            return EngineChoice(cached, "saved", precision_fallback=fallback)
+        return _measured.get(key)
+
     with _measured_lock:
-        if not save:
-            cached = cache.get(key)
-            if cached is not None and cached in cands:
-                return EngineChoice(cached, "saved", precision_fallback=fallback)
-            if key in _measured:
-                return _measured[key]
-        log.info("%s: measuring %d engine choices on this machine", spec.id, len(cands))
-        sample = sample_face(spec.input_size or SAMPLE_SIDE)
-        floors = {"bf16": BF16_ASKED_MIN_DB} if precision == "bf16" else None
-        trials = measure(cands, load, reference_for(spec, cands), sample, min_db=floors)
-        choice = EngineChoice(fastest(trials), "measured", tuple(trials), fallback)
-        if save:
-            cache.put(key, choice)
-        else:
-            _measured[key] = choice
-        return choice
+        if not save and (found := known()) is not None:
+            return found
+        with cache.locked():
+            if not save and (found := known()) is not None:
+                return found  # measured by another process while this one waited
+            log.info("%s: measuring %d engine choices on this machine", spec.id, len(cands))
+            sample = sample_face(spec.input_size or SAMPLE_SIDE)
+            floors = {"bf16": BF16_ASKED_MIN_DB} if precision == "bf16" else None
+            reference = reference_for(spec, cands)
+            trials = measure(cands, load, reference, sample, min_db=floors)
+            choice = EngineChoice(fastest(trials, reference), "measured", tuple(trials), fallback)
+            if not cache.put(key, choice):
+                _measured[key] = choice
+            return choice

@@ -33,10 +33,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from ..config import PolicyName
 from ..types import Image
 from .metrics import blur_index
 
-PolicyName = Literal["auto", "always"]
 POLICY_NAMES: tuple[str, ...] = get_args(PolicyName)
 Action = Literal["restore", "lanczos"]
 

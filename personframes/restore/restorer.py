@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from ..config import PolicyName, PrecisionMode
 from ..detect.face_identity import identity_distance
 from ..devices import Device
 from ..errors import InputError, ModelError
@@ -37,21 +38,13 @@ from ..registry import Registry
 from ..resize import STRIP_PIXELS, fit_longest, lanczos
 from ..types import Box, FaceDetection, Image, check_rgb
 from .align import NoFaceFound, alignment_matrix, face_points, paste_face, warp_face
-from .engine_choice import PrecisionMode
 from .engines.base import Engine, EngineFailure
 from .metrics import psnr
-from .policy import Decision, Policy, PolicyName, face_features
+from .policy import Decision, Policy, face_features
 
 log = logging.getLogger(__name__)
 
 MIN_TARGET = 512
-# Identity distance of a restored face from its Lanczos resize beyond which the result is
-# refused (bench/identity.py): restoration may move a face less than one person's faces
-# lie apart between frames (median 0.44). Measured with the default model and strength:
-# the auto policy's restorations moved faces 0.03-0.20 on the shared videos and
-# 0.15-0.34 on the shared photos shrunk to 32-128 px; forced on every face ("always"),
-# up to 0.42 and 0.55.
-DEFAULT_MAX_DRIFT = 0.4
 
 
 class FaceDetectorLike(Protocol):
@@ -205,6 +198,12 @@ class FaceRestorer(ABC):
     def model_id(self) -> str:
         return self.spec.id
 
+    def check(self) -> None:
+        """Check the model's files now (ModelError names the file and the repair command),
+        without loading an engine or choosing one: that waits for the first face that
+        needs the model, so a run whose faces need none never measures engines."""
+        self.session.model_files(self.spec.id)
+
     def load(self) -> Engine:
         """Load the model now (ModelError names the file and the repair command)."""
         return self.session.engine(self.spec.id, self.device, self.engine, self.precision)
@@ -284,6 +283,8 @@ class FaceRestorer(ABC):
                 reason=reason,
                 identity_distance=distance,
                 identity_drift=True,
+                engine=engine.NAME,  # the model ran: whether it drifted depends on it
+                precision=engine.precision,
             )
         return RestoreResult(
             final,

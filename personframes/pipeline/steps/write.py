@@ -23,7 +23,7 @@ from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
 from ..context import RunContext
 from ..fallbacks import Fallback
-from ..records import ScanFrame, SelectItem, WriteItem
+from ..records import EngineUsed, ScanFrame, SelectItem, WriteItem
 from ..restored import RestoredCrops, before_folder, before_path, cache_key
 from .base import Step
 from .scan import scan_results
@@ -89,12 +89,13 @@ class WriteStep(Step):
         info, scanned = scan_results(ctx)
         frames = {f.index: f for f in scanned}
         restoring = out.face_restoration and out.face_restoration_strength > 0
-        if restoring and any(i.kind == "face" for items in todo.values() for i in items):
-            # A missing or corrupt model is a set-up error, not a per-crop fallback:
-            # fail now with the file and the repair command rather than degrade silently.
-            self._restorer(ctx).load()
-        finished = len(done)
         cache = RestoredCrops(ctx)
+        if restoring and any(i.kind == "face" for items in todo.values() for i in items):
+            # A missing or corrupt model file is a set-up error, not a per-crop fallback:
+            # fail now with the file and the repair command rather than degrade silently
+            # (the engine is loaded, and chosen, by the first face that needs the model).
+            self._restorer(ctx, cache).check()
+        finished = len(done)
         refs = [FrameRef(i, frames[i].time_s, int(frames[i].dhash, 16)) for i in sorted(todo)]
         with VideoReader(ctx.video_path) as reader:
             # Without timestamps on every frame, seeking cannot find frames by time.
@@ -193,16 +194,23 @@ class WriteStep(Step):
         return result, extra
 
     @staticmethod
-    def _restorer(ctx: RunContext) -> FaceRestorer:
-        out = ctx.config.output
+    def _restorer(ctx: RunContext, cache: RestoredCrops) -> FaceRestorer:
+        """The restorer, on the engine and precision this video's faces were restored with
+        when an earlier run recorded them (a resumed run gives the same pixels whatever
+        the machine's saved choice or ``--restore-engine`` say now), else as configured."""
+        out, models = ctx.config.output, ctx.config.models
+        engine, precision = models.restore_engine, models.precision
+        used = cache.engine_used
+        if used is not None and used.model == out.face_restoration_model:
+            engine, precision = used.engine, used.precision  # type: ignore[assignment]
         return create_restorer(
             out.face_restoration_model,
             ctx.models,
-            ctx.config.models.device,
+            models.device,
             policy=out.face_restoration_policy,
             max_drift=out.face_restoration_max_drift,
-            engine=ctx.config.models.restore_engine,
-            precision=ctx.config.models.precision,
+            engine=engine,
+            precision=precision,
         )
 
     def _restore(
@@ -228,7 +236,10 @@ class WriteStep(Step):
             "target": target,
             "face_px": round(face_px, 2),
         }
-        restorer = self._restorer(ctx)
+        used = cache.engine_used
+        if used is not None:
+            settings["engine"] = [used.model, used.engine, used.precision]
+        restorer = self._restorer(ctx, cache)
         if restorer.USES_KEYPOINTS:
             settings["keypoints"] = np.round(points, 2).tolist()
         key = cache_key(crop, settings)
@@ -244,6 +255,10 @@ class WriteStep(Step):
             landmarks=points,  # the scan's keypoints: face models align by them
         )
         ctx.timings["restore"] += time.perf_counter() - t0
+        if result.engine is not None and result.precision is not None:
+            cache.record_engine(
+                EngineUsed(model=result.model, engine=result.engine, precision=result.precision)
+            )
         if result.fell_back:
             ctx.fallbacks.warn(
                 Fallback.FACE_RESTORATION, str(result.reason), f"{result.model} -> Lanczos"
