@@ -239,7 +239,9 @@ def test_catalogue_ids_and_unknown_id() -> None:
     assert set(MODEL_IDS) == restoration
     # Every model file the tool loads is an entry, the bundled analysis models included.
     bundled = {f.name for s in CATALOGUE.values() for f in s.files if f.bundled}
-    assert bundled == {p.name for p in BUNDLED_DIR.iterdir() if p.suffix in (".onnx", ".tflite")}
+    assert bundled == {
+        p.name for p in BUNDLED_DIR.iterdir() if p.suffix in (".onnx", ".tflite", ".dat")
+    }
     for spec in CATALOGUE.values():
         for file in spec.files:
             assert len(file.sha256) == 64 and file.size > 0

@@ -1,7 +1,8 @@
 """Face identity: a 128-d embedding per face (dlib's ResNet face recognition model).
 
-The model files come with the ``face-recognition-models`` package (CC0 1.0, Davis
-King's dlib models) and run on ``dlib-bin``'s prebuilt wheels: nothing is downloaded.
+The model files (Davis King's dlib models, CC0 1.0) are bundled in this package
+(``personframes/models/bundled/``) and run on ``dlib-bin``'s prebuilt wheels: nothing
+is downloaded.
 A face is aligned the way the model was trained: dlib's 5-point shape predictor
 (eye corners and the base of the nose) places the landmarks inside the detector's
 box, and ``get_face_chip`` cuts a 150 px chip (25 % padding) from them.

