@@ -121,7 +121,8 @@ def plan_jobs(inputs: list[Path], output_dir: Path, config: Config, outcome: Out
     jobs: list[Job] = []
     for source, dest in zip(sources, targets, strict=True):
         try:
-            header = probe_image(source.path, config.restore.max_image_pixels)
+            with pillow_limit_off():  # probe_image applies max_image_pixels itself
+                header = probe_image(source.path, config.restore.max_image_pixels)
             check_writable(dest, header.width * factor, header.height * factor)
         except InputError as exc:
             if not source.in_folder:
