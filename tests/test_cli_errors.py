@@ -91,5 +91,5 @@ def test_debug_env_shows_traceback(tmp_path: Path) -> None:
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     result = run_cli("extract", str(empty), env={"PERSONFRAMES_DEBUG": "1"})
-    assert result.returncode != 0
+    assert result.returncode == 2  # the traceback, and the error's own exit code
     assert "Traceback" in result.stderr

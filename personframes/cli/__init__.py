@@ -11,6 +11,7 @@ import contextlib
 import importlib
 import signal
 import sys
+import traceback
 from typing import Any
 
 import click
@@ -88,12 +89,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except click.ClickException as exc:
         if debug:
-            raise
+            traceback.print_exc()  # the traceback, and still the exit code of the error
         exc.show()
         sys.exit(exc.exit_code)
     except PersonframesError as exc:
         if debug:
-            raise
+            traceback.print_exc()
         click.echo(f"personframes: error: {printable(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

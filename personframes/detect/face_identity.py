@@ -50,11 +50,17 @@ def identity_distance(a: Embedding, b: Embedding) -> float:
     return float(np.linalg.norm(a.astype(np.float32) - b.astype(np.float32)))
 
 
+class IdentityUnavailable(ModelError):
+    """dlib cannot be imported on this platform: the one case where the pipeline goes
+    on without face identity (a counted fallback). A damaged or missing model file is
+    a plain ModelError: it stops the run with the repair command, as for every model."""
+
+
 def _import_dlib() -> Any:
     try:
         import dlib
     except ImportError as exc:
-        raise ModelError(
+        raise IdentityUnavailable(
             "face identity needs dlib: `pip install dlib-bin==20.0.1.post1` "
             f"(it has no wheel for every platform): {exc}"
         ) from None

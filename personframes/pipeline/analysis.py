@@ -29,9 +29,8 @@ from ..analyze import (
     track_people,
 )
 from ..config import Config
-from ..detect.face_identity import Embedding, FaceEmbedder, identity_eligible
+from ..detect.face_identity import Embedding, FaceEmbedder, IdentityUnavailable, identity_eligible
 from ..detect.pose import SAME_BODY_IOU, BodyPose, PoseEstimator
-from ..errors import ModelError
 from ..output.naming import NO_FACE
 from ..types import Box, FaceDetection, Image
 from .records import (
@@ -103,7 +102,7 @@ class FrameAnalyzer:
         self.identity_problem = ""  # why there is no identity model (warned per video)
         try:
             self.identity = FaceEmbedder()
-        except ModelError as exc:  # counted per face: fallbacks.Fallback.FACE_IDENTITY
+        except IdentityUnavailable as exc:  # counted per face: Fallback.FACE_IDENTITY
             self.identity_problem = str(exc)
 
     def analyze(self, image: Image, faces: list[FaceDetection]) -> FrameAnalysis:

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from ..config import PolicyName, PrecisionMode
-from ..detect.face_identity import identity_distance
+from ..detect.face_identity import IdentityUnavailable, identity_distance
 from ..devices import Device
 from ..errors import InputError, ModelError
 from ..models.catalogue import ModelSpec, restoration_model
@@ -319,7 +319,7 @@ class FaceRestorer(ABC):
             return None
         try:
             embedder = self.session.face_embedder()
-        except ModelError as exc:
+        except IdentityUnavailable as exc:  # a damaged model file stops the run instead
             self._identity_problem = str(exc)
             log.warning("no identity check of restored faces: %s", exc)
             return None
