@@ -13,10 +13,11 @@ are shared.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,6 +49,7 @@ class ModelSession:
         self._lock = threading.RLock()
         self.load_seconds: dict[Hashable, float] = {}
         self._pinned: dict[tuple[str, str], EngineChoice] = {}  # add_engine's
+        self._recorded: dict[tuple[str, float], Candidate] = {}  # recorded(): a video's
 
     def _get(self, key: Hashable, factory: Callable[[], T]) -> T:
         with self._lock:
@@ -72,16 +74,35 @@ class ModelSession:
         device: str = "auto",
         engine: str = "auto",
         precision: str = "fp32",
+        strength: float = 1.0,
     ) -> Engine:
         """The restoration model's loaded engine (shared; its runs are serialised);
         ModelError (remembered) when the model cannot be loaded. ``engine`` "auto" and
-        a CPU run: the engine and precision measured fastest here
-        (:mod:`personframes.restore.engine_choice`); ``precision``: fp32, bf16 or auto."""
-        choice = self.engine_choice(model_id, device, engine, precision)
+        a CPU run: the engine and precision chosen on this machine
+        (:mod:`personframes.restore.engine_choice`); ``precision``: fp32, bf16 or auto
+        (bf16 only where its output blended at ``strength`` stays within 50 dB of fp32's)."""
+        choice = self.engine_choice(model_id, device, engine, precision, strength)
         return self.engine_for(model_id, device, choice.candidate)
 
+    @contextlib.contextmanager
+    def recorded(self, used: Mapping[tuple[str, float], Candidate]) -> Iterator[None]:
+        """Inside, the (model, strength) pairs of ``used`` restore on the engine and
+        precision recorded for them (a resumed video's), whatever the machine's choice."""
+        with self._lock:
+            saved, self._recorded = self._recorded, dict(used)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._recorded = saved
+
     def engine_choice(
-        self, model_id: str, device: str = "auto", engine: str = "auto", precision: str = "fp32"
+        self,
+        model_id: str,
+        device: str = "auto",
+        engine: str = "auto",
+        precision: str = "fp32",
+        strength: float = 1.0,
     ) -> EngineChoice:
         """Which engine and precision run ``model_id`` (chosen once per session; the
         choice is logged once)."""
@@ -91,8 +112,11 @@ class ModelSession:
         spec = get_model(model_id)
         with self._lock:
             pinned = self._pinned.get((model_id, device))
+            recorded = self._recorded.get((model_id, strength))
         if pinned is not None:
             return pinned
+        if recorded is not None:
+            return ec.EngineChoice(recorded, "recorded for this video")
 
         def choose() -> ec.EngineChoice:
             name = spec.engine if engine == ec.AUTO else engine
@@ -105,6 +129,7 @@ class ModelSession:
                 engine=engine,
                 precision=precision,
                 cache_dir=self.cache_dir,
+                blend_strength=strength,
             )
             if choice.precision_fallback:
                 log.warning("%s: bf16 asked for, but %s", model_id, choice.precision_fallback)
@@ -123,7 +148,7 @@ class ModelSession:
                         self._items.pop(("engine", model_id, device, c.candidate), None)
             return choice
 
-        return self._get(("engine_choice", model_id, device, engine, precision), choose)
+        return self._get(("engine_choice", model_id, device, engine, precision, strength), choose)
 
     def model_files(self, model_id: str) -> ResolvedModel:
         """The model's files, found and checked against their SHA-256 once per session

@@ -222,8 +222,13 @@ class EngineUsed(Record):
     saved choice is by then."""
 
     model: str
+    strength: Number  # the blend strength it restored at (bf16 is judged at it)
     engine: str
     precision: str
+
+    @property
+    def key(self) -> str:
+        return f"{ENGINE_KEY}:{self.model}@{self.strength:g}"
 
 
 class RunSummary(Record):
@@ -256,7 +261,7 @@ class RunSummary(Record):
 
 INFO_KEY = "~info"  # the scan's and the select step's summary record
 SUMMARY_KEY = "summary"  # the manifest step's
-ENGINE_KEY = "~engine"  # the restored-crop cache's EngineUsed
+ENGINE_KEY = "~engine"  # the restored-crop cache's EngineUsed records: ~engine:MODEL@S
 
 
 def _model_for(step: str, key: str) -> type[Record] | None:
@@ -268,7 +273,7 @@ def _model_for(step: str, key: str) -> type[Record] | None:
     if step == "write":
         return WriteItem
     if step == "restored":
-        return EngineUsed if key == ENGINE_KEY else RestoredEntry
+        return EngineUsed if key.startswith(ENGINE_KEY) else RestoredEntry
     if step == "manifest":
         return RunSummary
     return None

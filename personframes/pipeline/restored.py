@@ -59,16 +59,19 @@ class RestoredCrops:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self._records = {entry.key: entry.record for entry in ctx.store.load(STEP, RestoredEntry)}
-        found = ctx.store.load(STEP, EngineUsed, ENGINE_KEY)
-        self.engine_used: EngineUsed | None = found[0] if found else None
+        self.engines_used: dict[str, EngineUsed] = {
+            key: ctx.store.load_one(STEP, key, EngineUsed)
+            for key in ctx.store.record_keys(STEP)
+            if key.startswith(ENGINE_KEY)
+        }
 
     def record_engine(self, used: EngineUsed) -> None:
-        """Keep the engine and precision this video's faces are restored with (before the
-        first face restored with them is kept)."""
-        if self.engine_used == used:
+        """Keep the engine and precision this video's faces are restored with, per model
+        and strength (before the first face restored with them is kept)."""
+        if self.engines_used.get(used.key) == used:
             return
-        self.ctx.store.commit_progress(STEP, 0, [(ENGINE_KEY, 0, used)])
-        self.engine_used = used
+        self.ctx.store.commit_progress(STEP, 0, [(used.key, 0, used)])
+        self.engines_used[used.key] = used
 
     @property
     def folder(self) -> Path:

@@ -25,6 +25,7 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -236,7 +237,21 @@ def engines_can(name: str, spec: ModelSpec) -> bool:
     return cls is not None and cls.supports(spec)
 
 
-def choice_key(spec: ModelSpec, cands: list[Candidate]) -> str:
+def bf16_floors(precision: str, blend_strength: float = 1.0) -> dict[str, float]:
+    """How close (dB PSNR) bf16's raw output must come to fp32's. Named (``bf16``): only
+    refused when broken. ``auto``: the face written is blended with Lanczos at the
+    policy's strength s, which scales the model's error by s, so bf16 passes where its
+    blended face stays within ``MIN_PSNR_DB`` of the fp32 blend: raw PSNR at least
+    ``MIN_PSNR_DB + 20 log10 s`` (38 dB at the light touch's 0.25)."""
+    if precision == "bf16":
+        return {"bf16": BF16_ASKED_MIN_DB}
+    strength = min(max(blend_strength, 0.01), 1.0)
+    return {"bf16": round(MIN_PSNR_DB + 20.0 * math.log10(strength), 1)}
+
+
+def choice_key(
+    spec: ModelSpec, cands: list[Candidate], floors: dict[str, float] | None = None
+) -> str:
     """What a cached choice holds for: model, CPU, engines and their versions. Not the
     thread count: one choice per machine holds for every worker count, so that serial,
     ``--workers`` and Ray runs restore faces with the same engine (the same pixels)."""
@@ -254,6 +269,8 @@ def choice_key(spec: ModelSpec, cands: list[Candidate]) -> str:
         "engines": versions,
         "candidates": [str(c) for c in cands],
     }
+    if floors and any(c.precision == "bf16" for c in cands):
+        key["floors"] = floors  # bf16 is judged at the blend's strength
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
 
 
@@ -365,6 +382,7 @@ def choose(
     cache_dir: Path | str | None = None,
     save: bool = False,
     bf16_native: bool | None = None,
+    blend_strength: float = 1.0,
 ) -> EngineChoice:
     """The engine and precision that run ``spec`` on this machine's CPU: the choice saved
     in the model cache, else measured now and saved there (one process measures at a
@@ -376,7 +394,8 @@ def choose(
         how = "--restore-engine" if engine != AUTO else "the only candidate"
         return EngineChoice(cands[0], how, precision_fallback=fallback)
     cache = ChoiceCache(cache_dir)
-    key = choice_key(spec, cands)
+    floors = bf16_floors(precision, blend_strength)
+    key = choice_key(spec, cands, floors)
 
     def known() -> EngineChoice | None:
         cached = cache.get(key)
@@ -392,7 +411,6 @@ def choose(
                 return found  # measured by another process while this one waited
             log.info("%s: measuring %d engine choices on this machine", spec.id, len(cands))
             sample = sample_face(spec.input_size or SAMPLE_SIDE)
-            floors = {"bf16": BF16_ASKED_MIN_DB} if precision == "bf16" else None
             reference = reference_for(spec, cands)
             trials = measure(cands, load, reference, sample, min_db=floors)
             choice = EngineChoice(fastest(trials, reference), "measured", tuple(trials), fallback)

@@ -32,12 +32,13 @@ from ..config import PolicyName, PrecisionMode
 from ..detect.face_identity import IdentityUnavailable, identity_distance
 from ..devices import Device
 from ..errors import InputError, ModelError
-from ..models.catalogue import ModelSpec, restoration_model
+from ..models.catalogue import DEFAULT_MODEL, ModelSpec, restoration_model
 from ..models.session import ModelSession
 from ..registry import Registry
 from ..resize import STRIP_PIXELS, fit_longest, lanczos
 from ..types import Box, FaceDetection, Image, check_rgb
 from .align import NoFaceFound, alignment_matrix, face_points, paste_face, warp_face
+from .engine_choice import engines_can
 from .engines.base import Engine, EngineFailure
 from .metrics import psnr
 from .policy import Decision, Policy, face_features
@@ -181,7 +182,7 @@ class FaceRestorer(ABC):
         detector: FaceDetectorLike | None = None,
         max_drift: float | None = None,
         engine: str = "auto",
-        precision: PrecisionMode = "fp32",
+        precision: PrecisionMode = "auto",
     ) -> None:
         self.spec = spec
         self.engine = engine  # "auto": measured per machine (engine_choice)
@@ -252,16 +253,18 @@ class FaceRestorer(ABC):
         )
         if decision.action != "restore":
             return lanczos_only
+        model_id = self._model_for(decision)
+        lanczos_only = replace(lanczos_only, model=model_id)
         try:
-            engine = self.load()
+            engine = self.session.engine(
+                model_id, self.device, self.engine, self.precision, decision.strength
+            )
             restored, model_input = self._run_model(
                 ModelJob(engine, crop, original, landmarks, decision.input_side)
             )
         except _MODEL_FAILURES as exc:
             reason = str(exc) or type(exc).__name__
-            log.warning(
-                "face restoration with %s failed, using Lanczos only: %s", self.spec.id, reason
-            )
+            log.warning("face restoration with %s failed, using Lanczos only: %s", model_id, reason)
             return replace(
                 lanczos_only, seconds=time.perf_counter() - start, fell_back=True, reason=reason
             )
@@ -273,7 +276,7 @@ class FaceRestorer(ABC):
             )
             log.warning(
                 "%s: identity distance %.2f from the original, using Lanczos only",
-                self.spec.id,
+                model_id,
                 distance,
             )
             return replace(
@@ -288,7 +291,7 @@ class FaceRestorer(ABC):
             )
         return RestoreResult(
             final,
-            self.spec.id,
+            model_id,
             engine.device,
             time.perf_counter() - start,
             reason=decision.reason,
@@ -301,9 +304,20 @@ class FaceRestorer(ABC):
             engine=engine.NAME,
             precision=engine.precision,
             precision_fallback=self.session.engine_choice(
-                self.spec.id, self.device, self.engine, self.precision
+                model_id, self.device, self.engine, self.precision, decision.strength
             ).precision_fallback,
         )
+
+    def _model_for(self, decision: Decision) -> str:
+        """The model that restores this face: the policy's cheaper one for its cell when
+        the default model is configured (and the named engine, if any, runs it), else
+        the configured one."""
+        cheaper = decision.model
+        if cheaper is None or cheaper == self.spec.id or self.spec.id != DEFAULT_MODEL:
+            return self.spec.id
+        if self.engine != "auto" and not engines_can(self.engine, restoration_model(cheaper)):
+            return self.spec.id
+        return cheaper
 
     def _identity_distance(
         self,
@@ -392,7 +406,7 @@ def create_restorer(
     detector: FaceDetectorLike | None = None,
     max_drift: float | None = None,
     engine: str = "auto",
-    precision: PrecisionMode = "fp32",
+    precision: PrecisionMode = "auto",
 ) -> FaceRestorer:
     """The restorer for catalogue model ``model_id`` (its class chosen by the model's
     kind); ``detector`` is used by face models for crops that come without keypoints;

@@ -18,6 +18,7 @@ from ...output.writer import write_image, write_text
 from ...resize import shrink_to_fit
 from ...restore import FaceRestorer, create_restorer, target_size_for
 from ...restore.align import face_points
+from ...restore.engine_choice import Candidate
 from ...types import Box, Image
 from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
@@ -94,7 +95,7 @@ class WriteStep(Step):
             # A missing or corrupt model file is a set-up error, not a per-crop fallback:
             # fail now with the file and the repair command rather than degrade silently
             # (the engine is loaded, and chosen, by the first face that needs the model).
-            self._restorer(ctx, cache).check()
+            self._restorer(ctx).check()
         finished = len(done)
         refs = [FrameRef(i, frames[i].time_s, int(frames[i].dhash, 16)) for i in sorted(todo)]
         with VideoReader(ctx.video_path) as reader:
@@ -194,24 +195,27 @@ class WriteStep(Step):
         return result, extra
 
     @staticmethod
-    def _restorer(ctx: RunContext, cache: RestoredCrops) -> FaceRestorer:
-        """The restorer, on the engine and precision this video's faces were restored with
-        when an earlier run recorded them (a resumed run gives the same pixels whatever
-        the machine's saved choice or ``--restore-engine`` say now), else as configured."""
+    def _restorer(ctx: RunContext) -> FaceRestorer:
         out, models = ctx.config.output, ctx.config.models
-        engine, precision = models.restore_engine, models.precision
-        used = cache.engine_used
-        if used is not None and used.model == out.face_restoration_model:
-            engine, precision = used.engine, used.precision  # type: ignore[assignment]
         return create_restorer(
             out.face_restoration_model,
             ctx.models,
             models.device,
             policy=out.face_restoration_policy,
             max_drift=out.face_restoration_max_drift,
-            engine=engine,
-            precision=precision,
+            engine=models.restore_engine,
+            precision=models.precision,
         )
+
+    @staticmethod
+    def _recorded(cache: RestoredCrops) -> dict[tuple[str, float], Candidate]:
+        """The engines and precisions this video's faces were restored with by an earlier
+        run: a resumed run restores the rest with them (the same pixels), whatever the
+        machine's saved choice or ``--restore-engine`` say now."""
+        return {
+            (u.model, float(u.strength)): Candidate(u.engine, u.precision)  # type: ignore[arg-type]
+            for u in cache.engines_used.values()
+        }
 
     def _restore(
         self,
@@ -236,10 +240,11 @@ class WriteStep(Step):
             "target": target,
             "face_px": round(face_px, 2),
         }
-        used = cache.engine_used
-        if used is not None:
-            settings["engine"] = [used.model, used.engine, used.precision]
-        restorer = self._restorer(ctx, cache)
+        engines = cache.engines_used.values()
+        recorded = sorted(f"{u.key}={u.engine}/{u.precision}" for u in engines)
+        if recorded:
+            settings["engines"] = recorded
+        restorer = self._restorer(ctx)
         if restorer.USES_KEYPOINTS:
             settings["keypoints"] = np.round(points, 2).tolist()
         key = cache_key(crop, settings)
@@ -247,18 +252,23 @@ class WriteStep(Step):
         if cached is not None:
             return cached[0], cached[1], key
         t0 = time.perf_counter()
-        result = restorer.restore_crop(
-            crop,
-            target,
-            out.face_restoration_strength,
-            face_px=face_px,
-            landmarks=points,  # the scan's keypoints: face models align by them
-        )
+        with ctx.models.recorded(self._recorded(cache)):
+            result = restorer.restore_crop(
+                crop,
+                target,
+                out.face_restoration_strength,
+                face_px=face_px,
+                landmarks=points,  # the scan's keypoints: face models align by them
+            )
         ctx.timings["restore"] += time.perf_counter() - t0
         if result.engine is not None and result.precision is not None:
-            cache.record_engine(
-                EngineUsed(model=result.model, engine=result.engine, precision=result.precision)
+            used = EngineUsed(
+                model=result.model,
+                strength=result.decision.strength if result.decision else 0.0,
+                engine=result.engine,
+                precision=result.precision,
             )
+            cache.record_engine(used)
         if result.fell_back:
             ctx.fallbacks.warn(
                 Fallback.FACE_RESTORATION, str(result.reason), f"{result.model} -> Lanczos"
