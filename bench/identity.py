@@ -50,6 +50,7 @@ from personframes.detect.face_identity import (  # noqa: E402
     FaceEmbedder,
     identity_distance,
 )
+from personframes.restore.settings import RestorationSettings  # noqa: E402
 
 CUTS = {"stage_performer.mp4": (20, 82, 211)}  # from the labels' README
 
@@ -180,7 +181,10 @@ def restoration_drift(labels_dir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for policy in ("always", "auto"):
         restorer = create_restorer(
-            out.face_restoration_model, session, m.device, policy=policy, max_drift=99.0
+            session,
+            RestorationSettings(
+                model=out.face_restoration_model, device=m.device, policy=policy, max_drift=99.0
+            ),
         )
         for source in ("video", "image"):
             distances = []

@@ -56,6 +56,7 @@ from personframes.restore.align import (
 )
 from personframes.restore.api import FaceRestoration
 from personframes.restore.restorer import create_restorer
+from personframes.restore.settings import RestorationSettings
 
 WHOLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images" / "whole"
 RING = 0.15  # ring width, fraction of the face's side in image px
@@ -204,7 +205,9 @@ def run(images: list[str], out_dir: Path, strength: float) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     restoration = FaceRestoration()
     detector = restoration.detector()
-    restorer = create_restorer(DEFAULT_MODEL, restoration.session, "cpu")
+    restorer = create_restorer(
+        restoration.session, RestorationSettings(model=DEFAULT_MODEL, device="cpu")
+    )
     always = always_run_kwargs(restorer.restore_crop)
     results: list[dict[str, Any]] = []
     for name in images:

@@ -45,6 +45,7 @@ from personframes.restore.engine_choice import Candidate, candidates
 from personframes.restore.engines import Engine
 from personframes.restore.metrics import psnr, sharpness, ssim
 from personframes.restore.restorer import create_restorer
+from personframes.restore.settings import RestorationSettings
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "images"
 MFLOP_PER_PIXEL = 35.9
@@ -179,7 +180,7 @@ def bench_load(size: int) -> dict[str, Any]:
 
 def bench_workflows(count: int, skip_literal: bool) -> dict[str, Any]:
     session = ModelSession()
-    restorer = create_restorer(DEFAULT_MODEL, session, "cpu")
+    restorer = create_restorer(session, RestorationSettings(model=DEFAULT_MODEL, device="cpu"))
     engine = restorer.load()
     rows = []
     for hr in face_crops(count):

@@ -299,12 +299,13 @@ def restore_at_native_size() -> list[dict[str, Any]]:
     """`restore` on each shared photo at its own size: per face, what the default policy
     decided and how much of the face's sharpness the output keeps (1.0 = all)."""
     from personframes.restore.api import FaceRestoration
+    from personframes.restore.settings import RestorationSettings
 
     restoration = FaceRestoration()
     rows = []
     for path in sorted((SHARED / "images" / "whole").glob("*")):
         image = np.asarray(PILImage.open(path).convert("RGB"))
-        result = restoration.restore(image, 0.8, device="cpu")
+        result = restoration.restore(image, RestorationSettings(device="cpu"))
         for face in result.faces:
             x1, y1, x2, y2 = (round(v) for v in face.box)
             x1, y1 = max(0, x1), max(0, y1)

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "restore_faces"]
+__all__ = ["RestorationSettings", "__version__", "restore_faces"]
 
 if TYPE_CHECKING:
     from .restore.api import restore_faces
+    from .restore.settings import RestorationSettings
 
 
 def __getattr__(name: str) -> Any:
@@ -25,4 +26,8 @@ def __getattr__(name: str) -> Any:
         from .restore.api import restore_faces
 
         return restore_faces
+    if name == "RestorationSettings":
+        from .restore.settings import RestorationSettings
+
+        return RestorationSettings
     raise AttributeError(name)

@@ -16,6 +16,7 @@ from personframes.models.catalogue import CATALOGUE, get_model
 from personframes.models.session import ModelSession
 from personframes.restore.engines.base import Engine, EngineFailure
 from personframes.restore.restorer import FaceRestorer, create_restorer
+from personframes.restore.settings import RestorationSettings
 from personframes.types import Image
 
 from .util import SHARED
@@ -79,7 +80,9 @@ def _failing(error: Exception, model_id: str = "realesrgan-x4plus") -> Engine:
 def _restorer_with(error: Exception) -> FaceRestorer:
     session = ModelSession()
     session.add_engine("realesrgan-x4plus", "cpu", _failing(error))
-    return create_restorer("realesrgan-x4plus", session, "cpu", policy="always")
+    return create_restorer(
+        session, RestorationSettings(model="realesrgan-x4plus", device="cpu", policy="always")
+    )
 
 
 def test_a_backend_failure_falls_back_but_a_bug_propagates() -> None:
@@ -113,6 +116,8 @@ def test_face_models_without_keypoints_or_detector_fall_back(tmp_path: Path) -> 
     there is nothing to align by, and the crop falls back (it never guesses)."""
     session = ModelSession(tmp_path)
     session.add_engine("codeformer", "cpu", _failing(RuntimeError("not reached"), "codeformer"))
-    restorer = create_restorer("codeformer", session, "cpu", policy="always")
+    restorer = create_restorer(
+        session, RestorationSettings(model="codeformer", device="cpu", policy="always")
+    )
     result = restorer.restore_crop(_face(), 512, 0.8, face_px=60.0)
     assert result.fell_back and result.reason == "no face keypoints for the face model"

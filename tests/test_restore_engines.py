@@ -14,6 +14,7 @@ from personframes.errors import ModelError
 from personframes.models import get_model, resolve_model
 from personframes.models.cache import ResolvedModel
 from personframes.restore.engines import ENGINES, Engine, available_engines, create_engine
+from personframes.restore.settings import RestorationSettings
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HAS_TORCH = importlib.util.find_spec("torch") is not None
@@ -200,7 +201,15 @@ def test_fidelity_reaches_codeformer_without_aligned(tmp_path: Path) -> None:
     restoration = FaceRestoration(session)
     outs = [  # seeded weights paint noise, which the identity check rightly refuses: off
         restoration.restore(
-            small, 1.0, "codeformer", "cpu", policy="always", fidelity=w, max_drift=None
+            small,
+            RestorationSettings(
+                strength=1.0,
+                model="codeformer",
+                device="cpu",
+                policy="always",
+                fidelity=w,
+                max_drift=None,
+            ),
         )
         for w in (0.0, 1.0)
     ]
@@ -214,7 +223,12 @@ def test_a_catalogue_entry_is_all_a_new_sr_model_needs() -> None:
     from personframes.models.session import ModelSession
     from personframes.restore.restorer import create_restorer
 
-    restorer = create_restorer("realesrgan-x4plus-anime", ModelSession(), "cpu", policy="always")
+    restorer = create_restorer(
+        ModelSession(),
+        RestorationSettings(
+            model="realesrgan-x4plus-anime", device="cpu", policy="always", max_drift=None
+        ),
+    )
     crop = _crop(32)
     result = restorer.restore_crop(crop, 128, 1.0, face_px=32.0)
     assert result.restored and result.model == "realesrgan-x4plus-anime"

@@ -8,7 +8,6 @@ import struct
 import subprocess
 import zlib
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -21,6 +20,7 @@ from personframes.image_file import ImageInfo, pillow_limit_off, read_image, wri
 from personframes.resize import STRIP_PIXELS, lanczos
 from personframes.restore import FaceRestoration, ModelSession
 from personframes.restore.align import paste_face, paste_face_into
+from personframes.restore.settings import RestorationSettings
 from personframes.types import Box, FaceDetection
 
 from .util import IMAGES, files_in, run_cli
@@ -366,9 +366,9 @@ def test_face_on_a_large_image_restored_as_on_a_small_one() -> None:
     restoration = FaceRestoration(session=ModelSession())
     # Where the restored face lands, not whether it is kept: the identity check is off
     # (forced onto this 52 px face, the model moves it 0.45, past the drift limit).
-    options: dict[str, Any] = {"policy": "always", "device": "cpu", "max_drift": None}
-    one = restoration.restore(small, 0.8, faces=[face_at(margin, margin)], **options)
-    many = restoration.restore(big, 0.8, faces=[face_at(x + margin, y + margin)], **options)
+    options = RestorationSettings(policy="always", device="cpu", max_drift=None)
+    one = restoration.restore(small, options, faces=[face_at(margin, margin)])
+    many = restoration.restore(big, options, faces=[face_at(x + margin, y + margin)])
     assert one.faces[0].result.restored and many.faces[0].result.restored
     assert not np.array_equal(one.image, small)
     region = (slice(y, y + small.shape[0]), slice(x, x + small.shape[1]))

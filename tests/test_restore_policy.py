@@ -26,6 +26,7 @@ from personframes.restore.policy import (
     Policy,
     face_features,
 )
+from personframes.restore.settings import RestorationSettings
 from personframes.types import Box, Image
 from personframes.video.decode import VideoReader
 
@@ -66,9 +67,9 @@ def test_sharp_large_face_is_left_untouched(closeup: Image, session: ModelSessio
     face = max(create_face_detector("centerface").detect(closeup), key=lambda f: f.box.area)
     h, w = closeup.shape[:2]
     crop = cut(closeup, crop_box(head_box(face), w, h, 0.1))
-    result = create_restorer(DEFAULT_MODEL, session, "cpu").restore_crop(
-        crop, 512, 0.8, face_px=face.box.height
-    )
+    result = create_restorer(
+        session, RestorationSettings(model=DEFAULT_MODEL, device="cpu")
+    ).restore_crop(crop, 512, 0.8, face_px=face.box.height)
     assert result.decision is not None and result.decision.action == "lanczos", result.reason
     assert not result.restored and result.strength == 0.0 and result.device == "none"
     ch, cw = crop.shape[:2]
@@ -78,7 +79,7 @@ def test_sharp_large_face_is_left_untouched(closeup: Image, session: ModelSessio
 
 def test_restore_leaves_a_sharp_portrait_as_it_is(closeup: Image) -> None:
     """`restore` at the image's own size keeps a sharp face exactly (100 % sharpness)."""
-    result = restore_faces(closeup, device="cpu", report=True)
+    result = restore_faces(closeup, RestorationSettings(device="cpu"), report=True)
     assert result.faces, "the close-up's face must be found"
     assert all(not f.result.restored for f in result.faces)
     assert np.array_equal(result.image, closeup)
@@ -86,9 +87,9 @@ def test_restore_leaves_a_sharp_portrait_as_it_is(closeup: Image) -> None:
 
 def test_tiny_face_is_not_restored(closeup: Image, session: ModelSession) -> None:
     small = _area(_face_crop(closeup, CLOSEUP_BOX), CLOSEUP_BOX.height / 24)  # face 24 px
-    result = create_restorer(DEFAULT_MODEL, session, "cpu").restore_crop(
-        small, 512, 0.8, face_px=24.0
-    )
+    result = create_restorer(
+        session, RestorationSettings(model=DEFAULT_MODEL, device="cpu")
+    ).restore_crop(small, 512, 0.8, face_px=24.0)
     assert result.decision is not None and result.decision.action == "lanczos"
     assert result.reason and f"{MIN_FACE_PX} px minimum" in result.reason
     assert session.loaded() == [] or not result.restored
@@ -102,9 +103,9 @@ def test_blurred_64px_face_is_restored_and_closer_to_the_truth(
     low = np.asarray(cv2.GaussianBlur(_area(truth, factor), (0, 0), 1.0), dtype=np.uint8)
     assert blur_index(low) > blur_index(_area(truth, factor))
     target = max(truth.shape[:2])
-    result = create_restorer(DEFAULT_MODEL, session, "cpu").restore_crop(
-        low, target, 0.8, face_px=64.0
-    )
+    result = create_restorer(
+        session, RestorationSettings(model=DEFAULT_MODEL, device="cpu")
+    ).restore_crop(low, target, 0.8, face_px=64.0)
     assert result.decision is not None and result.decision.action == "restore", result.reason
     assert result.restored and 0 < result.strength <= 0.8 and result.device == "cpu"
     assert result.model_input == (low.shape[1], low.shape[0])  # native size, never shrunk
@@ -119,7 +120,7 @@ def test_blurred_64px_face_is_restored_and_closer_to_the_truth(
 def test_strength_is_a_cap_and_always_runs_every_face(session: ModelSession) -> None:
     portrait = np.asarray(PILImage.open(IMAGES / "whole/lowres_portrait_b.jpg").convert("RGB"))
     crop = np.ascontiguousarray(portrait[30:174, 103:204])  # a 144 px face, JPEG-soft
-    restorer = create_restorer(DEFAULT_MODEL, session, "cpu")
+    restorer = create_restorer(session, RestorationSettings(model=DEFAULT_MODEL, device="cpu"))
     capped = restorer.restore_crop(crop, 512, 0.1, face_px=144.0)
     assert capped.strength <= 0.1
     always = restorer.restore_crop(crop, 512, 0.8, face_px=144.0, policy="always")
@@ -161,7 +162,7 @@ def test_face_features_measure_the_crop(closeup: Image) -> None:
 def test_report_records_every_face(closeup: Image, session: ModelSession) -> None:
     restoration = FaceRestoration(session=session)
     small = _area(closeup, 4)  # a 160 x 90 frame: the face about 60 px
-    result = restoration.restore(small, 0.8, device="cpu", upscale=4)
+    result = restoration.restore(small, RestorationSettings(device="cpu", upscale=4))
     assert result.image.shape == (small.shape[0] * 4, small.shape[1] * 4, 3)
     assert result.faces
     for face in result.faces:
@@ -174,7 +175,9 @@ def test_report_records_every_face(closeup: Image, session: ModelSession) -> Non
 
 def test_an_estimated_face_size_is_said_in_the_record(closeup: Image) -> None:
     tiny = _area(_face_crop(closeup, CLOSEUP_BOX), 10)  # no face size given: estimated
-    result = create_restorer(DEFAULT_MODEL, ModelSession(), "cpu").restore_crop(tiny, 512, 0.8)
+    result = create_restorer(
+        ModelSession(), RestorationSettings(model=DEFAULT_MODEL, device="cpu")
+    ).restore_crop(tiny, 512, 0.8)
     record = result.record()
     assert record["face_px_estimated"] is True and record["decision"] == "lanczos"
     assert result.reason and "estimated from the crop" in result.reason

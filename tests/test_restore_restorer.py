@@ -27,6 +27,7 @@ from personframes.restore.align import (
     warp_face,
 )
 from personframes.restore.restorer import blend
+from personframes.restore.settings import RestorationSettings
 from personframes.types import Box, FaceDetection
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -63,7 +64,9 @@ def test_target_size() -> None:
 
 def test_strength_zero_is_lanczos_bit_for_bit_and_loads_nothing(tmp_path: Path) -> None:
     crop = _crop()
-    restorer = create_restorer("gfpgan-v1.4", ModelSession(tmp_path), "cpu")  # not installed
+    restorer = create_restorer(
+        ModelSession(tmp_path), RestorationSettings(model="gfpgan-v1.4", device="cpu")
+    )  # not installed
     result = restorer.restore_crop(crop, 512, 0.0)
     expected = np.asarray(PILImage.fromarray(crop).resize((427, 512), PILImage.Resampling.LANCZOS))
     assert np.array_equal(result.image, expected)
@@ -72,7 +75,7 @@ def test_strength_zero_is_lanczos_bit_for_bit_and_loads_nothing(tmp_path: Path) 
 
 
 def test_blend_formula_with_real_model(session: ModelSession) -> None:
-    restorer = create_restorer(DEFAULT_MODEL, session, "cpu")
+    restorer = create_restorer(session, RestorationSettings(model=DEFAULT_MODEL, device="cpu"))
     crop = _crop()
     full = restorer.restore_crop(crop, 512, 1.0, policy="always")
     assert not full.fell_back and full.device == "cpu" and full.image.shape == (512, 427, 3)
@@ -85,7 +88,8 @@ def test_blend_formula_with_real_model(session: ModelSession) -> None:
     # The model adds detail Lanczos cannot: more high-frequency energy.
     lap = [float(np.var(np.diff(img.astype(np.float64), 2, axis=0))) for img in (full.image, none)]
     assert lap[0] > 1.5 * lap[1]
-    (loaded,) = session.loaded()  # loaded once, reused: on the engine chosen here
+    # Loaded once, reused: on the engine chosen here (beside it, the identity model).
+    (loaded,) = [k for k in session.loaded() if isinstance(k, tuple) and k[0] == "engine"]
     assert loaded[:3] == ("engine", "realesrgan-x4plus", "cpu")
 
 
@@ -104,7 +108,9 @@ def test_corrupt_model_falls_back_with_warning(
     data[1000:1100] = b"\0" * 100
     bad.write_bytes(bytes(data))
 
-    restorer = create_restorer(DEFAULT_MODEL, ModelSession(tmp_path), "cpu")
+    restorer = create_restorer(
+        ModelSession(tmp_path), RestorationSettings(model=DEFAULT_MODEL, device="cpu")
+    )
     with pytest.raises(ModelError) as info:
         restorer.load()
     assert str(bad) in str(info.value)
@@ -120,7 +126,7 @@ def test_corrupt_model_falls_back_with_warning(
 
 
 def test_bad_inputs_raise_input_error() -> None:
-    restorer = create_restorer(DEFAULT_MODEL, ModelSession())
+    restorer = create_restorer(ModelSession(), RestorationSettings(model=DEFAULT_MODEL))
     with pytest.raises(InputError):
         restorer.restore_crop(np.zeros((8, 8), np.uint8), 512, 0.5)
     with pytest.raises(InputError):
@@ -159,7 +165,7 @@ class _FixedDetector:
 def test_restore_faces_same_size_local_and_thread_safe(session: ModelSession) -> None:
     image = _image()
     restoration = FaceRestoration(session=session, detector=_FixedDetector())
-    result = restoration.restore(image, 0.8, device="cpu", policy="always")
+    result = restoration.restore(image, RestorationSettings(device="cpu", policy="always"))
     out = result.image
     assert out.shape == image.shape and out.dtype == np.uint8
     assert len(result.faces) == 1 and not result.faces[0].fell_back
@@ -170,16 +176,18 @@ def test_restore_faces_same_size_local_and_thread_safe(session: ModelSession) ->
     region = (slice(80, 150), slice(130, 195))
     assert np.abs(out[region].mean((0, 1)) - image[region].mean((0, 1))).max() < 4
     # strength 0: unchanged
-    assert np.array_equal(restoration.restore(image, 0.0, device="cpu").image, image)
+    assert np.array_equal(
+        restoration.restore(image, RestorationSettings(strength=0.0, device="cpu")).image, image
+    )
     # the default policy leaves this sharp, native-size face alone
-    auto = restoration.restore(image, 0.8, device="cpu")
+    auto = restoration.restore(image, RestorationSettings(device="cpu"))
     assert np.array_equal(auto.image, image) and auto.faces[0].result.decision is not None
     # concurrent calls give the same result as the sequential one
     outs: list[np.ndarray] = []
     threads = [
         threading.Thread(
             target=lambda: outs.append(
-                restoration.restore(image, 0.8, device="cpu", policy="always").image
+                restoration.restore(image, RestorationSettings(device="cpu", policy="always")).image
             )
         )
         for _ in range(2)
@@ -237,13 +245,17 @@ def test_identity_check_of_a_restored_face(
     face = np.asarray(PILImage.open(DATA / "images/faces/aligned_0240.png").convert("RGB"))
     crop = lanczos(face, (64, 64))
     points = FFHQ_TEMPLATE_512 * (64 / 512.0)
-    kept = create_restorer(DEFAULT_MODEL, session, policy="always", max_drift=2.0)
+    kept = create_restorer(
+        session, RestorationSettings(model=DEFAULT_MODEL, policy="always", max_drift=2.0)
+    )
     restored = kept.restore_crop(crop, 512, 0.8, landmarks=points, face_px=44)
     assert restored.restored and not restored.identity_drift
     distance = restored.identity_distance
     assert distance is not None and 0.0 < distance < 2.0
     assert restored.record()["identity_distance"] == distance
-    strict = create_restorer(DEFAULT_MODEL, session, policy="always", max_drift=distance / 2)
+    strict = create_restorer(
+        session, RestorationSettings(model=DEFAULT_MODEL, policy="always", max_drift=distance / 2)
+    )
     with caplog.at_level(logging.WARNING, logger="personframes"):
         refused = strict.restore_crop(crop, 512, 0.8, landmarks=points, face_px=44)
     assert refused.identity_drift and refused.fell_back and not refused.restored
@@ -251,13 +263,15 @@ def test_identity_check_of_a_restored_face(
     assert "identity drift" in str(refused.reason)
     assert np.array_equal(refused.image, lanczos(crop, (512, 512)))
     assert any("using Lanczos only" in r.getMessage() for r in caplog.records)
-    unchecked = create_restorer(DEFAULT_MODEL, session, policy="always", max_drift=None)
+    unchecked = create_restorer(
+        session, RestorationSettings(model=DEFAULT_MODEL, policy="always", max_drift=None)
+    )
     assert unchecked.restore_crop(crop, 512, 0.8, landmarks=points).identity_distance is None
 
 
 @pytest.mark.slow
 def test_restore_faces_reports_each_faces_identity_distance(session: ModelSession) -> None:
-    report = FaceRestoration(session).restore(_image(), 0.8, policy="always")
+    report = FaceRestoration(session).restore(_image(), RestorationSettings(policy="always"))
     assert report.faces
     for face in report.faces:
         record = face.record()

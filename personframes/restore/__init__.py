@@ -18,6 +18,7 @@ from .restorer import (
     create_restorer,
     target_size_for,
 )
+from .settings import RestorationSettings
 
 __all__ = [
     "ENGINES",
@@ -28,6 +29,7 @@ __all__ = [
     "FaceRestorer",
     "ModelSession",
     "RestoreFacesResult",
+    "RestorationSettings",
     "RestoreResult",
     "SrRestorer",
     "available_engines",

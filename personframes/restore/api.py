@@ -1,7 +1,8 @@
 """Library API: restore every face in an image.
 
 >>> from personframes.restore.api import restore_faces
->>> out = restore_faces(rgb, strength=0.8)   # same size as rgb (a PIL image: PIL back)
+>>> out = restore_faces(rgb)                 # same size as rgb (a PIL image: PIL back)
+>>> out = restore_faces(rgb, RestorationSettings(strength=0.5, upscale=2))
 >>> res = restore_faces(rgb, report=True)    # res.image, res.faces[i].record()
 
 Models are loaded through a :class:`~personframes.models.session.ModelSession`: pass
@@ -18,7 +19,6 @@ from typing import Any, Literal, overload
 
 from PIL import Image as PILImage
 
-from ..config import DEFAULT_MAX_DRIFT, PolicyName, PrecisionMode
 from ..detect import (
     DEFAULT_COARSE_SIDE,
     DEFAULT_CONFIDENCE,
@@ -26,8 +26,6 @@ from ..detect import (
     DEFAULT_MAX_SIDE,
 )
 from ..devices import Device
-from ..errors import InputError
-from ..models.catalogue import DEFAULT_MODEL
 from ..models.session import ModelSession
 from ..resize import lanczos
 from ..types import FaceDetection, Image, as_rgb, check_rgb
@@ -40,6 +38,7 @@ from .align import (
     warp_face,
 )
 from .restorer import FaceDetectorLike, RestoreResult, create_restorer
+from .settings import RestorationSettings
 
 
 @dataclass
@@ -110,49 +109,28 @@ class FaceRestoration:
     def restore(
         self,
         image: Image,
-        strength: float = 0.8,
-        model: str = DEFAULT_MODEL,
-        device: Device = "auto",
+        settings: RestorationSettings | None = None,
         detector: FaceDetectorLike | None = None,
         faces: list[FaceDetection] | None = None,
-        *,
-        upscale: int = 1,
-        policy: PolicyName = "auto",
-        fidelity: float = 0.5,
-        max_drift: float | None = DEFAULT_MAX_DRIFT,
-        engine: str = "auto",
-        precision: PrecisionMode = "auto",
     ) -> RestoreFacesResult:
-        """Restore every face of ``image``; the result is ``upscale`` times larger.
+        """Restore every face of ``image``; the result is ``settings.upscale`` times larger.
 
         Each face is aligned at its native resolution and restored from those pixels to
         ``upscale`` times that size (the policy decides per face whether the model runs
-        and at which strength, at most ``strength``); the rest of the image is resized
-        with Lanczos. Faces the policy leaves alone are exactly the Lanczos resize.
-        ``fidelity``: CodeFormer's fidelity weight (other models ignore it).
-        ``max_drift``: a restored face further than this (face identity distance) from
-        its Lanczos resize is replaced by it, counted as identity drift (None: no check).
-        ``engine`` and ``precision``: as :func:`restore_faces` takes them.
+        and at which strength, at most ``settings.strength``); the rest of the image is
+        resized with Lanczos. Faces the policy leaves alone are exactly the Lanczos
+        resize. ``faces``: the faces to restore (default: found by ``detector``, else by
+        the session's detector for this thread).
         """
         check_rgb(image)
-        if not 0.0 <= strength <= 1.0:
-            raise InputError(f"face restoration strength must be in [0, 1], got {strength}")
-        if upscale < 1:
-            raise InputError(f"upscale must be at least 1, got {upscale}")
-        restorer = create_restorer(
-            model,
-            self.session,
-            device,
-            fidelity=fidelity,
-            policy=policy,
-            max_drift=max_drift,
-            engine=engine,
-            precision=precision,
-        )
+        settings = settings or RestorationSettings()
+        restorer = create_restorer(self.session, settings)
+        strength, upscale = settings.strength, settings.upscale
         height, width = image.shape[:2]
         out = lanczos(image, (width * upscale, height * upscale))
         if faces is None:
-            faces = (detector or self.detector(device)).detect(image) if strength > 0 else []
+            finder = detector or self.detector(settings.device)
+            faces = finder.detect(image) if strength > 0 else []
         reports: list[FaceReport] = []
         for face in faces:
             points = face_points(face)
@@ -168,7 +146,6 @@ class FaceRestoration:
                 strength,
                 landmarks=FFHQ_TEMPLATE_512 * (size / 512.0),
                 face_px=face.box.height,  # the aligned face keeps the image's scale
-                policy=policy,
             )
             reports.append(FaceReport(box, size, result))
             if not result.restored or result.image.shape[:2] != (target, target):
@@ -182,110 +159,63 @@ class FaceRestoration:
 @overload
 def restore_faces(
     image_rgb: Image,
-    strength: float = ...,
-    model: str = ...,
-    device: Device = ...,
-    detector: FaceDetectorLike | None = ...,
+    settings: RestorationSettings | None = ...,
     *,
-    upscale: int = ...,
-    policy: PolicyName = ...,
-    fidelity: float = ...,
     session: ModelSession | None = ...,
+    detector: FaceDetectorLike | None = ...,
     report: Literal[False] = ...,
-    max_drift: float | None = ...,
-    engine: str = ...,
-    precision: PrecisionMode = ...,
 ) -> Image: ...
 
 
 @overload
 def restore_faces(
     image_rgb: PILImage.Image,
-    strength: float = ...,
-    model: str = ...,
-    device: Device = ...,
-    detector: FaceDetectorLike | None = ...,
+    settings: RestorationSettings | None = ...,
     *,
-    upscale: int = ...,
-    policy: PolicyName = ...,
-    fidelity: float = ...,
     session: ModelSession | None = ...,
+    detector: FaceDetectorLike | None = ...,
     report: Literal[False] = ...,
-    max_drift: float | None = ...,
-    engine: str = ...,
-    precision: PrecisionMode = ...,
 ) -> PILImage.Image: ...
 
 
 @overload
 def restore_faces(
     image_rgb: Image | PILImage.Image,
-    strength: float = ...,
-    model: str = ...,
-    device: Device = ...,
-    detector: FaceDetectorLike | None = ...,
+    settings: RestorationSettings | None = ...,
     *,
-    upscale: int = ...,
-    policy: PolicyName = ...,
-    fidelity: float = ...,
     session: ModelSession | None = ...,
+    detector: FaceDetectorLike | None = ...,
     report: Literal[True],
-    max_drift: float | None = ...,
-    engine: str = ...,
-    precision: PrecisionMode = ...,
 ) -> RestoreFacesResult: ...
 
 
 def restore_faces(
     image_rgb: Image | PILImage.Image,
-    strength: float = 0.8,
-    model: str = DEFAULT_MODEL,
-    device: Device = "auto",
-    detector: FaceDetectorLike | None = None,
+    settings: RestorationSettings | None = None,
     *,
-    upscale: int = 1,
-    policy: PolicyName = "auto",
-    fidelity: float = 0.5,
     session: ModelSession | None = None,
+    detector: FaceDetectorLike | None = None,
     report: bool = False,
-    max_drift: float | None = DEFAULT_MAX_DRIFT,
-    engine: str = "auto",
-    precision: PrecisionMode = "auto",
 ) -> Image | PILImage.Image | RestoreFacesResult:
     """Restore every face in ``image_rgb`` (an RGB uint8 array, or a PIL image of any
-    mode, which comes back as a PIL RGB image); the image comes back ``upscale`` times
-    larger (default: the same size).
+    mode, which comes back as a PIL RGB image); the image comes back
+    ``settings.upscale`` times larger (default: the same size).
 
-    Faces are found with ``detector`` (default: CenterFace) and aligned by their five
-    landmarks. Per face, the restoration policy (``policy="auto"``) decides from the
-    face's size, the upscale factor and its measured blur whether ``model`` runs and
-    at which strength (at most ``strength``); ``policy="always"`` runs it on every
-    face at ``strength``. Restored faces are pasted back with a feathered,
-    colour-matched mask; the rest is a Lanczos resize. A model that fails leaves its
-    faces unchanged (one WARNING each). With ``report=True`` the result also holds,
-    per face, what the policy decided and why (:class:`RestoreFacesResult`).
-    ``session`` keeps loaded models between calls (default: loaded for this call).
-    Every restored face is checked against its Lanczos resize with the face identity
-    model: further than ``max_drift`` and the Lanczos face is kept (a WARNING; the
-    distance of each face is in its report's ``identity_distance``). ``engine``: the
-    engine that runs the model ("auto": the fastest measured on this machine, cached);
-    ``precision``: "auto" (bf16 where native, close enough at the face's strength and
-    clearly faster), "fp32" or "bf16".
+    ``settings`` (:class:`RestorationSettings`, default: the config's defaults) says
+    how: the model, the most strength the policy may use, the policy (``"auto"``
+    decides per face from its size, the upscale factor and its measured blur whether
+    the model runs and at which strength; ``"always"`` runs it on every face), the
+    identity drift beyond which a restored face is replaced by its Lanczos resize, the
+    engine (``"auto"``: chosen once per machine and saved) and precision. Faces are
+    found with ``detector`` (default: CenterFace) and aligned by their five landmarks;
+    restored faces are pasted back with a feathered, colour-matched mask; the rest is
+    a Lanczos resize. A model that fails leaves its faces unchanged (one WARNING each).
+    With ``report=True`` the result also holds, per face, what the policy decided and
+    why (:class:`RestoreFacesResult`). ``session`` keeps loaded models between calls
+    (default: loaded for this call).
     """
     rgb = as_rgb(image_rgb) if isinstance(image_rgb, PILImage.Image) else image_rgb
-    result = FaceRestoration(session).restore(
-        rgb,
-        strength,
-        model,
-        device,
-        detector,
-        upscale=upscale,
-        policy=policy,
-        fidelity=fidelity,
-        max_drift=max_drift,
-        engine=engine,
-        precision=precision,
-    )
+    result = FaceRestoration(session).restore(rgb, settings, detector)
     if report:
         return result
     return PILImage.fromarray(result.image) if rgb is not image_rgb else result.image

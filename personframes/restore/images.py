@@ -36,7 +36,6 @@ from ..image_file import (
     read_image,
     write_image,
 )
-from ..models.catalogue import restoration_model
 from ..models.session import ModelSession
 from ..output.writer import atomic_file, ensure_output_dir
 from ..resize import lanczos
@@ -44,6 +43,7 @@ from .align import FFHQ_TEMPLATE_512
 from .api import FaceRestoration
 from .policy import ALIGNED_FACE_FRACTION
 from .restorer import FaceRestorer, RestoreResult, create_restorer
+from .settings import RestorationSettings
 
 log = logging.getLogger(__name__)
 
@@ -144,19 +144,10 @@ class ImageRestorer:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        m, out = config.models, config.output
+        m = config.models
         self.session = ModelSession(m.cache_dir)
-        self.model_id = restoration_model(out.face_restoration_model).id
-        self.restorer: FaceRestorer = create_restorer(
-            self.model_id,
-            self.session,
-            m.device,
-            fidelity=config.restore.fidelity,
-            policy=out.face_restoration_policy,
-            max_drift=out.face_restoration_max_drift,
-            engine=m.restore_engine,
-            precision=m.precision,
-        )
+        self.settings = RestorationSettings.from_config(config)
+        self.restorer: FaceRestorer = create_restorer(self.session, self.settings)
         self.faces = FaceRestoration(
             self.session,
             face_detector=m.face_detector,
@@ -168,39 +159,27 @@ class ImageRestorer:
     def check_model(self) -> None:
         """A missing or corrupt model file stops here, naming the repair command (its
         files are checked; no engine is loaded)."""
-        if self.config.output.face_restoration_strength > 0:
+        if self.settings.strength > 0:
             self.restorer.check()
 
     def restore(self, job: Job) -> list[RestoreResult]:
         """Restore ``job``'s image into ``job.dest``; the faces' results."""
-        settings, out, m = self.config.restore, self.config.output, self.config.models
-        strength = out.face_restoration_strength
+        settings = self.settings
         with pillow_limit_off():  # read_image applies max_image_pixels itself
-            image, alpha, info = read_image(job.source.path, settings.max_image_pixels)
+            image, alpha, info = read_image(job.source.path, self.config.restore.max_image_pixels)
         h, w = image.shape[:2]
         factor = settings.upscale
-        if settings.aligned:
+        if self.config.restore.aligned:
             result = self.restorer.restore_crop(
                 image,
                 max(h, w) * factor,
-                strength,
+                settings.strength,
                 landmarks=FFHQ_TEMPLATE_512 * (w / 512.0),
                 face_px=max(h, w) * ALIGNED_FACE_FRACTION,
             )
             out_image, results = result.image, [result]
         else:
-            report = self.faces.restore(
-                image,
-                strength,
-                self.model_id,
-                m.device,
-                upscale=factor,
-                policy=out.face_restoration_policy,
-                fidelity=settings.fidelity,
-                max_drift=out.face_restoration_max_drift,
-                engine=m.restore_engine,
-                precision=m.precision,
-            )
+            report = self.faces.restore(image, settings)
             out_image, results = report.image, [f.result for f in report.faces]
             del report
         del image  # only the result is needed from here: keep the peak memory down

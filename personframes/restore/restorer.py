@@ -42,6 +42,7 @@ from .engine_choice import engines_can
 from .engines.base import Engine, EngineFailure
 from .metrics import psnr
 from .policy import Decision, Policy, face_features
+from .settings import RestorationSettings
 
 log = logging.getLogger(__name__)
 
@@ -175,24 +176,19 @@ class FaceRestorer(ABC):
         self,
         spec: ModelSpec,
         session: ModelSession,
-        device: Device = "auto",
-        *,
-        fidelity: float = 0.5,
-        policy: PolicyName = "auto",
+        settings: RestorationSettings,
         detector: FaceDetectorLike | None = None,
-        max_drift: float | None = None,
-        engine: str = "auto",
-        precision: PrecisionMode = "auto",
     ) -> None:
         self.spec = spec
-        self.engine = engine  # "auto": measured per machine (engine_choice)
-        self.precision: PrecisionMode = precision
-        self.max_drift = max_drift  # identity distance beyond which the result is refused
+        self.settings = settings
+        self.engine = settings.engine  # "auto": chosen once per machine (engine_choice)
+        self.precision: PrecisionMode = settings.precision
+        self.max_drift = settings.max_drift  # identity distance beyond which: Lanczos
         self._identity_problem: str | None = None
         self.session = session
-        self.device: Device = device
-        self.fidelity = fidelity  # CodeFormer's fidelity weight; other models ignore it
-        self.policy: PolicyName = policy
+        self.device: Device = settings.device
+        self.fidelity = settings.fidelity  # CodeFormer's fidelity weight; others ignore it
+        self.policy: PolicyName = settings.policy
         self.detector = detector  # finds keypoints for crops given without (face models)
 
     @property
@@ -397,32 +393,12 @@ RESTORERS.register(FaceModelRestorer.KIND, FaceModelRestorer)
 
 
 def create_restorer(
-    model_id: str,
     session: ModelSession,
-    device: Device = "auto",
-    *,
-    fidelity: float = 0.5,
-    policy: PolicyName = "auto",
+    settings: RestorationSettings | None = None,
     detector: FaceDetectorLike | None = None,
-    max_drift: float | None = None,
-    engine: str = "auto",
-    precision: PrecisionMode = "auto",
 ) -> FaceRestorer:
-    """The restorer for catalogue model ``model_id`` (its class chosen by the model's
-    kind); ``detector`` is used by face models for crops that come without keypoints;
-    ``max_drift``: the identity distance beyond which a restored face is refused (None:
-    not checked); ``engine`` and ``precision``: see
-    :mod:`personframes.restore.engine_choice`."""
-    spec = restoration_model(model_id)
-    cls = RESTORERS.lookup(spec.kind)
-    return cls(
-        spec,
-        session,
-        device,
-        fidelity=fidelity,
-        policy=policy,
-        detector=detector,
-        max_drift=max_drift,
-        engine=engine,
-        precision=precision,
-    )
+    """The restorer for ``settings.model`` (its class chosen by the model's kind);
+    ``detector`` is used by face models for crops that come without keypoints."""
+    settings = settings or RestorationSettings()
+    spec = restoration_model(settings.model)
+    return RESTORERS.lookup(spec.kind)(spec, session, settings, detector)

@@ -19,6 +19,7 @@ from ...resize import shrink_to_fit
 from ...restore import FaceRestorer, create_restorer, target_size_for
 from ...restore.align import face_points
 from ...restore.engine_choice import Candidate
+from ...restore.settings import RestorationSettings
 from ...types import Box, Image
 from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
@@ -196,16 +197,7 @@ class WriteStep(Step):
 
     @staticmethod
     def _restorer(ctx: RunContext) -> FaceRestorer:
-        out, models = ctx.config.output, ctx.config.models
-        return create_restorer(
-            out.face_restoration_model,
-            ctx.models,
-            models.device,
-            policy=out.face_restoration_policy,
-            max_drift=out.face_restoration_max_drift,
-            engine=models.restore_engine,
-            precision=models.precision,
-        )
+        return create_restorer(ctx.models, RestorationSettings.from_config(ctx.config))
 
     @staticmethod
     def _recorded(cache: RestoredCrops) -> dict[tuple[str, float], Candidate]:
