@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from personframes.restore.loading import engine as load_engine
+
 REPO = Path(__file__).resolve().parents[1]
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
 
@@ -102,8 +104,8 @@ def restore_overhead(
     if not restored:
         return None
     m = config.models
-    engine = session.engine(
-        config.output.face_restoration_model, m.device, m.restore_engine, m.precision
+    engine = load_engine(
+        session, config.output.face_restoration_model, m.device, m.restore_engine, m.precision
     )
     engine_s = 0.0
     for record in restored:

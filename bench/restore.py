@@ -43,6 +43,7 @@ from personframes.models.session import ModelSession
 from personframes.resize import fit_longest, lanczos
 from personframes.restore.engine_choice import Candidate, candidates
 from personframes.restore.engines import Engine
+from personframes.restore.loading import engine_choice, engine_for
 from personframes.restore.metrics import psnr, sharpness, ssim
 from personframes.restore.restorer import create_restorer
 from personframes.restore.settings import RestorationSettings
@@ -115,13 +116,14 @@ def bench_engines(sizes: list[int], reps: int) -> dict[str, Any]:
     spell of the machine hits them all alike), and the choice ``auto`` makes."""
     session = ModelSession()
     choices = {
-        mode: session.engine_choice(DEFAULT_MODEL, "cpu", "auto", mode) for mode in ("fp32", "auto")
+        mode: engine_choice(session, DEFAULT_MODEL, "cpu", "auto", mode)
+        for mode in ("fp32", "auto")
     }
     spec = get_model(DEFAULT_MODEL)
     cands, _ = candidates(spec, "auto", "auto", native_bf16())
     engines: dict[Candidate, Engine] = {}
     for cand in cands:
-        engines[cand] = session.engine_for(DEFAULT_MODEL, "cpu", cand)
+        engines[cand] = engine_for(session, DEFAULT_MODEL, "cpu", cand)
     image = np.asarray(PILImage.open(DATA / "whole" / "old_photo_group.png").convert("RGB"))
     results: dict[str, Any] = {
         "threads": engine_threads(),

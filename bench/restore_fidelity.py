@@ -53,6 +53,7 @@ from personframes.detect import create_face_detector
 from personframes.models.session import ModelSession
 from personframes.output.crops import crop_box, cut
 from personframes.resize import fit_longest, lanczos
+from personframes.restore.loading import engine as load_engine
 from personframes.restore.metrics import blur_index, psnr, sharpness, ssim
 from personframes.restore.policy import DEFAULT_POLICY, Policy, face_features
 from personframes.restore.restorer import blend
@@ -172,7 +173,7 @@ class ModelRunner:
         if path.is_file():
             return np.asarray(PILImage.open(path).convert("RGB"))
         start = time.perf_counter()
-        out = self.session.engine(model, "cpu").run(image)
+        out = load_engine(self.session, model, "cpu").run(image)
         self.seconds[model] += time.perf_counter() - start
         temp = path.with_suffix(".tmp.png")
         PILImage.fromarray(out).save(temp)

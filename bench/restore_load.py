@@ -39,8 +39,9 @@ def child(size: int, reps: int, engine_name: str, precision: str) -> None:
     from personframes.cores import engine_threads
     from personframes.models.catalogue import DEFAULT_MODEL
     from personframes.models.session import ModelSession
+    from personframes.restore.loading import engine as load_engine
 
-    engine = ModelSession().engine(DEFAULT_MODEL, "cpu", engine_name, precision)
+    engine = load_engine(ModelSession(), DEFAULT_MODEL, "cpu", engine_name, precision)
     face = np.asarray(Image.open(FACE).convert("RGB").resize((size, size), Image.LANCZOS))
     engine.run(face)
     runs = []

@@ -28,19 +28,32 @@ from pydantic import (
 from .compat import translate
 from .devices import Device
 from .errors import ConfigError, printable
-from .models.catalogue import ModelId
 
 ENV_PREFIX = "PERSONFRAMES_"
 # The settings' own vocabularies and measured defaults: the modules that use them import
 # them from here (the config imports nothing of the domain, so loading it is cheap).
 PrecisionMode = Literal["fp32", "bf16", "auto"]
 PolicyName = Literal["auto", "always"]
+# The ids of the registries' entries (the registries are checked against these: a new
+# engine, detector or catalogue model adds its id here too; tests/test_config.py).
+RestoreEngineName = Literal["auto", "ncnn", "torch", "onnxruntime", "openvino"]
+FaceDetectorName = Literal[
+    "centerface", "mediapipe-full", "mediapipe-short", "centerface+mediapipe"
+]
+ModelId = Literal[
+    "realesrgan-x4plus",
+    "realesr-animevideov3",
+    "realesrgan-x4plus-anime",
+    "realesrgan-x4plus-pth",
+    "gfpgan-v1.4",
+    "codeformer",
+]
 # Chosen by bench/accuracy.py on the labelled frames (main-face recall, 44 faces):
 # CenterFace at 640 px 39/44, at 960 px 39/44, at native size (1280 px here) 41/44 (the
 # two profiles it gains score 0.40 and 0.42), and a second pass at 192 px adds the
 # motion-blurred close-up that fills a 360 px frame (42/44); detection time 0.88 s ->
 # 3.21 s for the 55 frames. MediaPipe full-range: 32/44.
-DEFAULT_FACE_DETECTOR = "centerface"
+DEFAULT_FACE_DETECTOR: FaceDetectorName = "centerface"
 DEFAULT_MAX_SIDE = 1280
 DEFAULT_COARSE_SIDE = 192
 DEFAULT_CONFIDENCE = 0.4
@@ -91,7 +104,7 @@ class ModelsConfig(_Section):
     cache_dir: UsablePath | None = Field(
         None, description="model cache; default: the platform cache dir (PERSONFRAMES_CACHE_DIR)"
     )
-    restore_engine: str = Field(
+    restore_engine: RestoreEngineName = Field(
         "auto",
         description="engine that runs the restoration model: auto: the first restoration "
         "on this machine that needs the model measures the installed engines (a few "
@@ -106,11 +119,8 @@ class ModelsConfig(_Section):
         "of fp32's, and it is measured over 25 % faster, else fp32; fp32; bf16 (where "
         "native, accepted unless broken)",
     )
-    face_detector: str = Field(
-        DEFAULT_FACE_DETECTOR,
-        description="face detector: centerface, mediapipe-full, mediapipe-short, "
-        "centerface+mediapipe "
-        "(see models list)",
+    face_detector: FaceDetectorName = Field(
+        DEFAULT_FACE_DETECTOR, description="face detector (see `personframes models list`)"
     )
     confidence: float = Field(
         DEFAULT_CONFIDENCE, ge=0.0, le=1.0, description="minimum face detection score"
@@ -132,24 +142,6 @@ class ModelsConfig(_Section):
         description="frames per detector call; accepted for Person From Vid's configs, "
         "but detection runs one frame at a time (no effect)",
     )
-
-    @field_validator("restore_engine")
-    @classmethod
-    def _known_engine(cls, value: str) -> str:
-        from .restore.engines import ENGINES
-
-        if value != "auto" and value not in ENGINES:
-            raise ValueError(f"unknown engine {value!r}; known: auto, {', '.join(ENGINES)}")
-        return value
-
-    @field_validator("face_detector")
-    @classmethod
-    def _known_detector(cls, value: str) -> str:
-        from .detect import FACE_DETECTORS
-
-        if value not in FACE_DETECTORS:
-            raise ValueError(f"unknown face detector {value!r}; known: {', '.join(FACE_DETECTORS)}")
-        return value
 
 
 class SamplingConfig(_Section):

@@ -5,6 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from personframes.restore.loading import engine_for
+
 from .review_util import BackgroundExtract
 from .util import SHARED
 
@@ -30,7 +32,7 @@ def _restoration_engine_chosen() -> None:
     if len(cands) > 1 and ChoiceCache().get(choice_key(spec, cands)) is None:
         save_rrdbnet_graph(resolve_model(spec))
         session = ModelSession()
-        choose(spec, lambda c: session.engine_for(DEFAULT_MODEL, "cpu", c), save=True)
+        choose(spec, lambda c: engine_for(session, DEFAULT_MODEL, "cpu", c), save=True)
 
 
 @pytest.fixture(autouse=True)

@@ -36,6 +36,7 @@ from personframes.restore.engine_choice import (
     sample_face,
 )
 from personframes.restore.engines import Engine, available_engines
+from personframes.restore.loading import engine_choice, engine_for
 from personframes.restore.metrics import psnr
 from personframes.types import Image
 
@@ -187,8 +188,8 @@ def test_every_fp32_engine_matches_the_reference_on_a_real_face(
     pair: Candidate, session: ModelSession
 ) -> None:
     face = _face(64)
-    reference = session.engine_for(DEFAULT_MODEL, "cpu", Candidate("ncnn", "fp32")).run(face)
-    out = session.engine_for(DEFAULT_MODEL, "cpu", pair).run(face)
+    reference = engine_for(session, DEFAULT_MODEL, "cpu", Candidate("ncnn", "fp32")).run(face)
+    out = engine_for(session, DEFAULT_MODEL, "cpu", pair).run(face)
     assert out.shape == reference.shape == (256, 256, 3)
     # fp32 engines differ by rounding only (measured 80-99 dB).
     assert psnr(out, reference) >= 70.0
@@ -201,8 +202,8 @@ def test_the_tuning_sample_judges_bf16_no_more_kindly_than_a_real_face(
 ) -> None:
     """The precision check runs on a synthetic sample: it must not pass an engine
     whose output on a real face is further from fp32 than on the sample."""
-    reference = session.engine_for(DEFAULT_MODEL, "cpu", Candidate("ncnn", "fp32"))
-    engine = session.engine_for(DEFAULT_MODEL, "cpu", pair)
+    reference = engine_for(session, DEFAULT_MODEL, "cpu", Candidate("ncnn", "fp32"))
+    engine = engine_for(session, DEFAULT_MODEL, "cpu", pair)
     sample = sample_face()
     on_sample = psnr(engine.run(sample), reference.run(sample))
     face = _face(128)
@@ -233,7 +234,7 @@ def test_models_tune_measures_saves_and_later_runs_use_it(tmp_path: Path) -> Non
     # The built ONNX graph is in the model cache with its hash recorded.
     record = json.loads((tmp_path / DEFAULT_MODEL / "rrdbnet-x4.onnx.json").read_text())
     assert record["size"] == (tmp_path / DEFAULT_MODEL / "rrdbnet-x4.onnx").stat().st_size
-    later = ModelSession(tmp_path).engine_choice(DEFAULT_MODEL, "cpu", "auto", "fp32")
+    later = engine_choice(ModelSession(tmp_path), DEFAULT_MODEL, "cpu", "auto", "fp32")
     assert later.how == "saved" and str(later.candidate) == chosen
 
 

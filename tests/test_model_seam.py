@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from personframes.detect import face_detector
 from personframes.devices import choose_device
 from personframes.errors import ModelError
 from personframes.models.cache import ResolvedModel, model_file
 from personframes.models.catalogue import CATALOGUE, get_model
 from personframes.models.session import ModelSession
 from personframes.restore.engines.base import Engine, EngineFailure
+from personframes.restore.loading import add_engine
+from personframes.restore.loading import engine as load_engine
 from personframes.restore.restorer import FaceRestorer, create_restorer
 from personframes.restore.settings import RestorationSettings
 from personframes.types import Image
@@ -42,16 +45,18 @@ def test_every_detector_file_is_a_catalogue_entry_with_its_pin() -> None:
 def test_detectors_are_one_per_thread_engines_one_per_session() -> None:
     session = ModelSession()
     settings = {"confidence": 0.4, "max_side": 320, "device": "cpu"}
-    mine = session.face_detector("centerface", **settings)
-    assert session.face_detector("centerface", **settings) is mine
+    mine = face_detector(session, "centerface", **settings)
+    assert face_detector(session, "centerface", **settings) is mine
     theirs: list[object] = []
     worker = threading.Thread(
-        target=lambda: theirs.append(session.face_detector("centerface", **settings))
+        target=lambda: theirs.append(face_detector(session, "centerface", **settings))
     )
     worker.start()
     worker.join()
     assert theirs and theirs[0] is not mine  # detectors are not thread-safe: never shared
-    assert session.engine("realesrgan-x4plus", "cpu") is session.engine("realesrgan-x4plus", "cpu")
+    assert load_engine(session, "realesrgan-x4plus", "cpu") is load_engine(
+        session, "realesrgan-x4plus", "cpu"
+    )
 
 
 class _Failing(Engine):
@@ -79,7 +84,7 @@ def _failing(error: Exception, model_id: str = "realesrgan-x4plus") -> Engine:
 
 def _restorer_with(error: Exception) -> FaceRestorer:
     session = ModelSession()
-    session.add_engine("realesrgan-x4plus", "cpu", _failing(error))
+    add_engine(session, "realesrgan-x4plus", "cpu", _failing(error))
     return create_restorer(
         session, RestorationSettings(model="realesrgan-x4plus", device="cpu", policy="always")
     )
@@ -115,7 +120,7 @@ def test_face_models_without_keypoints_or_detector_fall_back(tmp_path: Path) -> 
     """A face model is given the scan's keypoints; without them and without a detector
     there is nothing to align by, and the crop falls back (it never guesses)."""
     session = ModelSession(tmp_path)
-    session.add_engine("codeformer", "cpu", _failing(RuntimeError("not reached"), "codeformer"))
+    add_engine(session, "codeformer", "cpu", _failing(RuntimeError("not reached"), "codeformer"))
     restorer = create_restorer(
         session, RestorationSettings(model="codeformer", device="cpu", policy="always")
     )

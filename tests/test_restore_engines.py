@@ -14,6 +14,7 @@ from personframes.errors import ModelError
 from personframes.models import get_model, resolve_model
 from personframes.models.cache import ResolvedModel
 from personframes.restore.engines import ENGINES, Engine, available_engines, create_engine
+from personframes.restore.loading import add_engine
 from personframes.restore.settings import RestorationSettings
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -195,7 +196,7 @@ def test_fidelity_reaches_codeformer_without_aligned(tmp_path: Path) -> None:
 
     engine, _ = _round_trip("codeformer", tmp_path, "params")
     session = ModelSession(tmp_path)
-    session.add_engine("codeformer", "cpu", engine)
+    add_engine(session, "codeformer", "cpu", engine)
     image = np.asarray(PILImage.open(DATA / "images/faces/aligned_0143.png").convert("RGB"))
     small = np.asarray(PILImage.fromarray(image).resize((256, 256), PILImage.Resampling.LANCZOS))
     restoration = FaceRestoration(session)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from personframes.config import load_config
-from personframes.detect import create_face_detector
+from personframes.detect import configured_face_detector, create_face_detector
 from personframes.models.session import ModelSession
+from personframes.pipeline.analysis import frame_analyzer
 from personframes.pipeline.context import RunContext, StopFlag
 from personframes.pipeline.records import FaceRecord
 from personframes.pipeline.state import VideoState
@@ -32,8 +33,8 @@ def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
     finally:
         store.close()
 
-    analyzer = sessions.frame_analyzer(config)
-    detector = sessions.configured_face_detector(config)
+    analyzer = frame_analyzer(sessions, config)
+    detector = configured_face_detector(sessions, config)
     with VideoReader(video) as reader:
         candidates = list(sample_candidates(reader, 0.25, 2, 24, SamplingStats()))
     assert [r.index for r in records] == [c.frame.index for c in candidates]
@@ -48,7 +49,7 @@ def test_threaded_scan_matches_one_thread_analysis(tmp_path: Path) -> None:
 
 def test_models_print_nothing_on_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:
     """LiteRT's start-up notes (XNNPACK) are kept off stderr, at load and at first use."""
-    analyzer = ModelSession().frame_analyzer(load_config(None, {}, environ={}))
+    analyzer = frame_analyzer(ModelSession(), load_config(None, {}, environ={}))
     with VideoReader(VIDEOS / "sitting_window.mp4") as reader:
         frame = next(iter(sample_candidates(reader, 0.25, 2, 1, SamplingStats()))).frame
     detector = create_face_detector("centerface")

@@ -58,7 +58,7 @@ class loading_modules:
     ends the process at once with one line (see :mod:`personframes.entry`)."""
 
     def __enter__(self) -> None:
-        from ..entry import ended_while_loading
+        from ..interrupts import ended_while_loading
 
         self._saved: list[Any] = []
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -20,6 +20,7 @@ from ..models.download import fetch_model, verify_models
 from ..models.session import ModelSession
 from ..restore.engine_choice import choose
 from ..restore.engines.base import ENGINES, engine_available
+from ..restore.loading import engine_for
 from ..restore.rrdbnet_onnx import save_rrdbnet_graph
 from .options import add_options, config_option, flag, overrides
 
@@ -124,7 +125,7 @@ def tune(model_id: str, config_file: Path | None, **params: Any) -> None:
         save_rrdbnet_graph(resolve_model(spec, config.models.cache_dir))
     choice = choose(
         spec,
-        lambda c: session.engine_for(model_id, "cpu", c),
+        lambda c: engine_for(session, model_id, "cpu", c),
         precision=config.models.precision,
         cache_dir=config.models.cache_dir,
         save=True,

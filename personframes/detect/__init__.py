@@ -11,16 +11,21 @@ ids (``FACE_DETECTORS``) does not load LiteRT or ONNX Runtime.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ..config import (  # the defaults live in the one table of settings
     DEFAULT_COARSE_SIDE,
     DEFAULT_CONFIDENCE,
     DEFAULT_FACE_DETECTOR,
     DEFAULT_MAX_SIDE,
+    Config,
 )
+from ..models.session import ModelSession
 from ..registry import Registry
 from .base import FaceDetector
 
@@ -113,6 +118,40 @@ def create_face_detector(
     return detector
 
 
+def face_detector(
+    session: ModelSession,
+    name: str,
+    *,
+    confidence: float,
+    max_side: int,
+    device: str,
+    coarse_side: int | None = None,
+) -> FaceDetector:
+    """Face detector ``name`` for the calling thread, made once per session and thread."""
+    settings = {"confidence": confidence, "max_side": max_side, "coarse_side": coarse_side}
+
+    def make() -> FaceDetector:
+        detector = create_face_detector(name, device=device, **settings)  # type: ignore[arg-type]
+        detector.detect(np.zeros((64, 64, 3), np.uint8))  # one-time native set-up
+        return detector
+
+    key = ("face_detector", name, *settings.values(), device, threading.get_ident())
+    return session.cached(key, make)
+
+
+def configured_face_detector(session: ModelSession, config: Config) -> FaceDetector:
+    """The face detector the config's ``models`` section names, for the calling thread."""
+    m = config.models
+    return face_detector(
+        session,
+        m.face_detector,
+        confidence=m.confidence,
+        max_side=m.detector_max_side,
+        device=m.device,
+        coarse_side=m.detector_coarse_side,
+    )
+
+
 __all__ = [
     "DEFAULT_COARSE_SIDE",
     "DEFAULT_CONFIDENCE",
@@ -122,5 +161,7 @@ __all__ = [
     "REGISTRY",
     "DetectorEntry",
     "FaceDetector",
+    "configured_face_detector",
     "create_face_detector",
+    "face_detector",
 ]

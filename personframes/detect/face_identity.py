@@ -15,6 +15,7 @@ personframes uses were measured on the shared videos (``bench/identity.py``).
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ import numpy.typing as npt
 from ..errors import ModelError
 from ..models.cache import resolve_model
 from ..models.catalogue import get_model
+from ..models.session import ModelSession
 from ..types import Box, Image
 
 MODEL_ID = "dlib-face-resnet-v1"  # catalogue id
@@ -76,7 +78,7 @@ class FaceEmbedder:
 
     NAME = MODEL_ID
 
-    def __init__(self, cache_dir: str | None = None) -> None:
+    def __init__(self, cache_dir: Path | str | None = None) -> None:
         dlib = _import_dlib()
         resolved = resolve_model(get_model(MODEL_ID), cache_dir)  # SHA-256 checked
         self._dlib = dlib
@@ -97,3 +99,10 @@ class FaceEmbedder:
             chip = self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
             vector = self._net.compute_face_descriptor(chip)
         return np.asarray(vector, dtype=np.float32)
+
+
+def face_embedder(session: ModelSession) -> FaceEmbedder:
+    """The face identity model for the calling thread, made once per session and thread."""
+    return session.cached(
+        ("face_embedder", threading.get_ident()), lambda: FaceEmbedder(session.cache_dir)
+    )

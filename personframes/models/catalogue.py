@@ -12,16 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from ..config import ModelId
 from ..registry import Registry
 
-ModelId = Literal[
-    "realesrgan-x4plus",
-    "realesr-animevideov3",
-    "realesrgan-x4plus-anime",
-    "realesrgan-x4plus-pth",
-    "gfpgan-v1.4",
-    "codeformer",
-]
 EngineName = Literal["ncnn", "torch", "onnxruntime", "openvino", "litert", "dlib"]
 # "sr": whole-image super-resolution; "face": aligned 512 px face restoration; the rest
 # are the analysis models (bundled).

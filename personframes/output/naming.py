@@ -12,13 +12,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from ..pipeline.selection import Selected as Chosen
+from typing import Literal
 
 OutputKind = Literal["frame", "face", "body"]
 
@@ -82,27 +78,3 @@ class Namer:
         pattern = _pattern(self.stem, parts, self.with_person)
         self._counts[pattern] += 1
         return f"{pattern}_{self._counts[pattern]:03d}.{self.ext}"
-
-
-def name_outputs(
-    selected: Sequence[Chosen], stem: str, kinds: Sequence[OutputKind], ext: str
-) -> list[tuple[OutputKind, str, Chosen]]:
-    """Each selected frame's outputs, one per kind, named in selection order (with
-    ``_person{id}`` when more than one person was selected). A full frame chosen for
-    several people is one file: the later ones get the first one's name."""
-    people = {chosen.candidate.person_id for chosen in selected}
-    namer = Namer(stem, with_person=len(people) > 1, ext=ext)
-    named: list[tuple[OutputKind, str, Chosen]] = []
-    frames: dict[int, str] = {}  # frame index -> its full frame's name
-    for chosen in selected:
-        c = chosen.candidate
-        for kind in kinds:
-            if kind == "frame" and c.frame_index in frames:
-                named.append((kind, frames[c.frame_index], chosen))
-                continue
-            parts = NameParts(kind, c.person_id, c.pose, c.head_direction, c.shot_type)
-            name = namer.name(parts)
-            if kind == "frame":
-                frames[c.frame_index] = name
-            named.append((kind, name, chosen))
-    return named

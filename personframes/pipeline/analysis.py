@@ -8,6 +8,7 @@ Turns the analyzers' results into the typed records the state store keeps
 
 from __future__ import annotations
 
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from ..analyze import (
 from ..config import Config
 from ..detect.face_identity import Embedding, FaceEmbedder, IdentityUnavailable, identity_eligible
 from ..detect.pose import SAME_BODY_IOU, BodyPose, PoseEstimator
+from ..models.session import ModelSession
 from ..output.naming import NO_FACE
 from ..types import Box, FaceDetection, Image
 from .records import (
@@ -431,3 +433,18 @@ def analyze_video(
     unknown = sum(1 for p in people if p.candidate.head_direction == "unknown")
     faceless = sum(1 for p in people if p.candidate.head_direction == NO_FACE)
     return VideoAnalysis(people, len({i for row in ids for i in row}), unknown, carried, faceless)
+
+
+def frame_analyzer(session: ModelSession, config: Config) -> FrameAnalyzer:
+    """The pose and head-pose models for the calling thread, made once per session,
+    thread and settings (the analyzer runs its body-pose half on one more thread of its
+    own choosing)."""
+
+    def make() -> FrameAnalyzer:
+        analyzer = FrameAnalyzer(config)
+        # One-time native set-up of every model, now rather than on the first frame.
+        analyzer.analyze(np.zeros((64, 64, 3), np.uint8), [])
+        return analyzer
+
+    settings = config.section_hash("pose", "head_angle", "selection.min_face_sharpness")
+    return session.cached(("frame_analyzer", settings, threading.get_ident()), make)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from ..config import Config
 from ..cores import set_workers
-from ..errors import InputError, Interrupted, ModelError, PersonframesError, debug_enabled
+from ..errors import InputError, Interrupted, PersonframesError, debug_enabled
 from ..logs import setup_logging
 from ..models.session import ModelSession
 from ..output.naming import safe_stem
@@ -177,23 +177,6 @@ def _run_serial(
         _record(result, _process_or_fail(video, config, sessions, stop, display, stem))
 
 
-def _choose_engine_for_workers(config: Config, sessions: ModelSession) -> None:
-    """Measure (or read) the restoration engine choice here, once, before the workers
-    start: measured inside them, they would time each other. It is measured with the
-    machine's cores, as a serial run does, and holds for every worker count, so serial,
-    parallel and Ray runs restore with the same engine. A model that cannot load is
-    left to the workers (a counted fallback)."""
-    out, models = config.output, config.models
-    if not out.face_restoration or out.face_restoration_strength == 0:
-        return
-    try:
-        sessions.engine_choice(
-            out.face_restoration_model, models.device, models.restore_engine, models.precision
-        )
-    except ModelError as exc:
-        log.debug("no engine choice before the workers start: %s", exc)
-
-
 def _run_parallel(
     videos: dict[Path, str], config: Config, stop: StopFlag, result: BatchResult
 ) -> None:
@@ -270,7 +253,6 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
 
                 run_on_ray(stems, config, sessions, stop, result, display)
             elif config.pipeline.workers > 1 and len(videos) > 1:
-                _choose_engine_for_workers(config, sessions)
                 _run_parallel(stems, config, stop, result)
             else:
                 _run_serial(stems, config, sessions, stop, result, display)

@@ -48,7 +48,6 @@ from ..restore.engine_choice import adopt_measured, measured_choices
 from .batch import (
     BatchResult,
     Display,
-    _choose_engine_for_workers,
     _process_or_fail,
     _record,
 )
@@ -405,9 +404,6 @@ def run_on_ray(
     pipeline = config.pipeline
     videos = list(stems)
     workers = min(pipeline.workers, len(videos)) if pipeline.workers > 1 else 0
-    if pipeline.ray_address is None:
-        # Measured once here, for one worker's share of the cores, and handed to them.
-        _choose_engine_for_workers(config, sessions)
     outcomes: dict[Path, Outcome] = {}
     address = pipeline.ray_address
     _show(display, f"joining {address}" if address else "starting a cluster", 0, len(videos))

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..detect.face_identity import Embedding, FaceEmbedder, identity_distance
+from ..detect import configured_face_detector
+from ..detect.face_identity import Embedding, FaceEmbedder, face_embedder, identity_distance
 from ..errors import InputError
 from ..image_file import read_image
 
@@ -54,12 +55,23 @@ def embed_photo(path: Path, config: Config, session: ModelSession) -> Embedding:
     """The embedding of the largest face in the photo at ``path``; InputError (one line)
     when the file is not an image or shows no face."""
     image = read_image(path, config.restore.max_image_pixels).rgb
-    faces = session.configured_face_detector(config).detect(image)
+    faces = configured_face_detector(session, config).detect(image)
     if not faces:
         raise InputError(f"{path}: no face found in this reference photo")
     largest = max(faces, key=lambda f: f.box.area)
-    embedder: FaceEmbedder = session.face_embedder()
+    embedder: FaceEmbedder = face_embedder(session)
     return embedder.embed(image, largest.box)
+
+
+def photo_identity(session: ModelSession, path: Path, config: Config) -> Embedding:
+    """The identity embedding of the largest face of the photo at ``path`` (once per
+    session and file version); InputError when it is not an image or has no face."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read reference photo ({exc.strerror or exc})") from None
+    key = ("photo_identity", str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    return session.cached(key, lambda: embed_photo(path, config, session))
 
 
 def load_reference_faces(config: Config, session: ModelSession) -> ReferenceFaces:
@@ -68,8 +80,8 @@ def load_reference_faces(config: Config, session: ModelSession) -> ReferenceFace
     if not selection.reference_faces and not selection.exclude_faces:
         return ReferenceFaces()
     return ReferenceFaces(
-        include=tuple(session.photo_identity(p, config) for p in selection.reference_faces),
-        exclude=tuple(session.photo_identity(p, config) for p in selection.exclude_faces),
+        include=tuple(photo_identity(session, p, config) for p in selection.reference_faces),
+        exclude=tuple(photo_identity(session, p, config) for p in selection.exclude_faces),
     )
 
 

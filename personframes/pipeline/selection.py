@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ..config import QualityConfig, SelectionConfig
+from ..output.naming import NameParts, Namer, OutputKind
 from ..video.sampling import hamming
 
 FACE_SIZE_FULL = 256.0  # face size (px) that earns the full size bonus
@@ -131,3 +132,27 @@ def _select_group(
         )
         for i, c in enumerate(kept, start=1)
     ]
+
+
+def name_outputs(
+    selected: Sequence[Selected], stem: str, kinds: Sequence[OutputKind], ext: str
+) -> list[tuple[OutputKind, str, Selected]]:
+    """Each selected frame's outputs, one per kind, named in selection order (with
+    ``_person{id}`` when more than one person was selected). A full frame chosen for
+    several people is one file: the later ones get the first one's name."""
+    people = {chosen.candidate.person_id for chosen in selected}
+    namer = Namer(stem, with_person=len(people) > 1, ext=ext)
+    named: list[tuple[OutputKind, str, Selected]] = []
+    frames: dict[int, str] = {}  # frame index -> its full frame's name
+    for chosen in selected:
+        c = chosen.candidate
+        for kind in kinds:
+            if kind == "frame" and c.frame_index in frames:
+                named.append((kind, frames[c.frame_index], chosen))
+                continue
+            parts = NameParts(kind, c.person_id, c.pose, c.head_direction, c.shot_type)
+            name = namer.name(parts)
+            if kind == "frame":
+                frames[c.frame_index] = name
+            named.append((kind, name, chosen))
+    return named

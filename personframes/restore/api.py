@@ -24,6 +24,7 @@ from ..detect import (
     DEFAULT_CONFIDENCE,
     DEFAULT_FACE_DETECTOR,
     DEFAULT_MAX_SIDE,
+    face_detector,
 )
 from ..devices import Device
 from ..models.session import ModelSession
@@ -98,7 +99,8 @@ class FaceRestoration:
         """The detector for the calling thread."""
         if self._detector is not None:
             return self._detector
-        return self.session.face_detector(
+        return face_detector(
+            self.session,
             self.face_detector,
             confidence=self.confidence,
             max_side=self.max_side,

@@ -29,7 +29,7 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 
 from ..config import PolicyName, PrecisionMode
-from ..detect.face_identity import IdentityUnavailable, identity_distance
+from ..detect.face_identity import IdentityUnavailable, face_embedder, identity_distance
 from ..devices import Device
 from ..errors import InputError, ModelError
 from ..models.catalogue import DEFAULT_MODEL, ModelSpec, restoration_model
@@ -40,6 +40,8 @@ from ..types import Box, FaceDetection, Image, check_rgb
 from .align import NoFaceFound, alignment_matrix, face_points, paste_face, warp_face
 from .engine_choice import engines_can
 from .engines.base import Engine, EngineFailure
+from .loading import engine as load_engine
+from .loading import engine_choice
 from .metrics import psnr
 from .policy import Decision, Policy, face_features
 from .settings import RestorationSettings
@@ -203,7 +205,7 @@ class FaceRestorer(ABC):
 
     def load(self) -> Engine:
         """Load the model now (ModelError names the file and the repair command)."""
-        return self.session.engine(self.spec.id, self.device, self.engine, self.precision)
+        return load_engine(self.session, self.spec.id, self.device, self.engine, self.precision)
 
     def restore_crop(
         self,
@@ -252,8 +254,8 @@ class FaceRestorer(ABC):
         model_id = self._model_for(decision)
         lanczos_only = replace(lanczos_only, model=model_id)
         try:
-            engine = self.session.engine(
-                model_id, self.device, self.engine, self.precision, decision.strength
+            engine = load_engine(
+                self.session, model_id, self.device, self.engine, self.precision, decision.strength
             )
             restored, model_input = self._run_model(
                 ModelJob(engine, crop, original, landmarks, decision.input_side)
@@ -299,8 +301,8 @@ class FaceRestorer(ABC):
             identity_distance=distance,
             engine=engine.NAME,
             precision=engine.precision,
-            precision_fallback=self.session.engine_choice(
-                model_id, self.device, self.engine, self.precision, decision.strength
+            precision_fallback=engine_choice(
+                self.session, model_id, self.device, self.engine, self.precision, decision.strength
             ).precision_fallback,
         )
 
@@ -328,7 +330,7 @@ class FaceRestorer(ABC):
         if self.max_drift is None or self._identity_problem is not None:
             return None
         try:
-            embedder = self.session.face_embedder()
+            embedder = face_embedder(self.session)
         except IdentityUnavailable as exc:  # a damaged model file stops the run instead
             self._identity_problem = str(exc)
             log.warning("no identity check of restored faces: %s", exc)

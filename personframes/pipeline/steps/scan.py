@@ -6,10 +6,11 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from ...detect import configured_face_detector
 from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
 from ...video.sampling import SampledFrame, SamplingStats, sample_candidates
-from ..analysis import Described, FramePoses
+from ..analysis import Described, FramePoses, frame_analyzer
 from ..context import RunContext
 from ..fallbacks import Fallback
 from ..records import INFO_KEY, FaceRecord, Record, ScanFrame, ScanInfo
@@ -87,8 +88,8 @@ class ScanStep(Step):
             ThreadPoolExecutor(1, thread_name_prefix="personframes-pose") as worker,
         ):
             t0 = time.perf_counter()
-            detector = ctx.models.configured_face_detector(cfg)
-            analyzer = ctx.models.frame_analyzer(cfg)
+            detector = configured_face_detector(ctx.models, cfg)
+            analyzer = frame_analyzer(ctx.models, cfg)
             if analyzer.identity is None:  # counted per face by Fallback.FACE_IDENTITY
                 ctx.fallbacks.warn(Fallback.FACE_IDENTITY, detail=analyzer.identity_problem)
             ctx.timings["load_models"] += time.perf_counter() - t0

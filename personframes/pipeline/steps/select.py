@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from ...output.naming import OutputKind, name_outputs
+from ...output.naming import OutputKind
 from ..analysis import NO_FACE, analyze_video
 from ..context import RunContext
 from ..records import INFO_KEY, Record, SelectInfo, SelectItem
 from ..reference import load_reference_faces, match_people, nearest_reference
-from ..selection import Candidate, select_frames
+from ..selection import Candidate, name_outputs, select_frames
 from .base import Step
 from .scan import scan_results
 

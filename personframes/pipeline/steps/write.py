@@ -19,6 +19,7 @@ from ...resize import shrink_to_fit
 from ...restore import FaceRestorer, create_restorer, target_size_for
 from ...restore.align import face_points
 from ...restore.engine_choice import Candidate
+from ...restore.loading import recorded as recorded_engines
 from ...restore.settings import RestorationSettings
 from ...types import Box, Image
 from ...video.decode import VideoReader
@@ -244,7 +245,7 @@ class WriteStep(Step):
         if cached is not None:
             return cached[0], cached[1], key
         t0 = time.perf_counter()
-        with ctx.models.recorded(self._recorded(cache)):
+        with recorded_engines(ctx.models, self._recorded(cache)):
             result = restorer.restore_crop(
                 crop,
                 target,
