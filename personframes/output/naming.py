@@ -22,6 +22,12 @@ OutputKind = Literal["frame", "face", "body"]
 NO_FACE = "unseen"  # no "face" in it: a glob for face crops (*_face_*) must not match
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+PERSON_FOLDER = re.compile(r"^person\d+$")  # --group-by-person: OUT/person{id}/
+
+
+def person_folder(person_id: int) -> str:
+    """The folder (in the output folder) of a person's files with ``--group-by-person``."""
+    return f"person{person_id}"
 
 
 def is_plain_file_name(name: object) -> bool:

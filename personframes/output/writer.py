@@ -49,7 +49,7 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
     ends without an error (readers see the old file or the whole new one), deleted
     when it raises. Errors of the file system become OutputError / DiskFullError."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=_owned_prefix(), suffix=path.suffix, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=owned_prefix(), suffix=path.suffix, dir=path.parent)
     except OSError as exc:
         raise OutputError(f"{path.parent}: cannot create files ({exc.strerror or exc})") from exc
     try:
@@ -131,7 +131,7 @@ def ensure_output_dir(path: Path) -> None:
     if not path.is_dir():
         raise OutputError(f"{path}: output path exists and is not a directory")
     try:
-        fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path)
+        fd, probe = tempfile.mkstemp(prefix=owned_prefix(), dir=path)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
@@ -155,7 +155,7 @@ def check_output_dir(path: Path) -> None:
         raise OutputError(f"{path}: cannot create output directory (no write access to {parent})")
 
 
-def _owned_prefix() -> str:
+def owned_prefix() -> str:
     """``.pf-tmp-PID@HOST~``: whose temporary file it is, so that a run starting while
     another writes into the same folder (shards, Ray) removes only what dead runs left."""
     return f"{TEMP_PREFIX}{os.getpid()}@{socket.gethostname()}~"
@@ -183,13 +183,26 @@ def _stale(name: str, age_s: float) -> bool:
     return age_s > FOREIGN_TEMP_AGE_S
 
 
-def remove_stale_temp_files(path: Path) -> int:
-    """Delete temporary files killed runs left behind; return how many."""
+def remove_stale_temp_files(folder: Path, recursive: bool = False) -> int:
+    """Delete the temporary files killed runs left in ``folder`` (a real folder) and,
+    ``recursive``, in every folder below it; return how many. Only regular files are
+    removed, and links to folders are never followed."""
     removed = 0
     now = time.time()
-    for stale in path.glob(TEMP_PREFIX + "*"):
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
         with contextlib.suppress(OSError):
-            if _stale(stale.name, now - stale.stat().st_mtime):
-                stale.unlink()
+            if entry.is_dir(follow_symlinks=False):
+                if recursive:
+                    removed += remove_stale_temp_files(Path(entry.path), recursive)
+            elif (
+                entry.name.startswith(TEMP_PREFIX)
+                and entry.is_file(follow_symlinks=False)
+                and _stale(entry.name, now - entry.stat(follow_symlinks=False).st_mtime)
+            ):
+                os.unlink(entry.path)
                 removed += 1
     return removed

@@ -17,10 +17,11 @@ from ..config import Config
 from ..errors import Interrupted, StateError
 from ..models.session import ModelSession
 from ..output.naming import is_plain_file_name
+from ..output.safe_paths import make_folders, real_folders, require_real_folder
 from ..output.writer import write_image
 from ..types import Image
 from .fallbacks import REASONS, Fallback
-from .state import VideoState, require_real_folder
+from .state import VideoState
 
 log = logging.getLogger(__name__)
 
@@ -146,19 +147,18 @@ class RunContext:
     def own_folder(self, folder: Path) -> Path:
         """``folder`` (under the state folder), once every folder from there down to it
         is known to be a real folder or absent: never a link that leads elsewhere."""
-        current = self.store.folder
-        for part in folder.relative_to(self.store.folder).parts:
-            current = require_real_folder(
-                current / part, "personframes keeps its files there: remove it and run again"
-            )
-        return folder
+        folder.relative_to(self.store.folder)  # a caller's mistake otherwise
+        return real_folders(self.output_dir, folder)
+
+    def make_own_folder(self, folder: Path) -> Path:
+        """``own_folder``, made (each folder on the way checked as it is made)."""
+        return make_folders(self.output_dir, self.own_folder(folder))
 
     def keep_intermediate(self, folder: str, name: str, image: Image) -> None:
         """With ``--keep-temp``, save an intermediate image as ``temp_dir/folder/name.png``."""
         if not self.config.pipeline.keep_temp:
             return
-        parent = self.own_folder(self.temp_dir / folder)
-        parent.mkdir(parents=True, exist_ok=True)
+        parent = self.make_own_folder(self.temp_dir / folder)
         write_image(parent / f"{name}.png", image, "png", 95)
 
     def clear_intermediates(self, folder: str | None = None) -> None:

@@ -12,7 +12,8 @@ folder at once, so nothing here is a database they would all write:
   key, so a rerun over unchanged files does not read them again.
 
 Every file is written whole under a temporary name, then renamed; a file that does not
-parse is treated as absent (the path cache) or set aside with a WARNING (a claim).
+parse is treated as absent (the path cache) or set aside with a WARNING (a claim). A link
+in place of a file or folder here is refused (OutputError), never followed.
 """
 
 from __future__ import annotations
@@ -26,15 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError, OutputError
+from ..output import safe_paths
 from ..output.naming import safe_stem
-from ..output.writer import TEMP_PREFIX, write_json, write_text
+from ..output.writer import owned_prefix, write_json, write_text
 from .state import (
     STATE_DIRNAME,
     STATE_FILENAME,
     VIDEO_KEY,
     VIDEOS_DIRNAME,
     content_hash,
-    require_real_folder,
     state_folder,
     video_folder,
 )
@@ -47,11 +48,14 @@ VIDEO_FILENAME = "video.json"
 SAMPLE_BYTES = 1 << 16  # read from each end of a file for its shard key
 
 
-def _read(path: Path) -> dict[str, Any] | None:
+def _read(output_dir: Path, path: Path) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (below ``output_dir``); None when the file is absent,
+    {} when it does not parse; OutputError when it or a folder on the way is a link."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
+        raw = safe_paths.read_bytes(output_dir, path)
+        if raw is None:
+            return None
+        data = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -96,16 +100,7 @@ class FolderIndex:
     def _own(self, name: str) -> Path:
         """``.personframes/NAME``, made, once every folder down to it is a real folder
         (a link there would send the state elsewhere)."""
-        folder = self.folder
-        for part in name.split("/"):
-            folder = require_real_folder(
-                folder / part, "personframes keeps its state there: remove it and run again"
-            )
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise OutputError(f"{folder}: cannot create ({exc.strerror or exc})") from exc
-        return folder
+        return safe_paths.make_folders(self.output_dir, self.folder.joinpath(*name.split("/")))
 
     # -- videos ------------------------------------------------------------
     def video_key(self, path: Path, remembered: bool = True) -> str:
@@ -118,7 +113,7 @@ class FolderIndex:
         except OSError as exc:
             raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
         cache = self.folder / PATHS_DIRNAME / f"{path_hash(where)}.json"
-        known = _read(cache)
+        known = _read(self.output_dir, cache)
         if (
             remembered
             and known
@@ -145,19 +140,19 @@ class FolderIndex:
 
     def forget_path(self, path: Path) -> None:
         """Drop ``path``'s cache entry (a video that proved to be bad input)."""
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, OutputError):  # a link on the way: left alone
             cache = self.folder / PATHS_DIRNAME / f"{path_hash(str(path.resolve()))}.json"
-            cache.unlink(missing_ok=True)
+            safe_paths.unlink(self.output_dir, cache)
 
     def _previous_key(self, where: str) -> str | None:
         """The key the file at ``where`` had before it last changed, if any."""
-        known = _read(self.folder / PATHS_DIRNAME / f"{path_hash(where)}.json")
+        known = _read(self.output_dir, self.folder / PATHS_DIRNAME / f"{path_hash(where)}.json")
         key = known.get("previous_key") if known else None
         return key if isinstance(key, str) and VIDEO_KEY.match(key) else None
 
     def stem_of(self, video_key: str) -> str | None:
         """The stem ``video_key`` holds here, if it holds one."""
-        data = _read(video_folder(self.output_dir, video_key) / VIDEO_FILENAME)
+        data = _read(self.output_dir, video_folder(self.output_dir, video_key) / VIDEO_FILENAME)
         stem = data.get("stem") if data else None
         if not isinstance(stem, str) or safe_stem(stem) != stem:
             return None
@@ -165,14 +160,14 @@ class FolderIndex:
         return stem if claim is not None and claim.get("video_key") == video_key else None
 
     def path_of(self, video_key: str) -> str | None:
-        data = _read(video_folder(self.output_dir, video_key) / VIDEO_FILENAME)
+        data = _read(self.output_dir, video_folder(self.output_dir, video_key) / VIDEO_FILENAME)
         path = data.get("path") if data else None
         return path if isinstance(path, str) else None
 
     def _claim(self, stem: str) -> dict[str, Any] | None:
         """The claim file of ``stem``; one that does not parse is set aside (WARNING)."""
         path = self.folder / NAMES_DIRNAME / f"{stem.casefold()}.json"
-        data = _read(path)
+        data = _read(self.output_dir, path)
         claimed = data.get("stem") if data else None
         if data == {} or (
             data and (not isinstance(claimed, str) or claimed.casefold() != stem.casefold())
@@ -200,7 +195,7 @@ class FolderIndex:
         folder = self._own(NAMES_DIRNAME)
         path = folder / f"{stem.casefold()}.json"
         body = json.dumps({"stem": stem, "video_key": video_key, "path": where}) + "\n"
-        temp = folder / f"{TEMP_PREFIX}{os.getpid()}-{video_key}.json"
+        temp = folder / f"{owned_prefix()}{video_key}.json"  # removed if this process dies
         try:
             write_text(temp, body)
             try:

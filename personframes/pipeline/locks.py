@@ -3,7 +3,9 @@ while a run uses it.
 
 Locks are ``flock`` locks, so a process that dies (``kill -9``, a power cut) holds none:
 the file it leaves is stale and the next run takes it over. Each file names its holder
-(pid, host, start time) for the message a second process gets.
+(pid, host, start time) for the message a second process gets. A lock file, or a folder
+on the way to it, that is a link is refused (OutputError), never followed: the holder is
+written into the file and the file deleted on release.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import BusyError, OutputError
+from ..output import safe_paths
 
 try:
     import fcntl
@@ -36,9 +39,22 @@ def _holder(handle: int) -> str:
     return ""
 
 
+def _same_file(handle: int, path: Path) -> bool:
+    """Whether ``path`` (itself, not what a link there leads to) is the open file."""
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(handle)
+    return (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
+
+
 @contextlib.contextmanager
-def hold(path: Path, what: str, exclusive: bool = True, remove: bool = True) -> Iterator[None]:
-    """Hold the lock ``path`` for the duration, or raise BusyError naming its holder.
+def hold(
+    inside: Path, path: Path, what: str, exclusive: bool = True, remove: bool = True
+) -> Iterator[None]:
+    """Hold the lock ``path`` (below the output folder ``inside``) for the duration, or
+    raise BusyError naming its holder.
 
     ``exclusive=False`` takes a shared lock (many holders at once). ``remove`` (exclusive
     locks) writes the holder into the file and deletes it on release; a process that
@@ -48,9 +64,11 @@ def hold(path: Path, what: str, exclusive: bool = True, remove: bool = True) -> 
         yield
         return
     while True:
+        safe_paths.make_folders(inside, path.parent)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            handle = safe_paths.open_nofollow(
+                inside, path, os.O_RDWR | os.O_CREAT, 0o644, in_place=True
+            )
         except OSError as exc:
             raise OutputError(f"{path}: cannot create a lock file ({exc.strerror or exc})") from exc
         try:
@@ -61,11 +79,7 @@ def hold(path: Path, what: str, exclusive: bool = True, remove: bool = True) -> 
             raise BusyError(
                 f"{what} is in use by {holder}; wait for it to finish, or stop it"
             ) from None
-        try:
-            same = os.fstat(handle).st_ino == path.stat().st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
+        if _same_file(handle, path):
             break
         os.close(handle)  # removed by its last holder while we waited: lock the new one
     try:
@@ -80,8 +94,9 @@ def hold(path: Path, what: str, exclusive: bool = True, remove: bool = True) -> 
         yield
     finally:
         if exclusive and remove:
-            with contextlib.suppress(OSError):
-                path.unlink()
+            with contextlib.suppress(OSError, OutputError):
+                if _same_file(handle, path):  # never another file put in its place
+                    safe_paths.unlink(inside, path)
         os.close(handle)
 
 
@@ -90,13 +105,16 @@ def video_lock(
 ) -> contextlib.AbstractContextManager[None]:
     """One process at a time per video and output folder."""
     return hold(
-        state_folder / LOCKS_DIRNAME / f"{video_key}.lock", f"{video.name} in {state_folder.parent}"
+        state_folder.parent,
+        state_folder / LOCKS_DIRNAME / f"{video_key}.lock",
+        f"{video.name} in {state_folder.parent}",
     )
 
 
 def folder_lock(state_folder: Path, exclusive: bool) -> contextlib.AbstractContextManager[None]:
     """Shared by every run in the folder; exclusive to set its state database aside."""
     return hold(
+        state_folder.parent,
         state_folder / FOLDER_LOCK,
         f"the output folder {state_folder.parent}",
         exclusive,

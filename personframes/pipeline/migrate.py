@@ -11,6 +11,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+from ..output.safe_paths import make_folders, sqlite_uri
 from ..output.writer import write_json
 from ..review.store import REVIEW_FILENAME
 from ..review.store import SCHEMA as REVIEW_SCHEMA
@@ -42,7 +43,7 @@ def migrate_single_database(output_dir: Path) -> None:
     folder = state_folder(output_dir)
     old = folder / STATE_FILENAME
     try:
-        db = sqlite3.connect(f"file:{old}?mode=ro", uri=True, isolation_level=None)
+        db = sqlite3.connect(sqlite_uri(output_dir, old, "ro"), uri=True, isolation_level=None)
         try:
             verdict = db.execute("PRAGMA quick_check").fetchone()
             if verdict is None or verdict[0] != "ok":
@@ -75,19 +76,19 @@ def migrate_single_database(output_dir: Path) -> None:
             store.close()
     for stem, holder, where in names:
         if isinstance(holder, str) and VIDEO_KEY.match(holder) and isinstance(stem, str):
-            (folder / NAMES_DIRNAME).mkdir(exist_ok=True)
+            make_folders(output_dir, folder / NAMES_DIRNAME)
             claim = {"stem": stem, "video_key": holder, "path": where}
             write_json(folder / NAMES_DIRNAME / f"{stem.casefold()}.json", claim)
             own = video_folder(output_dir, holder)
-            own.mkdir(parents=True, exist_ok=True)
+            make_folders(output_dir, own)
             write_json(own / VIDEO_FILENAME, {"stem": stem, "path": where})
     for where, size, mtime_ns, holder in files:
         if isinstance(where, str) and isinstance(holder, str) and VIDEO_KEY.match(holder):
-            (folder / PATHS_DIRNAME).mkdir(exist_ok=True)
+            make_folders(output_dir, folder / PATHS_DIRNAME)
             entry = {"path": where, "size": size, "mtime_ns": mtime_ns, "video_key": holder}
             write_json(folder / PATHS_DIRNAME / f"{path_hash(where)}.json", entry)
     if decisions or people:
-        review = open_database(folder / REVIEW_FILENAME, REVIEW_SCHEMA)
+        review = open_database(folder / REVIEW_FILENAME, REVIEW_SCHEMA, inside=output_dir)
         try:
             for table, rows in (("review_decisions", decisions), ("review_people", people)):
                 review.executemany(f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)", rows)

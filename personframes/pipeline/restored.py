@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import re
 import shutil
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 
+from ..output.safe_paths import read_bytes
 from ..output.writer import write_image
 from ..types import Image
 from .context import RunContext
@@ -79,19 +81,20 @@ class RestoredCrops:
 
     def get(self, key: str) -> tuple[Image, dict[str, Any]] | None:
         """The image and record stored under ``key``, or None (absent or unreadable)."""
-        path = self.folder / f"{key}.png"
-        if key not in self._records or not path.is_file():
+        if key not in self._records:
             return None
-        try:
-            with PILImage.open(path) as image:
+        try:  # a link in its place is refused (OutputError), never read
+            data = read_bytes(self.ctx.output_dir, self.folder / f"{key}.png")
+            if data is None:
+                return None
+            with PILImage.open(io.BytesIO(data)) as image:
                 pixels = np.asarray(image.convert("RGB"))
         except (OSError, ValueError):
             return None
         return pixels, dict(self._records[key])
 
     def put(self, key: str, image: Image, record: dict[str, Any]) -> None:
-        folder = self.folder
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = self.ctx.make_own_folder(self.folder)
         write_image(folder / f"{key}.png", image, "png", 95)
         self.ctx.store.commit_progress(STEP, 0, [(key, 0, RestoredEntry(key=key, record=record))])
         self._records[key] = record

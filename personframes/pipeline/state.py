@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..errors import DiskFullError, OutputError, ProcessingError, StateError
+from ..output.safe_paths import (
+    make_folders,
+    real_file,
+    real_folders,
+    require_real_folder,
+    sqlite_uri,
+)
 from ..output.writer import write_text
 from .records import Record, check_video_records
 
@@ -61,8 +68,12 @@ def content_hash(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()[:32]
 
 
-def open_database(path: Path, schema: str, wait_s: float = LOCK_WAIT_S) -> sqlite3.Connection:
-    """Connect and set up ``schema``, in rollback-journal mode.
+def open_database(
+    path: Path, schema: str, wait_s: float = LOCK_WAIT_S, *, inside: Path
+) -> sqlite3.Connection:
+    """Connect and set up ``schema``, in rollback-journal mode. ``path`` lies below the
+    output folder ``inside``: a link on the way or in place of the database or its
+    journal is refused (OutputError), never followed.
 
     Not WAL: WAL needs memory shared by every process using the file, which processes
     on different hosts of a shared file system (shards, Ray) do not have; a rollback
@@ -71,7 +82,13 @@ def open_database(path: Path, schema: str, wait_s: float = LOCK_WAIT_S) -> sqlit
     """
     deadline = time.monotonic() + wait_s
     while True:
-        db = sqlite3.connect(path, timeout=wait_s, isolation_level=None, check_same_thread=False)
+        db = sqlite3.connect(
+            sqlite_uri(inside, path, "rwc"),
+            uri=True,
+            timeout=wait_s,
+            isolation_level=None,
+            check_same_thread=False,
+        )
         try:
             db.execute("PRAGMA journal_mode=DELETE")
             db.execute("PRAGMA synchronous=NORMAL")
@@ -104,14 +121,6 @@ def transaction(db: sqlite3.Connection, where: Path) -> Iterator[None]:
         raise ProcessingError(f"{where}: state database error ({exc})") from exc
 
 
-def require_real_folder(path: Path, what_to_do: str) -> Path:
-    """``path`` when it is a real folder or absent; OutputError when it is a symbolic link
-    (which would send writes and clean-up elsewhere) or a file."""
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
-        raise OutputError(f"{path}: is a link or a file, not a folder; {what_to_do}")
-    return path
-
-
 def state_folder(output_dir: Path) -> Path:
     """``OUT/.personframes``, refused when it is anything but a real folder (or absent)."""
     return require_real_folder(
@@ -139,13 +148,13 @@ class VideoState:
         self.video_key = video_key
         own = video_folder(output_dir, video_key)
         self.path = own / STATE_FILENAME
+        keeps = "personframes keeps its state there: remove it"
         try:
-            for part in (self.folder, own.parent, own):
-                require_real_folder(part, "personframes keeps its state there: remove it")
-            if not create and not self.path.is_file():
+            real_folders(output_dir, own, keeps)
+            if not create and not real_file(output_dir, self.path, keeps).is_file():
                 raise StateError(f"{self.path}: no such state database")
-            own.mkdir(parents=True, exist_ok=True)
-            self._db = open_database(self.path, SCHEMA)
+            make_folders(output_dir, own, keeps)
+            self._db = open_database(self.path, SCHEMA, inside=output_dir)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # a damaged schema
             if isinstance(exc, sqlite3.OperationalError):
                 raise OutputError(f"{own}: cannot open the state database ({exc})") from exc

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import OutputError
+from ..output.safe_paths import sqlite_uri
 from ..pipeline.index import FolderIndex
 from ..pipeline.records import WriteItem
 from ..pipeline.restored import before_path
@@ -119,9 +121,10 @@ class _Video:
     planned: int
 
 
-def read_only(path: Path) -> sqlite3.Connection:
-    """A connection that cannot write (the gallery and export read while extract runs)."""
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+def read_only(output_dir: Path, path: Path) -> sqlite3.Connection:
+    """A connection that cannot write (the gallery and export read while extract runs)
+    to the database ``path`` below ``output_dir``; OutputError when it is a link."""
+    db = sqlite3.connect(sqlite_uri(output_dir, path, "ro"), uri=True, timeout=30)
     db.execute("PRAGMA query_only=1")
     return db
 
@@ -146,7 +149,8 @@ class Catalog:
 
     def _read(self, key: str, stamp: tuple[int, int]) -> _Video | None:
         try:
-            db = read_only(video_folder(self.output_dir, key) / STATE_FILENAME)
+            stem = self._index.stem_of(key)
+            db = read_only(self.output_dir, video_folder(self.output_dir, key) / STATE_FILENAME)
             try:
                 steps = {str(s): bool(d) for s, d in db.execute("SELECT step, done FROM steps")}
                 rows = db.execute(
@@ -161,7 +165,11 @@ class Catalog:
         except sqlite3.Error as exc:  # being written, or damaged: as it was when last read
             log.debug("%s: not read now (%s)", key, exc)
             return self._videos.get(key)
-        stem = self._index.stem_of(key)
+        except OutputError as exc:  # a link planted in the state folder: never followed
+            if (key, "") not in self._bad:
+                self._bad.add((key, ""))
+                log.warning("%s: left out (%s)", key, exc)
+            return None
         return _Video(stamp, stem, steps, [(str(k), str(d)) for k, d in rows], int(planned))
 
     def _refresh(self) -> dict[str, _Video]:

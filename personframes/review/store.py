@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Literal
 
 from ..errors import InputError, StateError
+from ..output.safe_paths import make_folders, real_file, sqlite_uri
 from ..pipeline.index import has_state
-from ..pipeline.state import STATE_DIRNAME, STATE_FILENAME, open_database, transaction
+from ..pipeline.state import (
+    STATE_DIRNAME,
+    STATE_FILENAME,
+    open_database,
+    state_folder,
+    transaction,
+)
 
 Decision = Literal["accepted", "rejected"]
 DECISIONS: tuple[Decision, ...] = ("accepted", "rejected")
@@ -71,19 +78,24 @@ class ReviewStore:
     reviewed is read as such, without creating the review's database."""
 
     def __init__(self, output_dir: Path, wait_s: float = 30.0, reading: bool = False) -> None:
-        self.path = output_dir / STATE_DIRNAME / REVIEW_FILENAME
+        self.path = state_folder(output_dir) / REVIEW_FILENAME
         self._db: sqlite3.Connection | None = None
-        if reading and not self.path.is_file():
+        # A link in its place (or its journal's) is refused, never followed: OutputError.
+        if reading and not real_file(output_dir, self.path).is_file():
             return
         try:
             if reading:
                 self._db = sqlite3.connect(
-                    self.path, timeout=wait_s, isolation_level=None, check_same_thread=False
+                    sqlite_uri(output_dir, self.path, "rw"),
+                    uri=True,
+                    timeout=wait_s,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
                 self._writer.execute("SELECT count(*) FROM review_decisions, review_people LIMIT 1")
             else:
-                (output_dir / STATE_DIRNAME).mkdir(parents=True, exist_ok=True)
-                self._db = open_database(self.path, SCHEMA, wait_s)
+                make_folders(output_dir, self.path.parent)
+                self._db = open_database(self.path, SCHEMA, wait_s, inside=output_dir)
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.path}: cannot open the review database ({exc})") from exc
         except OSError as exc:

@@ -14,6 +14,7 @@ import numpy as np
 from ...detect.pose import body_region
 from ...output.captions import caption_text
 from ...output.crops import RATIOS, crop_box, cut, head_box, snap_to_bucket
+from ...output.naming import person_folder
 from ...output.writer import write_image, write_text
 from ...resize import shrink_to_fit
 from ...restore import FaceRestorer, create_restorer, target_size_for
@@ -75,8 +76,7 @@ class WriteStep(Step):
         return ctx.own_folder(ctx.output_dir / before_folder(ctx.video_key))
 
     def _keep_before(self, ctx: RunContext, file: str, crop: Image) -> str:
-        folder = self._before_folder(ctx)
-        folder.mkdir(parents=True, exist_ok=True)
+        ctx.make_own_folder(self._before_folder(ctx))
         path = ctx.output_dir / before_path(ctx.video_key, file)
         write_image(path, crop, "png", 95)
         return path.name
@@ -112,7 +112,7 @@ class WriteStep(Step):
                 records: list[tuple[str, int, WriteItem]] = []
                 for item in todo[frame.index]:
                     image, extra = self._render(ctx, cache, frame.image, frames[frame.index], item)
-                    folder = f"person{item.person_id}" if out.group_by_person else None
+                    folder = person_folder(item.person_id) if out.group_by_person else None
                     if folder is not None:
                         ctx.output_person_folder(folder, make=True)
                         extra["folder"] = folder
