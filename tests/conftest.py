@@ -16,6 +16,17 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"shared test data not found at {SHARED}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser test watches the session's extract while it runs: it goes before the
+    other tests of that extract (which wait for it to finish); the order is kept else."""
+    users = [i for i in items if "stage_extract" in getattr(i, "fixturenames", ())]
+    watchers = [i for i in users if i.path.name == "test_review_browser.py"]
+    if users and watchers:
+        at = items.index(users[0])
+        rest = [i for i in items if i not in watchers]
+        items[:] = rest[:at] + watchers + rest[at:]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _restoration_engine_chosen() -> None:
     """Without a saved choice every process would measure the restoration engines (and

@@ -76,10 +76,11 @@ class Server:
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
-        found = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/\?token=([\w-]+)", line)
         assert found, line + self.process.stdout.read()
         self.port = int(found.group(1))
-        self.url = found.group(0)
+        self.token = found.group(2)
+        self.url = found.group(0)  # the address with the token, as printed
 
     def stop(self) -> str:
         """Ctrl+C, as a user stops it; what it printed after the first line."""

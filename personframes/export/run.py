@@ -46,8 +46,12 @@ def _snapped(placed: Placed, bucket: int) -> tuple[bytes, tuple[int, int], tuple
     return data, size, (snapped.shape[1], snapped.shape[0])
 
 
-def export_dataset(output_dir: Path, dest: Path, settings: ExportConfig) -> ExportResult:
-    """Write the chosen images of ``output_dir`` into ``dest`` in ``settings.format``."""
+def export_dataset(
+    output_dir: Path, dest: Path, settings: ExportConfig, overwrite_edited: bool = False
+) -> ExportResult:
+    """Write the chosen images of ``output_dir`` into ``dest`` in ``settings.format``.
+    A file changed by hand since the last export wrote it is left as it is (a WARNING,
+    counted) unless ``overwrite_edited``."""
     sources, skipped = pick(output_dir, settings)
     if not sources:
         reviewed = "accepted " if settings.include == "accepted" else ""
@@ -58,9 +62,24 @@ def export_dataset(output_dir: Path, dest: Path, settings: ExportConfig) -> Expo
         )
         raise InputError(f"{output_dir}: no {reviewed}images to export ({hint})")
     placed = place(sources, settings)
-    target = Destination(dest, output_dir)
+    target = Destination(dest, output_dir, overwrite_edited)
     if settings.bucket and settings.link:
         log.warning("--bucket cuts every image: they are written as new files, not linked")
+    try:
+        _write(target, placed, settings)
+    except BaseException:
+        target.abandon()
+        raise
+    return ExportResult(
+        dest=dest,
+        images=len(placed),
+        people=len({s.group for s in sources}),
+        skipped=skipped,
+        counts=dict(target.counts),
+    )
+
+
+def _write(target: Destination, placed: list[Placed], settings: ExportConfig) -> None:
     buckets = io.StringIO()
     if settings.bucket:
         buckets.write("file,width,height,bucket_width,bucket_height\n")
@@ -79,10 +98,3 @@ def export_dataset(output_dir: Path, dest: Path, settings: ExportConfig) -> Expo
     if settings.bucket:
         target.put_bytes(BUCKET_LOG, buckets.getvalue().encode("utf-8"))
     target.finish()
-    return ExportResult(
-        dest=dest,
-        images=len(placed),
-        people=len({s.group for s in sources}),
-        skipped=skipped,
-        counts=dict(target.counts),
-    )

@@ -4,18 +4,21 @@ What it serves: the page and its two assets from the package, the folder's catal
 JSON (``/api/state``, and as Server-Sent Events whenever it changes: a running
 ``extract`` adds images without a reload), and the images the catalogue names
 (``/files/PATH``), nothing else of the folder: a path that is not an image of the
-catalogue, or that passes through a symbolic link, is 404. Writes (decisions, merges,
-names) need the per-session token the page carries (403 without it), and every request
-must name this machine as its host (a page elsewhere cannot rebind its name to us).
+catalogue, or that passes through a symbolic link, is 404. Nothing at all is served
+without the session's token (:mod:`.access`: the printed address carries it, the
+browser keeps it as a cookie), and every request must name this machine as its host (a
+page elsewhere cannot rebind its name to us). Writes (decisions, merges, names) are
+bounded JSON objects (:mod:`.bodies`) sent from this origin; each bad one gets a 4xx and
+a short reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import json
 import logging
-import secrets
 import socket
 import threading
 import webbrowser
@@ -39,14 +42,16 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from ..errors import InputError, OutputError, PersonframesError
+from ..pipeline.state import state_folder
+from .access import TOKEN_PARAM, TokenGate, forwarding_file, new_token
+from .bodies import BadRequest, Fields, json_fields, quoted
 from .catalog import Catalog, real_file
 from .snapshot import snapshot
-from .store import ReviewStore
+from .store import DECISIONS, UNREVIEWED, ReviewStore
 
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-TOKEN_HEADER = "X-Review-Token"
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css"}
 POLL_S = 1.0  # how often the event stream looks for changes
 KEEPALIVE_S = 15.0
@@ -69,10 +74,11 @@ class Gallery:
 
     def __init__(self, output_dir: Path, token: str | None = None) -> None:
         self.output_dir = output_dir
-        self.token = token or secrets.token_urlsafe(24)
+        self.token = token or new_token()
         self.store = ReviewStore(output_dir)
         self.catalog = Catalog(output_dir)
         self._lock = threading.Lock()
+        self.origins: set[str] = set()  # this server's own pages (set with the port)
 
     def close(self) -> None:
         self.store.close()
@@ -87,10 +93,12 @@ class Gallery:
 
     # -- routes ------------------------------------------------------------
     async def page(self, request: Request) -> Response:
-        text = _asset("index.html")
-        text = text.replace("{{TOKEN}}", self.token)
-        text = text.replace("{{FOLDER}}", html.escape(str(self.output_dir)))
-        return HTMLResponse(text, headers={"Cache-Control": "no-store"})
+        text = _asset("index.html").replace("{{FOLDER}}", html.escape(str(self.output_dir)))
+        headers = {
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "frame-ancestors 'none'",
+        }
+        return HTMLResponse(text, headers=headers)
 
     async def asset(self, request: Request) -> Response:
         name = request.path_params["name"]
@@ -130,36 +138,60 @@ class Gallery:
             return PlainTextResponse("not found", status_code=404)
         return FileResponse(path, headers={"Cache-Control": "no-cache"})
 
-    def _write(self, action: Callable[[dict[str, Any]], Any]) -> Callable[[Request], Any]:
+    def _write(self, action: Callable[[Fields], Any]) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
-            sent = request.headers.get(TOKEN_HEADER, "")
-            if not secrets.compare_digest(sent.encode(), self.token.encode()):
-                return JSONResponse({"error": "missing or wrong review token"}, status_code=403)
             try:
-                body = await request.json()
-                if not isinstance(body, dict):
-                    raise ValueError("not an object")
+                origin = request.headers.get("origin")
+                if origin is not None and origin not in self.origins:
+                    raise BadRequest(403, "a write must come from the gallery's own page")
+                fields = await json_fields(request)
                 with self._lock:
-                    result = action(body)
-            except (ValueError, KeyError, TypeError) as exc:
-                return JSONResponse({"error": f"bad request ({exc})"}, status_code=400)
+                    result = action(fields)
+            except BadRequest as exc:
+                return JSONResponse({"error": exc.reason}, status_code=exc.status)
             except InputError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=400)
+                return JSONResponse({"error": str(exc)[:300]}, status_code=400)
             except PersonframesError as exc:  # the database could not take it
-                return JSONResponse({"error": str(exc)}, status_code=500)
+                return JSONResponse({"error": str(exc)[:300]}, status_code=500)
             return JSONResponse({"ok": True, "result": result})
 
         return endpoint
 
-    def _decide(self, body: dict[str, Any]) -> str:
-        path, decision = str(body["path"]), str(body["decision"])
+    def _person(self, fields: Fields, name: str) -> str:
+        """A person of this folder (VIDEO:ID) named by field ``name``; 404 otherwise."""
+        person = fields.text(name)
+        if person not in {e.person for e in self.catalog.entries()}:
+            raise BadRequest(404, f"{name}: no person {quoted(person)} in this folder")
+        return person
+
+    def _decide(self, fields: Fields) -> str:
+        path, decision = fields.text("path"), fields.text("decision")
+        if decision not in (*DECISIONS, UNREVIEWED):
+            raise BadRequest(
+                400, f"decision: {quoted(decision)} is not accepted, rejected or unreviewed"
+            )
         if path not in self.catalog.served_paths():
-            raise InputError(f"{path!r} is not an image of this folder")
+            raise BadRequest(400, f"path: {quoted(path)} is not an image of this folder")
         self.store.decide(path, decision)
         return decision
 
+    def _merge(self, fields: Fields) -> str:
+        source, target = self._person(fields, "source"), self._person(fields, "target")
+        return self.store.merge(source, target)
+
+    def _split(self, fields: Fields) -> None:
+        person = self._person(fields, "person")
+        if self.store.root(person) == person:
+            raise BadRequest(409, f"person: {quoted(person)} is not merged into another")
+        self.store.split(person)
+
+    def _rename(self, fields: Fields) -> str:
+        person, name = self._person(fields, "person"), fields.text("name")
+        if len(name) > 200:
+            raise BadRequest(400, "name: longer than 200 characters")
+        return self.store.rename(person, name)
+
     def routes(self) -> list[Route]:
-        store = self.store
         return [
             Route("/", self.page),
             Route("/static/{name}", self.asset),
@@ -167,27 +199,21 @@ class Gallery:
             Route("/api/events", self.events),
             Route("/files/{path:path}", self.file),
             Route("/api/decide", self._write(self._decide), methods=["POST"]),
-            Route(
-                "/api/merge",
-                self._write(lambda b: store.merge(str(b["source"]), str(b["target"]))),
-                methods=["POST"],
-            ),
-            Route(
-                "/api/split", self._write(lambda b: store.split(str(b["person"]))), methods=["POST"]
-            ),
-            Route(
-                "/api/rename",
-                self._write(lambda b: store.rename(str(b["person"]), str(b["name"]))),
-                methods=["POST"],
-            ),
+            Route("/api/merge", self._write(self._merge), methods=["POST"]),
+            Route("/api/split", self._write(self._split), methods=["POST"]),
+            Route("/api/rename", self._write(self._rename), methods=["POST"]),
         ]
 
 
 def create_app(gallery: Gallery, port: int) -> Starlette:
     hosts = [HOST, "localhost", f"{HOST}:{port}", f"localhost:{port}"]
+    gallery.origins = {f"http://{HOST}:{port}", f"http://localhost:{port}"}
     return Starlette(
         routes=gallery.routes(),
-        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)],
+        middleware=[
+            Middleware(TrustedHostMiddleware, allowed_hosts=hosts),
+            Middleware(TokenGate, token=gallery.token, port=port),
+        ],
     )
 
 
@@ -212,17 +238,22 @@ def serve(output_dir: Path, port: int, open_browser: bool, say: Callable[[str], 
     gallery = Gallery(output_dir)
     sock = listening_socket(port)
     bound = int(sock.getsockname()[1])
-    url = f"http://{HOST}:{bound}/"
+    url = f"http://{HOST}:{bound}/?{TOKEN_PARAM}={gallery.token}"
     app = create_app(gallery, bound)
     config = uvicorn.Config(
         app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, access_log=False
     )
     server = uvicorn.Server(config)
     say(f"Reviewing {output_dir} at {url} (Ctrl+C to stop)")
-    if open_browser:
-        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+    opener: Path | None = None
     try:
+        if open_browser:
+            opener = forwarding_file(state_folder(output_dir.absolute()), url)
+            threading.Thread(target=webbrowser.open, args=(opener.as_uri(),), daemon=True).start()
         server.run(sockets=[sock])
     finally:
         sock.close()
         gallery.close()
+        if opener is not None:
+            with contextlib.suppress(OSError):
+                opener.unlink()

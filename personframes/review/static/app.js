@@ -1,7 +1,6 @@
 // personframes review: the gallery's page. Plain JS, no build step, no network but this server.
 "use strict";
 
-const TOKEN = document.querySelector('meta[name="review-token"]').content;
 const FIELDS = ["group", "kind", "pose", "head", "shot", "decision"];
 const $ = (id) => document.getElementById(id);
 
@@ -41,10 +40,12 @@ function showError(message) {
   showError.timer = setTimeout(() => (toast.hidden = true), 4000);
 }
 
+// The session's token travels as the cookie the server set when the page was opened
+// from the address personframes review printed (HttpOnly: this script never sees it).
 async function post(url, body) {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-Review-Token": TOKEN },
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
   const answer = await response.json().catch(() => ({}));
@@ -341,7 +342,9 @@ function render() {
 
 async function refresh() {
   const response = await fetch("/api/state");
-  state = await response.json();
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) return showError(answer.error || response.statusText);
+  state = answer;
   render();
 }
 
