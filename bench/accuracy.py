@@ -73,13 +73,25 @@ EXCLUDED_BODY = {"unclear", "none"}
 EXCLUDED_SHOT = {"unclear", "none"}
 
 
-# Who the main person is, per video and shot (by eye: sitting_window is one woman
-# throughout; in stage_performer shots 0 and 2 show the performer, shot 1 the curly-haired
-# pianist, shot 3 the woman in the patterned dress).
-MAIN_PERSON: dict[str, dict[int, str]] = {
-    "sitting_window.mp4": {0: "woman"},
-    "stage_performer.mp4": {0: "performer", 1: "pianist", 2: "performer", 3: "audience woman"},
-}
+# Who the main person is, per video and shot: a labels folder may name them beside each
+# CSV (``VIDEO_STEM.people.json``: {"shots": {"0": "woman", ...}}); the shared videos'
+# are in bench/main_people.json (by eye: sitting_window is one woman throughout; in
+# stage_performer shots 0 and 2 show the performer, shot 1 the curly-haired pianist,
+# shot 3 the woman in the patterned dress). A video named nowhere: each shot's main
+# person counts as a person of their own (the tracking figures then say so).
+KNOWN_PEOPLE = Path(__file__).resolve().parent / "main_people.json"
+
+
+def main_person(video: str, shot: int, labels_dir: Path) -> str:
+    """The name of ``video``'s main person in ``shot`` (0-based, by the labelled cuts)."""
+    sidecar = labels_dir / f"{Path(video).stem}.people.json"
+    for source in (sidecar, KNOWN_PEOPLE):
+        if source.is_file():
+            table = json.loads(source.read_text(encoding="utf-8"))
+            shots = table.get("shots", {}) if source == sidecar else table.get(video, {})
+            if str(shot) in shots:
+                return str(shots[str(shot)])
+    return f"main person of shot {shot}"
 
 
 def decode(video: Path, wanted: set[int]) -> tuple[dict[int, Image], list[tuple[int, Any]]]:
@@ -294,7 +306,7 @@ def run(
                 if main is not None:
                     shot = sum(1 for c in cuts if c <= obs.frame_index)
                     per_shot[shot].add(id_list[main])
-                    held[id_list[main]].add(MAIN_PERSON[rows[0]["video"]][shot])
+                    held[id_list[main]].add(main_person(rows[0]["video"], shot, labels_dir))
             # Body pose as the pipeline has it: a waist-up sighting takes the same
             # person's pose nearby (carry_poses), here from the labelled rows.
             sightings = [  # a row without the main face: a person of its own

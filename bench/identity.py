@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from accuracy import MAIN_PERSON, decode, main_detection, parse_box  # noqa: E402
+from accuracy import decode, main_detection, main_person, parse_box  # noqa: E402
 
 from personframes.analyze.head_pose import HeadPoseEstimator  # noqa: E402
 from personframes.analyze.quality import measure_quality  # noqa: E402
@@ -115,7 +115,7 @@ def run(labels_dir: Path, min_face: float, max_yaw: float) -> dict[str, Any]:
                         "video": video,
                         "frame": index,
                         "height": det.box.height,
-                        "who": MAIN_PERSON[video][shot] if j == main else None,
+                        "who": main_person(video, shot, labels_dir) if j == main else None,
                         "embedding": embedder.embed(image, det.box),
                     }
                 )

@@ -66,6 +66,14 @@ def recorded(
             pins.recorded = saved
 
 
+def recorded_model(session: ModelSession, models: tuple[str, ...], strength: float) -> str | None:
+    """Which of ``models`` the video being resumed restored at ``strength`` with (None:
+    none recorded), so that its remaining faces use the same model too."""
+    pins = _pins(session)
+    with pins.lock:
+        return next((m for m in models if (m, strength) in pins.recorded), None)
+
+
 def engine_choice(
     session: ModelSession,
     model_id: str,

@@ -41,7 +41,7 @@ from .align import NoFaceFound, alignment_matrix, face_points, paste_face, warp_
 from .engine_choice import engines_can
 from .engines.base import Engine, EngineFailure
 from .loading import engine as load_engine
-from .loading import engine_choice
+from .loading import engine_choice, recorded_model
 from .metrics import psnr
 from .policy import Decision, Policy, face_features
 from .settings import RestorationSettings
@@ -313,6 +313,9 @@ class FaceRestorer(ABC):
         cheaper = decision.model
         if cheaper is None or cheaper == self.spec.id or self.spec.id != DEFAULT_MODEL:
             return self.spec.id
+        resumed = recorded_model(self.session, (cheaper, self.spec.id), decision.strength)
+        if resumed is not None:  # a resumed video keeps the model its faces had
+            return resumed
         if self.engine != "auto" and not engines_can(self.engine, restoration_model(cheaper)):
             return self.spec.id
         return cheaper
