@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from personframes.output.crops import crop_box, head_box
-from personframes.pipeline.records import FaceRecord
+from personframes.state.records import FaceRecord
 
 from .util import VIDEOS, files_in, labels, run_cli
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from personframes.pipeline.analysis import NO_FACE, person_ids
-from personframes.pipeline.records import (
+from personframes.state.records import (
     FaceRecord,
     HeadRecord,
     PersonRecord,

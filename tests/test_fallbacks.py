@@ -19,7 +19,7 @@ from personframes.pipeline.fallbacks import (
     count_fallbacks,
     group_of,
 )
-from personframes.pipeline.records import Record, ScanFrame, ScanInfo, WriteItem
+from personframes.state.records import Record, ScanFrame, ScanInfo, WriteItem
 
 from .util import VIDEOS, run_cli
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from personframes.export.destination import RECORD
-from personframes.review.store import ReviewStore
+from personframes.state.review import ReviewStore
 
 from .review_util import BackgroundExtract
 from .util import run_cli

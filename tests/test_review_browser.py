@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from personframes.review.store import ReviewStore
+from personframes.state.review import ReviewStore
 
 from .review_util import BackgroundExtract, Server
 from .util import run_cli

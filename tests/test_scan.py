@@ -12,9 +12,9 @@ from personframes.detect import configured_face_detector, create_face_detector
 from personframes.models.session import ModelSession
 from personframes.pipeline.analysis import frame_analyzer
 from personframes.pipeline.context import RunContext, StopFlag
-from personframes.pipeline.records import FaceRecord
-from personframes.pipeline.state import VideoState
 from personframes.pipeline.steps.scan import ScanStep, scan_results
+from personframes.state.records import FaceRecord
+from personframes.state.video import VideoState
 from personframes.video.decode import VideoReader
 from personframes.video.sampling import SamplingStats, sample_candidates
 

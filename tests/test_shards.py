@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from personframes.pipeline.index import in_shard
+from personframes.state.index import in_shard
 
 from .util import VIDEOS, make_video, moving_square_frames, run_cli
 

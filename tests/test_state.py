@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from personframes.pipeline import index as folder_index
-from personframes.pipeline.index import FolderIndex
-from personframes.pipeline.state import VideoState
+from personframes.state.index import FolderIndex
+from personframes.state.video import VideoState
 
 KEY = "0123456789abcdef0123456789abcdef"
 

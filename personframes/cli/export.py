@@ -50,7 +50,7 @@ def export(
     a rerun into the same DEST brings it up to date, leaving files edited there alone."""
     config = load_config(config_file, overrides(params))
     setup_logging(config.logging)
-    from ..review.store import check_output_folder
+    from ..state.review import check_output_folder
 
     check_output_folder(output_dir)
     result = export_dataset(output_dir, dest, config.export, overwrite_edited)

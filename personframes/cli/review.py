@@ -11,9 +11,9 @@ import click
 from ..config import load_config
 from ..logs import setup_logging
 from ..pipeline.folder import prepare_output_folder
-from ..review.manifest import write_review_manifests
 from ..review.sheet import write_sheet
-from ..review.store import check_output_folder
+from ..state.review import check_output_folder
+from ..state.review_manifest import write_review_manifests
 from .options import LOGGING, add_options, config_option, flag, overrides, version_option
 
 FLAGS = (

@@ -229,7 +229,7 @@ def summary(output_dir: Path) -> None:
     Ray workers), from each video's saved state. Exit 1 while some are not finished."""
     from ..pipeline.folder import prepare_output_folder
     from ..pipeline.folder_summary import folder_summary
-    from ..review.store import check_output_folder
+    from ..state.review import check_output_folder
 
     check_output_folder(output_dir)
     prepare_output_folder(output_dir)  # the state of an earlier version, moved over

@@ -24,9 +24,9 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import OutputError
 from ..output.naming import is_plain_file_name
+from ..output.safe_paths import is_real_file
 from ..output.writer import TEMP_PREFIX, atomic_write_bytes, write_json
-from ..pipeline.state import require_real_folder
-from ..review.catalog import real_file
+from ..state.video import require_real_folder
 
 log = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ class Destination:
         try:
             ours = (
                 recorded is not None
-                and real_file(self.dest, relative)
+                and is_real_file(self.dest, relative)
                 and Content.of_file(path) == recorded
             )
         except OSError:

@@ -10,9 +10,9 @@ from typing import Any
 
 from ..config import ExportConfig
 from ..output.naming import manifest_name
-from ..review.catalog import real_file
-from ..review.manifest import annotate, read_manifest, video_stems
-from ..review.store import ReviewStore
+from ..output.safe_paths import is_real_file
+from ..state.review import ReviewStore
+from ..state.review_manifest import annotate, read_manifest, video_stems
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def pick(output_dir: Path, settings: ExportConfig) -> tuple[list[Source], Counte
                     skipped["other kinds"] += 1
                 elif entry["review"] not in allowed:
                     skipped[str(entry["review"])] += 1
-                elif not real_file(output_dir, relative):
+                elif not is_real_file(output_dir, relative):
                     skipped["missing or linked files"] += 1
                 else:
                     group = str(entry.get("person_group") or f"{stem}:{entry['person_id']}")

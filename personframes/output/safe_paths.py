@@ -163,3 +163,16 @@ def sqlite_uri(
     for suffix in ("", *SQLITE_COMPANIONS):
         real_file(root, path.with_name(path.name + suffix), what_to_do, in_place=mode != "ro")
     return f"{Path(os.path.abspath(path)).as_uri()}?mode={mode}"
+
+
+def is_real_file(output_dir: Path, relative: str) -> bool:
+    """``relative`` (with "/") is a regular file inside ``output_dir`` reached through no
+    symbolic link: what the gallery may show and an export may take."""
+    current = output_dir
+    for part in relative.split("/"):
+        if part in ("", ".", ".."):
+            return False
+        current = current / part
+        if current.is_symlink():
+            return False
+    return current.is_file()

@@ -34,8 +34,7 @@ from ..detect.face_identity import Embedding, FaceEmbedder, IdentityUnavailable,
 from ..detect.pose import SAME_BODY_IOU, BodyPose, PoseEstimator
 from ..models.session import ModelSession
 from ..output.naming import NO_FACE
-from ..types import Box, FaceDetection, Image
-from .records import (
+from ..state.records import (
     HeadRecord,
     PersonRecord,
     PoseRecord,
@@ -43,6 +42,7 @@ from .records import (
     ScanFrame,
     ShotRecord,
 )
+from ..types import Box, FaceDetection, Image
 from .selection import Candidate
 
 

@@ -26,10 +26,10 @@ from ..models.session import ModelSession
 from ..output.naming import safe_stem
 from ..output.writer import check_output_dir
 from ..restore.engine_choice import adopt_measured, measured_choices
+from ..state.index import in_shard
 from ..video.decode import VIDEO_EXTENSIONS
 from .context import StopFlag
 from .folder import prepare_output_folder
-from .index import in_shard
 from .reference import load_reference_faces
 from .runner import VideoResult, output_dir_for, process_video
 

@@ -19,9 +19,9 @@ from ..models.session import ModelSession
 from ..output.naming import is_plain_file_name
 from ..output.safe_paths import make_folders, real_folders, require_real_folder
 from ..output.writer import write_image
+from ..state.video import VideoState
 from ..types import Image
 from .fallbacks import REASONS, Fallback
-from .state import VideoState
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from enum import Enum
 
 from ..detect.face_identity import identity_eligible
-from .records import ScanFrame, ScanInfo, WriteItem
+from ..state.records import ScanFrame, ScanInfo, WriteItem
 
 
 class Fallback(Enum):

@@ -12,12 +12,12 @@ from ..errors import BusyError, OutputError
 from ..output import safe_paths
 from ..output.naming import PERSON_FOLDER
 from ..output.writer import remove_stale_temp_files
+from ..state.index import NAMES_DIRNAME, PATHS_DIRNAME, FolderIndex
+from ..state.locks import FOLDER_LOCK, LOCKS_DIRNAME, folder_lock
+from ..state.migrate import migrate_single_database
+from ..state.video import STATE_FILENAME, VIDEOS_DIRNAME, state_folder, video_folder
 from .context import TEMP_DIRNAME
-from .index import NAMES_DIRNAME, PATHS_DIRNAME, FolderIndex
-from .locks import FOLDER_LOCK, LOCKS_DIRNAME, folder_lock
-from .migrate import migrate_single_database
 from .restored import FOLDER as RESTORED_DIRNAME
-from .state import STATE_FILENAME, VIDEOS_DIRNAME, state_folder, video_folder
 
 
 def remove_dead_runs_temp_files(output_dir: Path) -> int:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 from ..errors import StateError
 from ..output.naming import manifest_name
+from ..state.index import FolderIndex
+from ..state.records import SUMMARY_KEY, RunSummary
+from ..state.video import VideoState
 from .batch import BatchResult
-from .index import FolderIndex
-from .records import SUMMARY_KEY, RunSummary
 from .runner import VideoResult
-from .state import VideoState
 from .steps import STEPS
 
 

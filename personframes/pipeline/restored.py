@@ -23,10 +23,10 @@ from PIL import Image as PILImage
 
 from ..output.safe_paths import read_bytes
 from ..output.writer import write_image
+from ..state.records import ENGINE_KEY, EngineUsed, RestoredEntry
+from ..state.video import STATE_DIRNAME
 from ..types import Image
 from .context import RunContext
-from .records import ENGINE_KEY, EngineUsed, RestoredEntry
-from .state import STATE_DIRNAME
 
 FOLDER = "restored"
 BEFORE_FOLDER = "before"  # restored faces' crops before restoration, for the review gallery

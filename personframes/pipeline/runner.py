@@ -14,13 +14,13 @@ from ..errors import InputError, StateError
 from ..models.session import ModelSession
 from ..output.naming import safe_stem
 from ..output.writer import ensure_output_dir
+from ..state.index import FolderIndex
+from ..state.locks import folder_lock, video_lock
+from ..state.records import SUMMARY_KEY, RunSummary
+from ..state.video import STATE_FILENAME, VideoState, set_aside, video_folder
 from ..video.decode import probe_video
 from .context import ProgressFn, RunContext, StopFlag
 from .folder import remove_fresh_state
-from .index import FolderIndex
-from .locks import folder_lock, video_lock
-from .records import SUMMARY_KEY, RunSummary
-from .state import STATE_FILENAME, VideoState, set_aside, video_folder
 from .steps import STEPS, Step, manifest_name
 
 log = logging.getLogger(__name__)

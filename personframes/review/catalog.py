@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OutputError
-from ..output.safe_paths import sqlite_uri
-from ..pipeline.index import FolderIndex
-from ..pipeline.records import WriteItem
+from ..output.safe_paths import is_real_file, sqlite_uri
 from ..pipeline.restored import before_path
-from ..pipeline.state import STATE_FILENAME, video_folder
-from .store import UNREVIEWED, person_key
+from ..state.index import FolderIndex
+from ..state.records import WriteItem
+from ..state.review import UNREVIEWED, person_key
+from ..state.video import STATE_FILENAME, video_folder
 
 log = logging.getLogger(__name__)
 
@@ -65,24 +65,11 @@ class VideoProgress:
         return asdict(self)
 
 
-def real_file(output_dir: Path, relative: str) -> bool:
-    """``relative`` (with "/") is a regular file inside ``output_dir`` reached through no
-    symbolic link: what the gallery may show and an export may take."""
-    current = output_dir
-    for part in relative.split("/"):
-        if part in ("", ".", ".."):
-            return False
-        current = current / part
-        if current.is_symlink():
-            return False
-    return current.is_file()
-
-
 def _entry(output_dir: Path, stem: str, video_key: str, item: WriteItem) -> Entry:
     before = None
     if item.before is not None:
         candidate = before_path(video_key, item.file)
-        if real_file(output_dir, candidate):
+        if is_real_file(output_dir, candidate):
             before = candidate
     restoration = item.restoration or {}
     details: dict[str, Any] = {"quality": dict(item.quality)}
@@ -218,7 +205,7 @@ class Catalog:
                         self._bad.add((video_key, key))
                         log.warning("%s: a write record that does not fit, left out (%s)", key, exc)
                     continue
-                if real_file(self.output_dir, item.path):
+                if is_real_file(self.output_dir, item.path):
                     entries.append(_entry(self.output_dir, video.stem, video_key, item))
         entries.sort(key=lambda e: (e.video, e.person_id, e.frame_index, e.kind, e.path))
         return entries

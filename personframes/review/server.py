@@ -42,12 +42,13 @@ from starlette.responses import (
 from starlette.routing import Route
 
 from ..errors import InputError, OutputError, PersonframesError
-from ..pipeline.state import state_folder
+from ..output.safe_paths import is_real_file
+from ..state.review import DECISIONS, UNREVIEWED, ReviewStore
+from ..state.video import state_folder
 from .access import TOKEN_PARAM, TokenGate, forwarding_file, new_token
 from .bodies import BadRequest, Fields, json_fields, quoted
-from .catalog import Catalog, real_file
+from .catalog import Catalog
 from .snapshot import snapshot
-from .store import DECISIONS, UNREVIEWED, ReviewStore
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def _asset(name: str) -> str:
 def served_file(output_dir: Path, wanted: str, allowed: set[str]) -> Path | None:
     """The file for ``wanted`` (a path relative to OUT from the URL) when it is one of
     ``allowed`` and reached through no link; else None."""
-    if wanted not in allowed or not real_file(output_dir, wanted):
+    if wanted not in allowed or not is_real_file(output_dir, wanted):
         return None
     return output_dir / wanted
 

@@ -14,9 +14,9 @@ from PIL import ImageDraw, ImageOps
 
 from ..errors import InputError
 from ..output.writer import atomic_write_bytes
+from ..state.review import UNREVIEWED, Decision, ReviewStore
 from .catalog import Catalog, Entry
 from .snapshot import people_of
-from .store import UNREVIEWED, Decision, ReviewStore
 
 THUMB = 160  # px, the longest side
 COLOURS = {"accepted": (47, 191, 113), "rejected": (229, 72, 77), UNREVIEWED: (52, 56, 69)}

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from ..state.review import UNREVIEWED, ReviewStore
 from .catalog import Catalog, Entry
-from .store import UNREVIEWED, ReviewStore
 
 SAMPLES = 6  # images the person view shows of each person, faces first, best first
 

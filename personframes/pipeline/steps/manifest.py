@@ -10,11 +10,7 @@ from ... import __version__
 from ...config import PLACEMENT_SETTINGS, Config
 from ...output.naming import manifest_name
 from ...output.writer import write_json
-from ...review.manifest import annotate
-from ...review.store import ReviewStore
-from ..context import RunContext
-from ..fallbacks import count_fallbacks
-from ..records import (
+from ...state.records import (
     INFO_KEY,
     SUMMARY_KEY,
     RunSummary,
@@ -23,6 +19,10 @@ from ..records import (
     SelectInfo,
     WriteItem,
 )
+from ...state.review import ReviewStore
+from ...state.review_manifest import annotate
+from ..context import RunContext
+from ..fallbacks import count_fallbacks
 from .base import Step
 from .scan import scan_results
 from .select import SelectStep

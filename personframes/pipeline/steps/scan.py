@@ -7,13 +7,13 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ...detect import configured_face_detector
+from ...state.records import INFO_KEY, FaceRecord, Record, ScanFrame, ScanInfo
 from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
 from ...video.sampling import SampledFrame, SamplingStats, sample_candidates
 from ..analysis import Described, FramePoses, frame_analyzer
 from ..context import RunContext
 from ..fallbacks import Fallback
-from ..records import INFO_KEY, FaceRecord, Record, ScanFrame, ScanInfo
 from .base import Step
 
 TimedPoses = tuple[FramePoses, float]  # the poses and the seconds they took

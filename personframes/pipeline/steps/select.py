@@ -6,9 +6,9 @@ import logging
 from collections import Counter
 
 from ...output.naming import OutputKind
+from ...state.records import INFO_KEY, Record, SelectInfo, SelectItem
 from ..analysis import NO_FACE, analyze_video
 from ..context import RunContext
-from ..records import INFO_KEY, Record, SelectInfo, SelectItem
 from ..reference import load_reference_faces, match_people, nearest_reference
 from ..selection import Candidate, name_outputs, select_frames
 from .base import Step

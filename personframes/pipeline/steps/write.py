@@ -22,12 +22,12 @@ from ...restore.align import face_points
 from ...restore.engine_choice import Candidate
 from ...restore.loading import recorded as recorded_engines
 from ...restore.settings import RestorationSettings
+from ...state.records import EngineUsed, ScanFrame, SelectItem, WriteItem
 from ...types import Box, Image
 from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
 from ..context import RunContext
 from ..fallbacks import Fallback
-from ..records import EngineUsed, ScanFrame, SelectItem, WriteItem
 from ..restored import RestoredCrops, before_folder, before_path, cache_key
 from .base import Step
 from .scan import scan_results

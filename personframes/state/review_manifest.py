@@ -11,8 +11,8 @@ from typing import Any
 from ..errors import StateError
 from ..output.naming import manifest_name
 from ..output.writer import write_json
-from ..pipeline.index import FolderIndex
-from .store import UNREVIEWED, ReviewStore, person_key
+from .index import FolderIndex
+from .review import UNREVIEWED, ReviewStore, person_key
 
 
 def annotate(outputs: list[dict[str, Any]], stem: str, store: ReviewStore) -> None:

@@ -20,8 +20,8 @@ from typing import Literal
 
 from ..errors import InputError, StateError
 from ..output.safe_paths import make_folders, real_file, sqlite_uri
-from ..pipeline.index import has_state
-from ..pipeline.state import (
+from .index import has_state
+from .video import (
     STATE_DIRNAME,
     STATE_FILENAME,
     open_database,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from ..output.safe_paths import make_folders, sqlite_uri
 from ..output.writer import write_json
-from ..review.store import REVIEW_FILENAME
-from ..review.store import SCHEMA as REVIEW_SCHEMA
 from .index import NAMES_DIRNAME, PATHS_DIRNAME, VIDEO_FILENAME, path_hash
-from .state import (
+from .review import REVIEW_FILENAME
+from .review import SCHEMA as REVIEW_SCHEMA
+from .video import (
     STATE_FILENAME,
     TABLES,
     VIDEO_KEY,

@@ -30,7 +30,7 @@ from ..errors import InputError, OutputError
 from ..output import safe_paths
 from ..output.naming import safe_stem
 from ..output.writer import owned_prefix, write_json, write_text
-from .state import (
+from .video import (
     STATE_DIRNAME,
     STATE_FILENAME,
     VIDEO_KEY,
