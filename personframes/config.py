@@ -382,7 +382,15 @@ class ExportConfig(_Section):
 
 # Settings that say where a run's work is done, not what it makes: a manifest leaves
 # them out, so the same videos give the same files on one machine, in shards or on Ray.
-PLACEMENT_SETTINGS = ("workers", "shard", "executor", "ray_address", "gpus_per_worker", "retries")
+PLACEMENT_SETTINGS = (
+    "workers",
+    "shard",
+    "executor",
+    "ray_address",
+    "ray_timeout",
+    "gpus_per_worker",
+    "retries",
+)
 
 
 class PipelineConfig(_Section):
@@ -404,6 +412,13 @@ class PipelineConfig(_Section):
     )
     ray_address: str | None = Field(
         None, description="the Ray cluster to join (host:port or auto); default: start a local one"
+    )
+    ray_timeout: float = Field(
+        60.0,
+        gt=0,
+        le=86400,
+        description="seconds to wait for a local Ray cluster to start, or for the one at "
+        "--ray-address to answer, before giving up",
     )
     gpus_per_worker: float = Field(0.0, ge=0, description="GPUs each Ray worker reserves")
     retries: int = Field(

@@ -180,5 +180,5 @@ def test_gpu_asked_for_on_a_machine_without_one_is_a_counted_fallback(tmp_path: 
     device = {k: v for k, v in fallbacks.items() if k.startswith("device: ")}
     assert any(k.startswith("device: centerface: GPU requested") for k in device), fallbacks
     restored = sum(1 for f in info["outputs"] if (f.get("restoration") or {}).get("restored"))
-    on_cpu = sum(v for k, v in device.items() if k.startswith("device: realesrgan-x4plus"))
+    on_cpu = sum(v for k, v in device.items() if k.startswith("device: realesr"))
     assert on_cpu == restored

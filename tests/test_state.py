@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from personframes.pipeline import index as folder_index
+from personframes.state import index as folder_index
 from personframes.state.index import FolderIndex
 from personframes.state.video import VideoState
 

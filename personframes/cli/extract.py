@@ -77,6 +77,7 @@ FLAGS: tuple[Flag, ...] = (
     flag("pipeline.shard", "--shard"),
     flag("pipeline.executor", "--executor", choices=("local", "ray")),
     flag("pipeline.ray_address", "--ray-address"),
+    flag("pipeline.ray_timeout", "--ray-timeout"),
     flag("pipeline.gpus_per_worker", "--gpus-per-worker"),
     flag("pipeline.retries", "--retries"),
     *LOGGING,
@@ -116,6 +117,9 @@ def extract(inputs: tuple[Path, ...], config_file: Path | None, **params: Any) -
     if len(result.failures) == 1 and not result.results and result.interrupted is None:
         # A single failed input: just the one-line reason, like any other error.
         click.echo(f"personframes: error: {printable(result.failures[0][1])}", err=True)
+    elif result.interrupted is not None and not result.results and not result.failures:
+        # Stopped before any video finished: one line, as any interrupt.
+        click.echo(f"personframes: interrupted: {printable(str(result.interrupted))}", err=True)
     elif not config.logging.quiet or result.failures or result.interrupted:
         print_summary(result)
     sys.exit(batch_exit_code(result))

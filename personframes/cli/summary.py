@@ -141,9 +141,16 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
     if any(item.summary.get("stage_seconds") for item in result.results):
         console.print("seconds per stage (this run):")
         for item in result.results:
-            console.print(_stages(item), markup=False)
+            if item.status != "duplicate":
+                console.print(_stages(item), markup=False)
         console.print(POSE_NOTE)
     for item in result.results:
+        if item.status == "duplicate":
+            outputs = f"; its outputs: {item.manifest}" if item.manifest else ""
+            original = item.same_as or item.path
+            line = f"{item.path}: the same video as {original} (processed once{outputs})"
+            console.print(printable(line), markup=False)
+            continue
         if item.summary.get("faces", 0) == 0 and not item.summary.get("faceless_sightings"):
             console.print(f"{_name(item.path)}: no people found")
         if "output_stem" in item.summary:
@@ -214,9 +221,11 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
         console.print(f"interrupted: {result.interrupted}. Run the same command again to resume.")
     done = sum(1 for r in result.results if r.status == "done")
     skipped = sum(1 for r in result.results if r.status == "skipped")
+    twins = sum(1 for r in result.results if r.status == "duplicate")
+    same = f", {twins} {'duplicate' if twins == 1 else 'duplicates'}" if twins else ""
     others = f", {result.other_shards} left to the other shards" if result.other_shards else ""
     console.print(
-        f"{done} done, {skipped} skipped, {len(result.failures)} failed{others}"
+        f"{done} done, {skipped} skipped{same}, {len(result.failures)} failed{others}"
         + (f" in {result.seconds:.1f} s" if result.seconds else "")
     )
 

@@ -29,6 +29,7 @@ from ..restore.engine_choice import adopt_measured, measured_choices
 from ..state.index import in_shard
 from ..video.decode import VIDEO_EXTENSIONS
 from .context import StopFlag
+from .duplicates import same_content
 from .folder import prepare_output_folder
 from .reference import load_reference_faces
 from .runner import VideoResult, output_dir_for, process_video
@@ -158,9 +159,25 @@ def _record(result: BatchResult, outcome: VideoResult | tuple[Path, str, int]) -
     if isinstance(outcome, VideoResult):
         if outcome.status == "skipped":
             log.info("%s: already done (outputs in place); skipped", outcome.path.name)
+        elif outcome.status == "duplicate":
+            log.info("%s: the same video as %s; processed once", outcome.path, outcome.same_as)
         result.results.append(outcome)
     else:
         result.failures.append(outcome)
+
+
+def _record_duplicates(result: BatchResult, twins: dict[Path, Path]) -> None:
+    """Each duplicate as its original went: done or skipped (a ``duplicate`` with the
+    original's outputs), or failed; nothing for one whose original did not finish."""
+    finished = {item.path: item for item in result.results}
+    failed = {path: (reason, code) for path, reason, code in result.failures}
+    for video, original in twins.items():
+        if original in finished:
+            manifest = finished[original].manifest
+            _record(result, VideoResult(video, "duplicate", manifest=manifest, same_as=original))
+        elif original in failed:
+            reason, code = failed[original]
+            _record(result, (video, f"{video}: the same video as {original} ({reason})", code))
 
 
 def _run_serial(
@@ -230,6 +247,10 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
             len(listed),
         )
     videos = list(stems)
+    # The batch's own duplicates (links or copies of one video) run once: side by side,
+    # all but one would find that one holding the video's lock.
+    twins = same_content(videos, lambda video: output_dir_for(video, config))
+    stems = {video: stem for video, stem in stems.items() if video not in twins}
     # Once, before any worker starts: temporary files a killed run left, and the check
     # of each folder's state database.
     for folder in sorted({output_dir_for(video, config) for video in videos}):
@@ -252,11 +273,13 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
                 from .ray_pool import run_on_ray  # the ray extra; imported only when asked
 
                 run_on_ray(stems, config, sessions, stop, result, display)
-            elif config.pipeline.workers > 1 and len(videos) > 1:
+            elif config.pipeline.workers > 1 and len(stems) > 1:
                 _run_parallel(stems, config, stop, result)
             else:
                 _run_serial(stems, config, sessions, stop, result, display)
         except Interrupted as exc:
             result.interrupted = exc
+        finally:
+            _record_duplicates(result, twins)
     result.seconds = time.perf_counter() - started
     return result

@@ -1,12 +1,13 @@
 """``--executor ray``: the batch's videos processed by a pool of Ray actors.
 
 The driver (this process) has listed the videos and chosen each one's output name in
-input order; here it starts a local Ray cluster or joins ``--ray-address``, a pool of
-``VideoWorker`` actors: ``--workers`` of them, else one per node. Each actor keeps one
-``ModelSession`` for every video it is given and runs ``process_video`` as a local
-worker does, writing into the output folder, which must be on a file system every node
-sees. The driver gives each free actor the next video; that is all the scheduling done
-here (placement, resources, processes and failure detection are Ray's).
+input order; here it starts a local Ray cluster or joins ``--ray-address`` (within
+``--ray-timeout``: ``ray_cluster.py``), then a pool of ``VideoWorker`` actors:
+``--workers`` of them, else one per node. Each actor keeps one ``ModelSession`` for every
+video it is given and runs ``process_video`` as a local worker does, writing into the
+output folder, which must be on a file system every node sees. The driver gives each
+free actor the next video; that is all the scheduling done here (placement, resources,
+processes and failure detection are Ray's).
 
 An actor streams its log records to the driver while it works (a Ray generator), and
 the driver logs them as its own, so the console and ``--log-file`` read as a local run.
@@ -25,11 +26,7 @@ import importlib.util
 import logging
 import os
 import queue
-import secrets
-import shutil
 import signal
-import socket
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -52,6 +49,7 @@ from .batch import (
     _record,
 )
 from .context import StopFlag
+from .ray_cluster import connected, one_line
 from .runner import VideoResult
 
 log = logging.getLogger(__name__)
@@ -60,7 +58,6 @@ INSTALL = 'pip install "personframes[ray]"'
 CONTROL = "control"  # the actors' concurrency group for stop requests
 WAIT_S = 0.5  # how often the driver looks at its stop flag while it waits
 GATHER_S = 60.0  # how long the first videos wait for the whole pool to start
-CONNECT_S = 10.0  # how long --ray-address has to answer
 
 Outcome = VideoResult | tuple[Path, str, int]
 
@@ -145,13 +142,6 @@ class VideoWorker:
         self.stop_flag.set(signum)
 
 
-def _one_line(exc: BaseException) -> str:
-    """A Ray error's message on one line, without its traceback."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    kept = [line for line in lines if not line.startswith(("Traceback", "File ", "^"))]
-    return printable(" ".join(kept or lines or [type(exc).__name__]))[:500]
-
-
 def _died(exc: BaseException) -> str:
     """Why an actor died, in a few words (Ray's message also names its pid and node)."""
     fields: dict[str, str] = {}
@@ -169,98 +159,6 @@ def _died(exc: BaseException) -> str:
     text = "; ".join(part for part in (head.rstrip("."), exit_type) if part)
     where = " ".join(f"{key} {value}" for key, value in fields.items())
     return printable(f"{text} ({where})" if where else text or type(exc).__name__)[:300]
-
-
-@contextlib.contextmanager
-def _local_cluster_env() -> Iterator[str]:
-    """What a local cluster started here needs, set while it runs (read when ray is
-    imported): its addresses on the loopback interface only, token authentication with
-    a token that lives only in this process and its children (Ray would otherwise save
-    one in ~/.ray), and a temporary folder of its own, removed afterwards."""
-    wanted = {
-        # Ray resolves 127.0.0.1 to the host's address unless it is told the cluster
-        # is one machine; then it binds the loopback interface only.
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-        "RAY_AUTH_MODE": "token",
-        "RAY_AUTH_TOKEN": secrets.token_hex(32),
-    }
-    saved = {key: os.environ.get(key) for key in wanted}
-    if saved["RAY_AUTH_MODE"] is not None:  # the user's choice of authentication stands
-        del wanted["RAY_AUTH_MODE"], wanted["RAY_AUTH_TOKEN"]
-    for key, value in wanted.items():
-        os.environ.setdefault(key, value)
-    # Short: Ray's sockets live in it, and a socket's path has at most 107 bytes.
-    folder = tempfile.mkdtemp(prefix="pf-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
-    try:
-        yield folder
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
-        if debug_enabled():
-            log.info("the local Ray cluster's files are kept in %s", folder)
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _answers(address: str) -> None:
-    """A ``host:port`` that nothing answers at is said at once: Ray would try for many
-    minutes. Other forms (``auto``, ``ray://``) are left to Ray."""
-    host, sep, port = address.rpartition(":")
-    if not sep or "/" in address or not port.isdigit():
-        return
-    try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_S).close()
-    except OSError as exc:
-        raise ConfigError(
-            f"--ray-address {address}: cannot join the Ray cluster there: nothing answers "
-            f"({exc.strerror or exc}); start it with ray start --head"
-        ) from None
-
-
-@contextlib.contextmanager
-def _connected(config: Config, cores: int) -> Iterator[Any]:
-    """The ray module, connected until the block ends: to a local cluster started here
-    (``cores`` CPUs; shut down then), or to the one at ``--ray-address``."""
-    address = config.pipeline.ray_address
-    sigterm = signal.getsignal(signal.SIGTERM)
-    with contextlib.ExitStack() as stack:
-        temp = stack.enter_context(_local_cluster_env()) if address is None else None
-        if address is not None:
-            _answers(address)
-        import ray
-
-        try:
-            if address is None:
-                ray.init(
-                    _node_ip_address="127.0.0.1",
-                    include_dashboard=False,
-                    num_cpus=cores,
-                    _temp_dir=temp,
-                    logging_level=logging.WARNING,
-                )
-            else:
-                ray.init(address=address, logging_level=logging.WARNING)
-        except Exception as exc:
-            with contextlib.suppress(Exception):
-                ray.shutdown()
-            if temp is not None:
-                raise ProcessingError(
-                    f"cannot start a local Ray cluster: {_one_line(exc)}"
-                ) from None
-            raise ConfigError(
-                f"--ray-address {address}: cannot join the Ray cluster there: {_one_line(exc)}"
-            ) from None
-        finally:
-            # ray.init makes SIGTERM end the driver at once; it must stop it cleanly.
-            with contextlib.suppress(ValueError):  # not the main thread
-                signal.signal(signal.SIGTERM, sigterm)
-        try:
-            yield ray
-        finally:
-            ray.shutdown()
 
 
 @dataclass
@@ -408,7 +306,7 @@ def run_on_ray(
     address = pipeline.ray_address
     _show(display, f"joining {address}" if address else "starting a cluster", 0, len(videos))
     try:
-        with _connected(config, max(available_cores(), workers)) as ray:
+        with connected(config, max(available_cores(), workers), stop) as ray:
             nodes = _placements(ray, workers, pipeline.gpus_per_worker, len(videos))
             pool = _Pool(
                 ray,
@@ -574,7 +472,7 @@ def _started(ray: Any, pool: _Pool, actor: _Actor, ref: Any, config: Config, dea
         hello = ray.get(ref)
     except ray.exceptions.RayActorError as exc:
         if exc.actor_init_failed:  # its __init__ failed: so would every other's
-            raise ProcessingError(f"a Ray worker could not start: {_one_line(exc)}") from None
+            raise ProcessingError(f"a Ray worker could not start: {one_line(exc)}") from None
         if deaths >= config.pipeline.retries + len(pool.actors):
             raise ProcessingError(f"Ray workers keep dying as they start ({_died(exc)})") from None
         log.warning("a Ray worker died as it started (%s); starting another", _died(exc))

@@ -28,14 +28,16 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class VideoResult:
-    """A video processed (``done``) or found already done (``skipped``); a failure is
-    an exception, reported by the batch."""
+    """A video processed (``done``), found already done (``skipped``), or the same video
+    as another of its batch (``duplicate``: ``same_as`` holds the outputs of both); a
+    failure is an exception, reported by the batch."""
 
     path: Path
-    status: Literal["done", "skipped"]
+    status: Literal["done", "skipped", "duplicate"]
     summary: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     manifest: Path | None = None
+    same_as: Path | None = None
 
 
 def step_hashes(config: Config) -> dict[str, str]:
