@@ -13,15 +13,15 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import Any
 
 from ..config import Config
 from ..cores import set_workers
-from ..errors import InputError, Interrupted, PersonframesError, debug_enabled
+from ..errors import InputError, Interrupted
 from ..logs import setup_logging
+from ..models.bundled import BUNDLED_SHA256, bundled_path
 from ..models.session import ModelSession
 from ..output.naming import safe_stem
 from ..output.writer import check_output_dir
@@ -31,28 +31,19 @@ from ..video.decode import VIDEO_EXTENSIONS
 from .context import StopFlag
 from .duplicates import same_content
 from .folder import prepare_output_folder
+from .outcome import (
+    BatchResult,
+    Display,
+    Executor,
+    Outcome,
+    process_or_fail,
+    record,
+    record_duplicates,
+)
 from .reference import load_reference_faces
-from .runner import VideoResult, output_dir_for, process_video
+from .runner import output_dir_for
 
 log = logging.getLogger(__name__)
-
-
-class Display(Protocol):
-    """Shows a run's progress (one video at a time)."""
-
-    def start_video(self, name: str, number: int, count: int) -> None: ...
-
-    def update(self, step: str, done: int, total: int | None) -> None: ...
-
-
-@dataclass
-class BatchResult:
-    results: list[VideoResult] = field(default_factory=list)
-    failures: list[tuple[Path, str, int]] = field(default_factory=list)  # path, reason, exit code
-    interrupted: Interrupted | None = None
-    seconds: float = 0.0
-    other_shards: int = 0  # videos of the batch left to the other shards (--shard)
-    retries: int = 0  # videos run again after their worker died (--executor ray)
 
 
 def expand_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str, int]]]:
@@ -108,27 +99,6 @@ def preferred_stems(videos: list[Path]) -> dict[Path, str]:
     return stems
 
 
-def _process_or_fail(
-    video: Path,
-    config: Config,
-    sessions: ModelSession,
-    stop: StopFlag,
-    display: Display | None,
-    preferred: str = "",
-) -> VideoResult | tuple[Path, str, int]:
-    """Process one video; a PersonframesError becomes a failure entry (Interrupted propagates)."""
-    try:
-        return process_video(
-            video, config, sessions, stop, display.update if display else None, preferred
-        )
-    except Interrupted:
-        raise
-    except PersonframesError as exc:
-        if debug_enabled():
-            raise
-        return (video, str(exc), exc.exit_code)
-
-
 # -- worker processes (--workers N) ---------------------------------------------------------
 _worker_state: dict[str, Any] = {}
 
@@ -148,39 +118,14 @@ def _worker_init(
     )
 
 
-def _worker_run(video: Path, preferred: str) -> VideoResult | tuple[Path, str, int]:
+def _worker_run(video: Path, preferred: str) -> Outcome:
     state = _worker_state
-    return _process_or_fail(
+    return process_or_fail(
         video, state["config"], state["sessions"], state["stop"], None, preferred
     )
 
 
-def _record(result: BatchResult, outcome: VideoResult | tuple[Path, str, int]) -> None:
-    if isinstance(outcome, VideoResult):
-        if outcome.status == "skipped":
-            log.info("%s: already done (outputs in place); skipped", outcome.path.name)
-        elif outcome.status == "duplicate":
-            log.info("%s: the same video as %s; processed once", outcome.path, outcome.same_as)
-        result.results.append(outcome)
-    else:
-        result.failures.append(outcome)
-
-
-def _record_duplicates(result: BatchResult, twins: dict[Path, Path]) -> None:
-    """Each duplicate as its original went: done or skipped (a ``duplicate`` with the
-    original's outputs), or failed; nothing for one whose original did not finish."""
-    finished = {item.path: item for item in result.results}
-    failed = {path: (reason, code) for path, reason, code in result.failures}
-    for video, original in twins.items():
-        if original in finished:
-            manifest = finished[original].manifest
-            _record(result, VideoResult(video, "duplicate", manifest=manifest, same_as=original))
-        elif original in failed:
-            reason, code = failed[original]
-            _record(result, (video, f"{video}: the same video as {original} ({reason})", code))
-
-
-def _run_serial(
+def run_serial(
     videos: dict[Path, str],
     config: Config,
     sessions: ModelSession,
@@ -191,12 +136,20 @@ def _run_serial(
     for number, (video, stem) in enumerate(videos.items(), 1):
         if display is not None:
             display.start_video(video.name, number, len(videos))
-        _record(result, _process_or_fail(video, config, sessions, stop, display, stem))
+        record(result, process_or_fail(video, config, sessions, stop, display, stem))
 
 
-def _run_parallel(
-    videos: dict[Path, str], config: Config, stop: StopFlag, result: BatchResult
+def run_parallel(
+    videos: dict[Path, str],
+    config: Config,
+    sessions: ModelSession,
+    stop: StopFlag,
+    result: BatchResult,
+    display: Display | None,
 ) -> None:
+    """``--workers N``: the videos shared out among N worker processes, each with its
+    share of the cores (``sessions`` and ``display`` stay in this process)."""
+    del sessions, display
     context = multiprocessing.get_context("spawn")
     shared_stop, shared_signum = context.Event(), context.Value("i", 0)
     stop.attach(shared_stop, shared_signum)
@@ -217,11 +170,32 @@ def _run_parallel(
         futures = {pool.submit(_worker_run, video, stem): video for video, stem in videos.items()}
         for future in as_completed(futures):
             try:
-                _record(result, future.result())
+                record(result, future.result())
             except Interrupted as exc:
                 interrupted = exc
     if interrupted is not None:
         raise interrupted
+
+
+def executor(config: Config, videos: int) -> Executor:
+    """The executor a run takes: Ray when asked, worker processes for several videos with
+    ``--workers``, else one video after another here."""
+    if config.pipeline.executor == "ray":
+        from .ray_pool import run_on_ray  # the ray extra; imported only when asked
+
+        return run_on_ray
+    return run_parallel if config.pipeline.workers > 1 and videos > 1 else run_serial
+
+
+def check_models(config: Config, sessions: ModelSession) -> None:
+    """Every bundled model file (the detectors, face mesh, pose and identity models) and,
+    when faces are restored, the restoration model's files: ModelError naming the file
+    and the repair command when one is missing or damaged."""
+    for name in sorted(BUNDLED_SHA256):
+        bundled_path(name)  # SHA-256 checked once per process
+    out = config.output
+    if out.face_restoration and out.face_restoration_strength > 0:
+        sessions.model_files(out.face_restoration_model)
 
 
 def run_batch(inputs: list[Path], config: Config, display: Display | None = None) -> BatchResult:
@@ -251,12 +225,15 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
     # all but one would find that one holding the video's lock.
     twins = same_content(videos, lambda video: output_dir_for(video, config))
     stems = {video: stem for video, stem in stems.items() if video not in twins}
+    # The model files the run needs, checked before any output folder is touched: a
+    # damaged one stops the run with its repair command and leaves nothing behind.
+    sessions = ModelSession(config.models.cache_dir)
+    check_models(config, sessions)
     # Once, before any worker starts: temporary files a killed run left, and the check
     # of each folder's state database.
     for folder in sorted({output_dir_for(video, config) for video in videos}):
         prepare_output_folder(folder)
     # Reference photos that are not images or show no face fail the run, before any work.
-    sessions = ModelSession(config.models.cache_dir)
     references = load_reference_faces(config, sessions)
     if references.active:
         log.info(
@@ -269,17 +246,10 @@ def run_batch(inputs: list[Path], config: Config, display: Display | None = None
     stop = StopFlag()
     with stop_on_signals(stop):
         try:
-            if config.pipeline.executor == "ray":
-                from .ray_pool import run_on_ray  # the ray extra; imported only when asked
-
-                run_on_ray(stems, config, sessions, stop, result, display)
-            elif config.pipeline.workers > 1 and len(stems) > 1:
-                _run_parallel(stems, config, stop, result)
-            else:
-                _run_serial(stems, config, sessions, stop, result, display)
+            executor(config, len(stems))(stems, config, sessions, stop, result, display)
         except Interrupted as exc:
             result.interrupted = exc
         finally:
-            _record_duplicates(result, twins)
+            record_duplicates(result, twins)
     result.seconds = time.perf_counter() - started
     return result

@@ -42,13 +42,8 @@ from ..errors import ConfigError, Interrupted, ProcessingError, debug_enabled, p
 from ..logs import logger_level
 from ..models.session import ModelSession
 from ..restore.engine_choice import adopt_measured, measured_choices
-from .batch import (
-    BatchResult,
-    Display,
-    _process_or_fail,
-    _record,
-)
 from .context import StopFlag
+from .outcome import BatchResult, Display, process_or_fail, record
 from .ray_cluster import connected, one_line
 from .runner import VideoResult
 
@@ -132,7 +127,7 @@ class VideoWorker:
 
     def _process(self, video: Path, stem: str) -> Outcome | Interrupted:
         try:
-            return _process_or_fail(video, self.config, self.sessions, self.stop_flag, None, stem)
+            return process_or_fail(video, self.config, self.sessions, self.stop_flag, None, stem)
         except Interrupted as exc:
             return exc
 
@@ -332,7 +327,7 @@ def run_on_ray(
     finally:
         for video in videos:  # in input order, whatever the order they finished in
             if video in outcomes:
-                _record(result, outcomes[video])
+                record(result, outcomes[video])
 
 
 def _show(display: Display | None, step: str, finished: int, count: int) -> None:
