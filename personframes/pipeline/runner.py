@@ -10,14 +10,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..config import Config
-from ..errors import InputError, StateError
 from ..models.session import ModelSession
 from ..output.naming import safe_stem
 from ..output.writer import ensure_output_dir
-from ..state.index import FolderIndex
-from ..state.locks import folder_lock, video_lock
+from ..state.opening import open_video
 from ..state.records import SUMMARY_KEY, RunSummary
-from ..state.video import STATE_FILENAME, VideoState, set_aside, video_folder
 from ..video.decode import probe_video
 from .context import ProgressFn, RunContext, StopFlag
 from .folder import remove_fresh_state
@@ -55,47 +52,6 @@ def output_dir_for(video: Path, config: Config) -> Path:
     return config.output.output_dir if config.output.output_dir is not None else video.parent
 
 
-def claim_stem(index: FolderIndex, video_key: str, video: Path, preferred: str = "") -> str:
-    """The video's output stem in this folder; a renamed one is said at WARNING."""
-    wanted = safe_stem(video.stem)
-    stem = index.claim_stem(video_key, video, wanted, preferred)
-    if stem != wanted:
-        holder = index.holder_of(wanted) or "another video"
-        log.warning(
-            "%s: outputs named %s_* in %s (%s is taken there by %s)",
-            video,
-            stem,
-            index.output_dir,
-            wanted,
-            holder,
-        )
-    return stem
-
-
-def open_state(output_dir: Path, video_key: str) -> VideoState:
-    """The video's state database, checked; one that fails its check (damaged, altered,
-    naming files outside the folder) is renamed aside with a WARNING, never deleted, and
-    the video is processed afresh. Call it holding the video's lock."""
-    path = video_folder(output_dir, video_key) / STATE_FILENAME
-    try:
-        store = VideoState(output_dir, video_key)
-        try:
-            store.check()
-        except StateError:
-            store.close()
-            raise
-        return store
-    except StateError as exc:
-        moved = set_aside(path, str(exc))
-        log.warning(
-            "state database failed its check (%s); set aside as %s, and the video is "
-            "processed afresh",
-            exc,
-            moved,
-        )
-        return VideoState(output_dir, video_key)
-
-
 def _needs_run(ctx: RunContext, step: Step, wanted: str) -> bool:
     state = ctx.store.step(step.NAME)
     if state is not None and state[0] == wanted and state[1] and step.still_valid(ctx):
@@ -124,36 +80,27 @@ def process_video(
     probe_video(video)  # a rejected input leaves nothing behind in the output folder
     out_dir = output_dir_for(video, config)
     ensure_output_dir(out_dir)
-    index = FolderIndex(out_dir)
-    key = ""
-    fresh = False
-    try:
-        with folder_lock(index.folder, exclusive=False):
-            key = index.video_key(video, remembered=not config.pipeline.force)
-            with video_lock(index.folder, key, video):
-                fresh = not (video_folder(out_dir, key) / STATE_FILENAME).exists()
-                store = open_state(out_dir, key)
-                try:
-                    ctx = RunContext(
-                        video_path=video,
-                        video_key=key,
-                        stem=claim_stem(index, key, video, preferred),
-                        output_dir=out_dir,
-                        config=config,
-                        store=store,
-                        models=models,
-                        stop=stop,
-                    )
-                    if progress is not None:
-                        ctx.progress = progress
-                    ran = _run_steps(ctx)
-                    summary = store.load_one("manifest", SUMMARY_KEY, RunSummary).model_dump()
-                finally:
-                    store.close()
-    except InputError:
-        if fresh:  # found bad while decoding: leave no state behind, as for a rejected file
-            remove_fresh_state(out_dir, key, video)
-        raise
+    with open_video(
+        out_dir,
+        video,
+        remembered=not config.pipeline.force,
+        preferred=preferred,
+        forget_fresh=lambda key: remove_fresh_state(out_dir, key, video),
+    ) as opened:
+        ctx = RunContext(
+            video_path=video,
+            video_key=opened.key,
+            stem=opened.stem,
+            output_dir=out_dir,
+            config=config,
+            store=opened.store,
+            models=models,
+            stop=stop,
+        )
+        if progress is not None:
+            ctx.progress = progress
+        ran = _run_steps(ctx)
+        summary = opened.store.load_one("manifest", SUMMARY_KEY, RunSummary).model_dump()
     summary["stage_seconds"] = {k: round(v, 3) for k, v in sorted(ctx.timings.items())}
     if ctx.stem != safe_stem(video.stem):
         summary["output_stem"] = ctx.stem
