@@ -240,8 +240,9 @@ def summary(output_dir: Path) -> None:
     from ..pipeline.folder_summary import folder_summary
     from ..state.review import check_output_folder
 
+    if output_dir.is_dir():
+        prepare_output_folder(output_dir)  # the state of an earlier version, moved over
     check_output_folder(output_dir)
-    prepare_output_folder(output_dir)  # the state of an earlier version, moved over
     found = folder_summary(output_dir)
     print_summary(found.result)
     for name, step in found.unfinished:

@@ -3,7 +3,8 @@
 The write step commits each image's record as soon as the file is in place, so reading
 the databases (rather than the ``VIDEO_info.json`` files, written once a video is done)
 shows the images of a running ``extract`` as they appear. Only the pipeline's own
-records are read here, never written; decisions and people come from :mod:`.store`.
+records are read here, never written; decisions and people come from
+:mod:`personframes.state.review`.
 """
 
 from __future__ import annotations
