@@ -46,6 +46,22 @@ def _snapped(placed: Placed, bucket: int) -> tuple[bytes, tuple[int, int], tuple
     return data, size, (snapped.shape[1], snapped.shape[0])
 
 
+def _nothing_to_export(settings: ExportConfig, skipped: Counter[str]) -> str:
+    """Why an export found nothing to take, in the words a user can act on."""
+    unfinished = skipped.get("videos not finished", 0)
+    if unfinished and sum(skipped.values()) == unfinished:
+        return (
+            f"finished video to export yet ({unfinished} still being extracted or "
+            "interrupted: let extract finish, or run it again)"
+        )
+    if settings.include == "accepted":
+        return (
+            "accepted images to export (accept some in personframes review, or pass "
+            "--include unreviewed)"
+        )
+    return "images to export (nothing but rejected images)"
+
+
 def export_dataset(
     output_dir: Path, dest: Path, settings: ExportConfig, overwrite_edited: bool = False
 ) -> ExportResult:
@@ -54,13 +70,7 @@ def export_dataset(
     counted) unless ``overwrite_edited``."""
     sources, skipped = pick(output_dir, settings)
     if not sources:
-        reviewed = "accepted " if settings.include == "accepted" else ""
-        hint = (
-            "accept some in personframes review, or pass --include unreviewed"
-            if settings.include == "accepted"
-            else "nothing but rejected images"
-        )
-        raise InputError(f"{output_dir}: no {reviewed}images to export ({hint})")
+        raise InputError(f"{output_dir}: no {_nothing_to_export(settings, skipped)}")
     placed = place(sources, settings)
     target = Destination(dest, output_dir, overwrite_edited)
     if settings.bucket and settings.link:
