@@ -216,7 +216,8 @@ def test_models_tune_measures_saves_and_later_runs_use_it(tmp_path: Path) -> Non
     done = run_cli("models", "tune", "--cache-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert sum(1 for line in lines if " fp32 " in line and " dB" in line) == len(INSTALLED)
+    timed = [line for line in lines if len(line.split()) > 2 and line.split()[1] == "fp32"]
+    assert len([line for line in timed if " dB" in line]) == len(INSTALLED)
     chosen = lines[-1].split(": ", 1)[1].split(" (")[0]
     assert "(measured" in lines[-1]
     saved = json.loads((tmp_path / "engine-choices.json").read_text())
@@ -234,7 +235,7 @@ def test_models_tune_measures_saves_and_later_runs_use_it(tmp_path: Path) -> Non
     # The built ONNX graph is in the model cache with its hash recorded.
     record = json.loads((tmp_path / DEFAULT_MODEL / "rrdbnet-x4.onnx.json").read_text())
     assert record["size"] == (tmp_path / DEFAULT_MODEL / "rrdbnet-x4.onnx").stat().st_size
-    later = engine_choice(ModelSession(tmp_path), DEFAULT_MODEL, "cpu", "auto", "fp32")
+    later = engine_choice(ModelSession(tmp_path), DEFAULT_MODEL, "cpu", "auto", "auto")
     assert later.how == "saved" and str(later.candidate) == chosen
 
 

@@ -119,7 +119,11 @@ def extract(inputs: tuple[Path, ...], config_file: Path | None, **params: Any) -
         click.echo(f"personframes: error: {printable(result.failures[0][1])}", err=True)
     elif result.interrupted is not None and not result.results and not result.failures:
         # Stopped before any video finished: one line, as any interrupt.
-        click.echo(f"personframes: interrupted: {printable(str(result.interrupted))}", err=True)
+        click.echo(
+            f"personframes: interrupted: {printable(str(result.interrupted))}; run the same "
+            "command again to resume",
+            err=True,
+        )
     elif not config.logging.quiet or result.failures or result.interrupted:
         print_summary(result)
     sys.exit(batch_exit_code(result))

@@ -49,8 +49,10 @@ def before_path(video_key: str, file: str) -> str:
 
 
 def cache_key(crop: Image, settings: dict[str, Any]) -> str:
-    """Hash of the crop's pixels and shape with every setting that changes the result
-    (the write step puts the video's recorded engine and precision among them)."""
+    """Hash of the crop's pixels and shape with every setting that changes the result.
+    The engine and precision are not in it (the key is needed before the first face
+    that needs the model has chosen them): a hit is taken only when its record's engine
+    and precision are the video's recorded ones (``made_by_recorded_engine``)."""
     digest = hashlib.sha256()
     digest.update(repr((VERSION, crop.shape, sorted(settings.items()))).encode())
     digest.update(np.ascontiguousarray(crop).data)
@@ -66,6 +68,16 @@ class RestoredCrops:
             for key in ctx.store.record_keys(STEP)
             if key.startswith(ENGINE_KEY)
         }
+
+    def made_by_recorded_engine(self, record: dict[str, Any]) -> bool:
+        """Whether a cached face's record says it was made by no model, or by an engine
+        and precision this video records for that model: a cached face made otherwise
+        (its video's record lost or replaced) is restored again, so that one video's
+        faces never mix two engines' pixels."""
+        if not record.get("engine"):
+            return True
+        made = (record.get("model"), record["engine"], record.get("precision"))
+        return any((u.model, u.engine, u.precision) == made for u in self.engines_used.values())
 
     def record_engine(self, used: EngineUsed) -> None:
         """Keep the engine and precision this video's faces are restored with, per model

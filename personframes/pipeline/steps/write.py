@@ -233,16 +233,12 @@ class WriteStep(Step):
             "target": target,
             "face_px": round(face_px, 2),
         }
-        engines = cache.engines_used.values()
-        recorded = sorted(f"{u.key}={u.engine}/{u.precision}" for u in engines)
-        if recorded:
-            settings["engines"] = recorded
         restorer = self._restorer(ctx)
         if restorer.USES_KEYPOINTS:
             settings["keypoints"] = np.round(points, 2).tolist()
         key = cache_key(crop, settings)
         cached = cache.get(key)
-        if cached is not None:
+        if cached is not None and cache.made_by_recorded_engine(cached[1]):
             return cached[0], cached[1], key
         t0 = time.perf_counter()
         with recorded_engines(ctx.models, self._recorded(cache)):
