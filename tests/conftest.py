@@ -5,8 +5,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from personframes.restore.loading import engine_for
-
 from .review_util import BackgroundExtract
 from .util import SHARED
 
@@ -16,9 +14,39 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"shared test data not found at {SHARED}")
 
 
+# Modules that run the whole pipeline end to end on the shared videos: the same code
+# whatever the Python, so the second Python of CI leaves them out (`-m "not pipeline"`,
+# see .ci/run); everything that touches the interpreter or a compiled wheel directly
+# (engines, decoders, detectors, images, state, CLI, signals, the server) runs on both.
+PIPELINE_MODULES = frozenset(
+    {
+        "test_accuracy_labels.py",
+        "test_batch.py",
+        "test_crop_semantics.py",
+        "test_extract_e2e.py",
+        "test_extract_restoration.py",
+        "test_faceless_ids.py",
+        "test_fallbacks.py",
+        "test_group_by_person.py",
+        "test_hardening_duplicates.py",
+        "test_person_from_vid.py",
+        "test_reference_face.py",
+        "test_resume.py",
+        "test_review_browser.py",
+        "test_select.py",
+        "test_shards.py",
+        "test_summary.py",
+    }
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The browser test watches the session's extract while it runs: it goes before the
-    other tests of that extract (which wait for it to finish); the order is kept else."""
+    """Marks the end-to-end modules' tests ``pipeline``. The browser test watches the
+    session's extract while it runs: it goes before the other tests of that extract
+    (which wait for it to finish); the order is kept else."""
+    for item in items:
+        if item.path.name in PIPELINE_MODULES:
+            item.add_marker(pytest.mark.pipeline)
     users = [i for i in items if "stage_extract" in getattr(i, "fixturenames", ())]
     watchers = [i for i in users if i.path.name == "test_review_browser.py"]
     if users and watchers:
@@ -29,21 +57,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _restoration_engine_chosen() -> None:
-    """Without a saved choice every process would measure the restoration engines (and
-    say so): save it once, as `personframes models tune` does, before the tests."""
-    from personframes.cpu import native_bf16
-    from personframes.models import get_model, resolve_model
+    """The first restoration on a machine measures the engines and saves the choice in
+    the model cache: do it once here, for the models and strengths the default policy
+    uses, so that no test's output depends on whether it came first."""
     from personframes.models.catalogue import DEFAULT_MODEL
     from personframes.models.session import ModelSession
-    from personframes.restore.engine_choice import ChoiceCache, candidates, choice_key, choose
-    from personframes.restore.rrdbnet_onnx import save_rrdbnet_graph
+    from personframes.restore.loading import engine_choice
+    from personframes.restore.policy import RULES
 
-    spec = get_model(DEFAULT_MODEL)
-    cands, _ = candidates(spec, "auto", "fp32", native_bf16())
-    if len(cands) > 1 and ChoiceCache().get(choice_key(spec, cands)) is None:
-        save_rrdbnet_graph(resolve_model(spec))
-        session = ModelSession()
-        choose(spec, lambda c: engine_for(session, DEFAULT_MODEL, "cpu", c), save=True)
+    session = ModelSession()
+    for rule in RULES:
+        if rule.strength > 0:
+            model = rule.model or DEFAULT_MODEL
+            engine_choice(session, model, "cpu", "auto", "auto", rule.strength)
+    engine_choice(session, DEFAULT_MODEL, "cpu", "auto", "auto", 0.8)  # policy "always"
 
 
 @pytest.fixture(autouse=True)
