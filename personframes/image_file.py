@@ -86,19 +86,26 @@ def probe_image(path: Path, max_pixels: int) -> ImageHeader:
     and one of more than ``max_pixels`` pixels, in milliseconds and before any model
     loads. Truncated pixel data is found when :func:`read_image` decodes it."""
     _check_file(path)
+    with _pillow_errors(path, "cannot read image header"), PILImage.open(path) as handle:
+        _check_size(path, handle.size, max_pixels)
+        return ImageHeader(str(handle.format), *handle.size)
+
+
+@contextlib.contextmanager
+def _pillow_errors(path: Path, failing: str) -> Iterator[None]:
+    """Pillow's refusals as one InputError line naming ``path`` (``failing``: what could
+    not be done, e.g. "cannot decode image")."""
     try:
-        with PILImage.open(path) as handle:
-            _check_size(path, handle.size, max_pixels)
-            return ImageHeader(str(handle.format), *handle.size)
+        yield
     except PILImage.DecompressionBombError as exc:
         raise InputError(
             f"{path}: {exc} (Pillow's own limit, PIL.Image.MAX_IMAGE_PIXELS)"
         ) from None
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image (no known image format)") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # Pillow's decode failures
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: cannot read image header ({reason})") from None
+        raise InputError(f"{path}: {failing} ({reason})") from None
 
 
 def _check_file(path: Path) -> None:
@@ -128,24 +135,14 @@ def read_image(path: Path, max_pixels: int) -> ReadImage:
     too where the caller left it on; `personframes restore` turns it off for this one.
     """
     _check_file(path)
-    try:
-        with PILImage.open(path) as handle:
-            _check_size(path, handle.size, max_pixels)
-            handle.load()
-            rgb, alpha, grey = _convert(path, handle)
-            orientation = int(handle.getexif().get(_ORIENTATION_TAG, 1) or 1)
-            mode, fmt = handle.mode, handle.format
-            profile = handle.info.get("icc_profile") if mode in _PROFILE_SPACES else None
-            qtables, subsampling = _jpeg_settings(handle)
-    except PILImage.DecompressionBombError as exc:
-        raise InputError(
-            f"{path}: {exc} (Pillow's own limit, PIL.Image.MAX_IMAGE_PIXELS)"
-        ) from None
-    except UnidentifiedImageError:
-        raise InputError(f"{path}: not an image (no known image format)") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # Pillow's decode failures
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputError(f"{path}: cannot decode image ({reason})") from None
+    with _pillow_errors(path, "cannot decode image"), PILImage.open(path) as handle:
+        _check_size(path, handle.size, max_pixels)
+        handle.load()
+        rgb, alpha, grey = _convert(path, handle)
+        orientation = int(handle.getexif().get(_ORIENTATION_TAG, 1) or 1)
+        mode, fmt = handle.mode, handle.format
+        profile = handle.info.get("icc_profile") if mode in _PROFILE_SPACES else None
+        qtables, subsampling = _jpeg_settings(handle)
     info = ImageInfo(
         mode,
         fmt,

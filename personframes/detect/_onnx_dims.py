@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
+from ..models.protowire import varint as _varint
+
 # A dimension is either a fixed size or a symbolic name.
 Dim = int | str
 
@@ -54,18 +56,6 @@ def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
         shift += 7
         if shift > 63:
             raise OnnxFormatError("varint too long")
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _fields(buf: bytes) -> Iterator[tuple[int, int, bytes, bytes]]:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..models.protowire import varint as _varint
+
 FLOAT = 1  # TensorProto.DataType.FLOAT, the only element type written here
 
 AttributeValue = int | float | str | Sequence[int]
@@ -26,19 +28,6 @@ Dim = int | str | None  # a fixed size, a named (symbolic) size, or unknown
 # AttributeProto.AttributeType
 _ATTR_FLOAT, _ATTR_INT, _ATTR_STRING, _ATTR_INTS = 1, 2, 3, 7
 _VARINT, _FIXED32, _BYTES = 0, 5, 2
-
-
-def _varint(value: int) -> bytes:
-    value &= (1 << 64) - 1  # negative int32/int64: ten bytes of two's complement
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _key(field: int, wire: int) -> bytes:
