@@ -45,12 +45,19 @@ def run(args: list[str], cache: Path) -> tuple[float, subprocess.CompletedProces
 
 
 def digest(folder: Path) -> dict[str, str]:
-    """Every output file's SHA-256 (the state folder left out: it records timings)."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and ".personframes" not in p.parts
-    }
+    """Every output file's SHA-256 (the state folder left out: it records timings); an
+    info.json's without the one field that differs by design, the output folder."""
+    hashes = {}
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or ".personframes" in path.parts:
+            continue
+        data = path.read_bytes()
+        if path.name.endswith("_info.json"):
+            info = json.loads(data)
+            info.get("config", {}).get("output", {}).pop("output_dir", None)
+            data = json.dumps(info, sort_keys=True).encode()
+        hashes[str(path.relative_to(folder))] = hashlib.sha256(data).hexdigest()
+    return hashes
 
 
 def restored_faces(folder: Path) -> int:
