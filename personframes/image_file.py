@@ -267,7 +267,7 @@ def check_writable(dest: Path, width: int, height: int) -> None:
         )
 
 
-def write_image(dest: Path, rgb: Image, alpha: Plane | None, info: ImageInfo) -> None:
+def write_like_source(dest: Path, rgb: Image, alpha: Plane | None, info: ImageInfo) -> None:
     """Encode ``rgb`` (and ``alpha``, resized to it by the caller) like its source, in
     the format ``dest``'s suffix asks for, straight into a temporary file renamed into
     place. Alpha is kept in PNG, WebP and TIFF (JPEG and BMP have none); grey sources

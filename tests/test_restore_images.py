@@ -16,7 +16,7 @@ from PIL import Image as PILImage
 from PIL import ImageCms, ImageOps
 
 from personframes.errors import InputError
-from personframes.image_file import ImageInfo, pillow_limit_off, read_image, write_image
+from personframes.image_file import ImageInfo, pillow_limit_off, read_image, write_like_source
 from personframes.resize import STRIP_PIXELS, lanczos
 from personframes.restore import FaceRestoration, ModelSession
 from personframes.restore.align import paste_face, paste_face_into
@@ -183,21 +183,21 @@ def test_write_back_keeps_alpha_grey_and_profile(tmp_path: Path) -> None:
     alpha = np.full(photo.shape[:2], 128, np.uint8)
     srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     colour = ImageInfo("RGBA", "PNG", grey=False, icc_profile=srgb)
-    write_image(tmp_path / "a.png", photo, alpha, colour)
+    write_like_source(tmp_path / "a.png", photo, alpha, colour)
     with PILImage.open(tmp_path / "a.png") as written:
         assert written.mode == "RGBA" and written.info.get("icc_profile") == srgb
         assert np.array_equal(np.asarray(written), np.dstack([photo, alpha]))
-    write_image(tmp_path / "a.jpg", photo, alpha, colour)  # JPEG has no alpha
+    write_like_source(tmp_path / "a.jpg", photo, alpha, colour)  # JPEG has no alpha
     with PILImage.open(tmp_path / "a.jpg") as written:
         assert written.mode == "RGB" and written.info.get("icc_profile") == srgb
 
     grey = np.repeat(photo[..., :1], 3, axis=2)
-    write_image(tmp_path / "g.png", grey, None, ImageInfo("I;16", "PNG", True, None))
+    write_like_source(tmp_path / "g.png", grey, None, ImageInfo("I;16", "PNG", True, None))
     with PILImage.open(tmp_path / "g.png") as written:
         assert written.mode == "L" and np.array_equal(np.asarray(written), photo[..., 0])
 
     cmyk = ImageInfo("CMYK", "JPEG", grey=False, icc_profile=None)
-    write_image(tmp_path / "c.jpg", photo, None, cmyk)
+    write_like_source(tmp_path / "c.jpg", photo, None, cmyk)
     with PILImage.open(tmp_path / "c.jpg") as written:
         assert written.mode == "RGB" and "icc_profile" not in written.info
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jpg", "a.png", "c.jpg", "g.png"]

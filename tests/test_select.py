@@ -86,7 +86,7 @@ def test_spacing_and_quotas_hold_for_random_inputs(seed: int) -> None:
 def test_best_first_and_spaced() -> None:
     # Quality peaks at t=10; neighbours within 3 s are skipped.
     cands = [cand(t, quality=1.0 - abs(t - 10) / 20) for t in [x * 0.5 for x in range(41)]]
-    chosen = select_frames(cands, SEL, QUAL)
+    chosen = select_frames(cands, SEL, QUAL, dedup_distance=4)
     times = [s.candidate.time_s for s in chosen]
     assert times[0] == 10.0
     assert len(chosen) == SEL.max_frames_per_category
@@ -97,7 +97,7 @@ def test_best_first_and_spaced() -> None:
 
 def test_close_frames_never_fill_the_minimum() -> None:
     # Four good frames within one second: only one may be kept.
-    chosen = select_frames([cand(5.0 + 0.25 * k) for k in range(4)], SEL, QUAL)
+    chosen = select_frames([cand(5.0 + 0.25 * k) for k in range(4)], SEL, QUAL, dedup_distance=4)
     assert len(chosen) == 1
 
 
@@ -107,7 +107,7 @@ def test_poor_quality_dropped_and_categories_separate() -> None:
         cand(2.0, quality=0.9, head="profile_left"),
         cand(2.0, quality=0.9, person=2),
     ]
-    chosen = select_frames(cands, SEL, QUAL)
+    chosen = select_frames(cands, SEL, QUAL, dedup_distance=4)
     keys = sorted((s.candidate.person_id, s.candidate.head_direction) for s in chosen)
     assert keys == [(1, "profile_left"), (2, "front")]
 
@@ -120,11 +120,11 @@ def test_duplicates_skipped_unless_needed_for_minimum() -> None:
     assert len(chosen) == SEL.min_frames_per_category
     assert sum("near-duplicate" in s.reason for s in chosen) == SEL.min_frames_per_category - 1
     distinct = [cand(t, dhash=(1 << int(t)) * 0xFFFF) for t in (0.0, 4.0, 8.0, 12.0, 16.0, 20.0)]
-    assert len(select_frames(distinct, SEL, QUAL)) == SEL.max_frames_per_category
+    assert len(select_frames(distinct, SEL, QUAL, dedup_distance=4)) == SEL.max_frames_per_category
 
 
 def test_face_size_breaks_quality_ties() -> None:
-    chosen = select_frames([cand(0.0, face=50), cand(10.0, face=200)], SEL, QUAL)
+    chosen = select_frames([cand(0.0, face=50), cand(10.0, face=200)], SEL, QUAL, dedup_distance=4)
     assert chosen[0].candidate.face_size == 200
 
 

@@ -7,13 +7,13 @@ truncated or replaced file fails with a clear ``ModelError`` instead of odd dete
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import threading
 from pathlib import Path
 
 from ..errors import ModelError
+from ..hashing import sha256_file
 from .catalogue import CATALOGUE
 
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
@@ -41,7 +41,7 @@ def bundled_path(name: str) -> Path:
         if name in _verified:
             return path
         try:
-            digest = _sha256(path)
+            digest = sha256_file(path)
         except FileNotFoundError:
             raise ModelError(
                 f"bundled model file {name} is missing ({path}): {reinstall_hint()}"
@@ -75,11 +75,3 @@ def reinstall_hint() -> str:
         "reinstall personframes "
         f"(`pip install --force-reinstall --no-deps {source or 'personframes'}`)"
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -12,7 +12,6 @@ Files embedded in a PyPI package are used in place; a copy in the cache dir
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import platformdirs
 
 from ..errors import ModelError
+from ..hashing import sha256_file
 from .bundled import BUNDLED_DIR, bundled_path
 from .catalogue import ModelFile, ModelSpec
 
@@ -41,14 +41,6 @@ def resolve_cache_dir(cache_dir: Path | str | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return default_cache_dir()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def cached_path(spec: ModelSpec, file: ModelFile, cache_dir: Path | str | None = None) -> Path:

@@ -72,7 +72,7 @@ def select_frames(
     candidates: Iterable[Candidate],
     selection: SelectionConfig,
     quality: QualityConfig,
-    dedup_distance: int = 4,
+    dedup_distance: int,
 ) -> list[Selected]:
     """The selected candidates, ordered by person, category, rank."""
     groups: dict[tuple[int, str, str], list[Candidate]] = defaultdict(list)

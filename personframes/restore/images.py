@@ -34,7 +34,7 @@ from ..image_file import (
     pillow_limit_off,
     probe_image,
     read_image,
-    write_image,
+    write_like_source,
 )
 from ..models.session import ModelSession
 from ..output.writer import atomic_file, ensure_output_dir
@@ -189,7 +189,7 @@ class ImageRestorer:
             return results
         if alpha is not None and alpha.shape != out_image.shape[:2]:
             alpha = lanczos(alpha, (out_image.shape[1], out_image.shape[0]))
-        write_image(job.dest, out_image, alpha, info)
+        write_like_source(job.dest, out_image, alpha, info)
         return results
 
 

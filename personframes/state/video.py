@@ -8,7 +8,6 @@ in small files beside them (:mod:`.index`), so no database is shared by processe
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sqlite3
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..errors import DiskFullError, OutputError, ProcessingError, StateError
+from ..hashing import sha256_file
 from ..output.safe_paths import (
     make_folders,
     real_file,
@@ -59,13 +59,9 @@ TABLES = {
 }
 
 
-def content_hash(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of the file's bytes (first 32 hex digits)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()[:32]
+def content_hash(path: Path) -> str:
+    """SHA-256 of the file's bytes (first 32 hex digits): a video's key."""
+    return sha256_file(path)[:32]
 
 
 def open_database(
