@@ -15,7 +15,7 @@ from personframes.errors import ConfigError
 
 from .util import VIDEOS, run_cli
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+CONFIGURATION = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
 THEIRS = """\
 models:
@@ -163,8 +163,8 @@ def test_version_after_a_command(command: str) -> None:
     assert result.returncode == 0 and __version__ in result.stdout
 
 
-def test_readme_lists_every_config_mapping() -> None:
-    text = README.read_text()
+def test_the_configuration_page_lists_every_config_mapping() -> None:
+    text = CONFIGURATION.read_text()
     for (section, field), ours in PFV_FIELDS.items():
         name = f"`{section}.{field}`"
         assert name in text, name

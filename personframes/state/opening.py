@@ -41,20 +41,24 @@ def open_video(
     chose. Bad input found inside a visit that created the video's state calls
     ``forget_fresh(key)`` (to leave nothing behind) before the InputError goes on."""
     index = FolderIndex(output_dir)
-    with folder_lock(index.folder, exclusive=False):
-        key = index.video_key(video, remembered=remembered)
-        with video_lock(index.folder, key, video):
-            fresh = not (video_folder(output_dir, key) / STATE_FILENAME).exists()
-            try:
+    fresh_key = ""
+    try:
+        with folder_lock(index.folder, exclusive=False):
+            key = index.video_key(video, remembered=remembered)
+            with video_lock(index.folder, key, video):
+                if not (video_folder(output_dir, key) / STATE_FILENAME).exists():
+                    fresh_key = key
                 store = open_state(output_dir, key)
                 try:
-                    yield OpenedVideo(key, claim_stem(index, key, video, preferred), store, fresh)
+                    stem = claim_stem(index, key, video, preferred)
+                    yield OpenedVideo(key, stem, store, bool(fresh_key))
                 finally:
                     store.close()
-            except InputError:
-                if fresh and forget_fresh is not None:
-                    forget_fresh(key)
-                raise
+    except InputError:
+        # Outside the locks: the clean-up takes the folder's lock for itself.
+        if fresh_key and forget_fresh is not None:
+            forget_fresh(fresh_key)
+        raise
 
 
 def claim_stem(index: FolderIndex, video_key: str, video: Path, preferred: str = "") -> str:
