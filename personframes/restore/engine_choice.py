@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 
 import numpy as np
 
@@ -186,29 +186,35 @@ def measure(
             if output.shape != expected.shape:
                 trials.append(Trial(cand, refused=f"output shape {output.shape}"))
                 continue
-            quality = psnr(output, expected)
-            floor = (min_db or {}).get(cand.precision, MIN_PSNR_DB)
-            if quality < floor:
-                trials.append(
-                    Trial(
-                        cand,
-                        psnr_db=round(quality, 1),
-                        refused=(
-                            f"output differs from the fp32 reference ({quality:.1f} dB < "
-                            f"{floor:g} dB)"
-                        ),
-                    )
-                )
-                continue
-            timings: list[float] = []
+            quality = round(min(psnr(output, expected), 99.0), 1)
+            timings: list[float] = []  # timed even when refused: another floor may take it
             for _ in range(max(1, runs)):
                 start = time.perf_counter()
                 engine.run(sample)
                 timings.append(time.perf_counter() - start)
-            trials.append(Trial(cand, round(min(timings), 4), round(min(quality, 99.0), 1)))
+            trials.append(Trial(cand, round(min(timings), 4), quality))
         except (ModelError, EngineFailure) as exc:
             trials.append(Trial(cand, refused=str(exc).splitlines()[0][:200]))
-    return trials
+    return judge(trials, min_db)
+
+
+def judge(trials: list[Trial], min_db: dict[str, float] | None = None) -> list[Trial]:
+    """The trials with those whose output lies further than ``min_db[precision]`` dB
+    (default ``MIN_PSNR_DB``) from the reference refused: one measurement serves every
+    floor (every strength the policy blends at)."""
+    judged = []
+    for trial in trials:
+        if trial.seconds is None or trial.psnr_db is None:
+            judged.append(trial)  # could not run: refused whatever the floor
+            continue
+        floor = (min_db or {}).get(trial.candidate.precision, MIN_PSNR_DB)
+        refused = (
+            f"output differs from the fp32 reference ({trial.psnr_db:.1f} dB < {floor:g} dB)"
+            if trial.psnr_db < floor
+            else None
+        )
+        judged.append(Trial(trial.candidate, trial.seconds, trial.psnr_db, refused))
+    return judged
 
 
 def fastest(trials: list[Trial], preferred: Candidate | None = None) -> Candidate:
@@ -280,7 +286,7 @@ class ChoiceCache:
     def __init__(self, cache_dir: Path | str | None = None) -> None:
         self.path = resolve_cache_dir(cache_dir) / CACHE_FILE
 
-    def _read(self) -> dict[str, dict[str, object]]:
+    def _read(self) -> dict[str, Any]:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -296,7 +302,25 @@ class ChoiceCache:
             return Candidate(str(engine), precision)
         return None
 
-    def put(self, key: str, choice: EngineChoice) -> bool:
+    def trials(self, base: str) -> list[Trial] | None:
+        """The trials measured for ``base`` (the choice key without the bf16 floors)."""
+        entry = self._read().get(f"trials:{base}")
+        if not isinstance(entry, list):
+            return None
+        try:
+            return [
+                Trial(
+                    Candidate(str(t["candidate"]["engine"]), t["candidate"]["precision"]),
+                    None if t["seconds"] is None else float(t["seconds"]),
+                    None if t["psnr_db"] is None else float(t["psnr_db"]),
+                    None if t["refused"] is None else str(t["refused"]),
+                )
+                for t in entry
+            ]
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def put(self, key: str, choice: EngineChoice, base: str | None = None) -> bool:
         """Save ``choice`` under ``key`` (atomically; call it holding ``locked``); False,
         with one WARNING, when the cache cannot be written."""
         data = self._read()
@@ -307,6 +331,8 @@ class ChoiceCache:
             "threads": engine_threads(),
             "trials": [asdict(t) for t in choice.trials],
         }
+        if base is not None and choice.how == "measured":
+            data[f"trials:{base}"] = [asdict(t) for t in choice.trials]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(self.path, json.dumps(data, indent=2).encode())
@@ -409,11 +435,18 @@ def choose(
         with cache.locked():
             if not save and (found := known()) is not None:
                 return found  # measured by another process while this one waited
-            log.info("%s: measuring %d engine choices on this machine", spec.id, len(cands))
-            sample = sample_face(spec.input_size or SAMPLE_SIDE)
             reference = reference_for(spec, cands)
-            trials = measure(cands, load, reference, sample, min_db=floors)
-            choice = EngineChoice(fastest(trials, reference), "measured", tuple(trials), fallback)
-            if not cache.put(key, choice):
+            base = choice_key(spec, cands)
+            earlier = None if save else cache.trials(base)
+            if earlier is not None:  # measured for another strength: judged at this one
+                trials = judge(earlier, floors)
+                how = "saved"
+            else:
+                log.info("%s: measuring %d engine choices on this machine", spec.id, len(cands))
+                sample = sample_face(spec.input_size or SAMPLE_SIDE)
+                trials = measure(cands, load, reference, sample, min_db=floors)
+                how = "measured"
+            choice = EngineChoice(fastest(trials, reference), how, tuple(trials), fallback)
+            if not cache.put(key, choice, base):
                 _measured[key] = choice
             return choice
