@@ -17,19 +17,10 @@ from personframes.models.catalogue import get_model
 def test_a_damaged_identity_model_stops_instead_of_changing_person_ids(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """The packaged files cannot be damaged from a test: the bundled folder is a copy
-    (links to the real files, the identity model's truncated)."""
     from personframes.detect.face_identity import RECOGNITION_FILE
     from personframes.pipeline.analysis import FrameAnalyzer
 
-    for path in bundled.BUNDLED_DIR.iterdir():
-        if path.name == RECOGNITION_FILE:
-            (tmp_path / path.name).write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-        else:
-            (tmp_path / path.name).symlink_to(path)
-    monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path)
-    monkeypatch.setattr(cache, "BUNDLED_DIR", tmp_path)
-    monkeypatch.setattr(bundled, "_verified", set())
+    _bundled_copy(tmp_path, RECOGNITION_FILE, monkeypatch)
     with pytest.raises(ModelError, match=f"{RECOGNITION_FILE}.*damaged") as raised:
         FrameAnalyzer(Config())
     assert "reinstall" in str(raised.value) or "checkout" in str(raised.value)
