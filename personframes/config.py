@@ -11,6 +11,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -305,6 +306,95 @@ class OutputConfig(_Section):
         return "jpg" if isinstance(value, str) and value.lower() == "jpeg" else value
 
 
+ClipPreset = Literal["wan", "hunyuan", "framepack"]
+ClipCrop = Literal["frame", "person", "face"]
+
+
+@dataclass(frozen=True)
+class ClipFormat:
+    """What a video model's trainer expects of a clip: frames per second, the most
+    frames (4n+1), and the longest side (px) a clip is shrunk to."""
+
+    fps: float
+    frames: int
+    longest_side: int
+
+
+# musubi-tuner's recommendations (docs/dataset_config.md): Wan 2.1/2.2 16 fps (81
+# frames, 5 s, 480p: 832 px), HunyuanVideo 24 fps (129 frames, 960 px at 544p),
+# FramePack 30 fps (its sections are 1.2 s; 121 frames is 4 s, 640 px buckets).
+CLIP_PRESETS: dict[str, ClipFormat] = {
+    "wan": ClipFormat(16.0, 81, 832),
+    "hunyuan": ClipFormat(24.0, 129, 960),
+    "framepack": ClipFormat(30.0, 121, 640),
+}
+
+
+def _four_n_plus_one(value: int | None) -> int | None:
+    if value is not None and value % 4 != 1:
+        raise ValueError(f"a frame count of the form 4n+1 (1, 5, 9, ... 81), not {value}")
+    return value
+
+
+class ClipsConfig(_Section):
+    """`extract --clips`: short clips of each kept person, for video-model LoRAs."""
+
+    enabled: bool = Field(False, description="also write short clips of each kept person")
+    preset: ClipPreset = Field(
+        "wan",
+        description="wan: 16 fps, up to 81 frames, 832 px; hunyuan: 24 fps, 129, 960 px; "
+        "framepack: 30 fps, 121, 640 px",
+    )
+    fps: float | None = Field(
+        None, gt=0.0, le=120.0, description="frames per second (default: the preset's)"
+    )
+    frames: int | None = Field(
+        None, ge=5, le=1001, description="the most frames of a clip, 4n+1 (default: the preset's)"
+    )
+    min_frames: int | None = Field(
+        None,
+        ge=5,
+        le=1001,
+        description="the fewest frames of a clip, 4n+1 (default: 17, or --clip-frames if "
+        "fewer); a person seen for less has no clip there",
+    )
+    crop: ClipCrop = Field(
+        "frame",
+        description="frame: the whole frame; person or face: follow the person's body or "
+        "head with a smoothed box of one size per clip (--crop-ratio and --bucket apply)",
+    )
+    size: int | None = Field(
+        None, ge=64, le=4096, description="longest side of clips (px; default: the preset's)"
+    )
+    per_person: int = Field(8, ge=1, le=1000, description="the most clips of each person")
+    smoothing: float = Field(
+        0.4,
+        ge=0.0,
+        le=5.0,
+        description="seconds of the smoothing window of the crop box (0: the raw box)",
+    )
+
+    _frames_4n1 = field_validator("frames", "min_frames")(_four_n_plus_one)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> ClipsConfig:
+        if self.min_frames is not None and self.min_frames > self.format().frames:
+            raise ValueError("min_frames must not exceed the clip's frames")
+        return self
+
+    def fewest_frames(self) -> int:
+        return self.min_frames or min(17, self.format().frames)
+
+    def format(self) -> ClipFormat:
+        """The preset's format with the given fps, frames and size."""
+        preset = CLIP_PRESETS[self.preset]
+        return ClipFormat(
+            self.fps or preset.fps,
+            self.frames or preset.frames,
+            self.size or preset.longest_side,
+        )
+
+
 class RestoreConfig(_Section):
     """`personframes restore` (its own section: no extract step's saved progress hashes it)."""
 
@@ -468,6 +558,7 @@ class Config(_Section):
     quality: QualityConfig = Field(default_factory=lambda: QualityConfig())
     selection: SelectionConfig = Field(default_factory=lambda: SelectionConfig())
     output: OutputConfig = Field(default_factory=lambda: OutputConfig())
+    clips: ClipsConfig = Field(default_factory=lambda: ClipsConfig())
     restore: RestoreConfig = Field(default_factory=lambda: RestoreConfig())
     pipeline: PipelineConfig = Field(default_factory=lambda: PipelineConfig())
     review: ReviewConfig = Field(default_factory=lambda: ReviewConfig())

@@ -63,6 +63,15 @@ FLAGS: tuple[Flag, ...] = (
     flag("output.face_restoration_strength", "--face-restoration-strength"),
     flag("output.face_restoration_policy", "--face-restoration-policy"),
     flag("output.face_restoration_model", "--face-restoration-model"),
+    flag("clips.enabled", "--clips/--no-clips"),
+    flag("clips.preset", "--clip-preset"),
+    flag("clips.fps", "--clip-fps"),
+    flag("clips.frames", "--clip-frames"),
+    flag("clips.min_frames", "--clip-min-frames"),
+    flag("clips.crop", "--clip-crop"),
+    flag("clips.size", "--clip-size"),
+    flag("clips.per_person", "--clips-per-person"),
+    flag("clips.smoothing", "--clip-smoothing"),
     flag("sampling.max_frames", "--max-frames"),
     flag("sampling.sample_interval", "--sample-interval"),
     flag("models.confidence", "--confidence"),
@@ -85,7 +94,17 @@ FLAGS: tuple[Flag, ...] = (
 # The settings above are the common ones; every other one of the sections extract reads
 # has a flag too (--sampling-dedup-distance, --pose-standing-min-angle, ...).
 FLAGS += every_other_setting(
-    ("models", "sampling", "pose", "head_angle", "quality", "selection", "output", "pipeline"),
+    (
+        "models",
+        "sampling",
+        "pose",
+        "head_angle",
+        "quality",
+        "selection",
+        "output",
+        "clips",
+        "pipeline",
+    ),
     FLAGS,
 )
 

@@ -84,3 +84,8 @@ class Namer:
         pattern = _pattern(self.stem, parts, self.with_person)
         self._counts[pattern] += 1
         return f"{pattern}_{self._counts[pattern]:03d}.{self.ext}"
+
+
+def clip_name(stem: str, person_id: int, number: int) -> str:
+    """A person's ``number``-th clip (from 1, in time order)."""
+    return f"{stem}_person{person_id}_clip_{number:03d}.mp4"

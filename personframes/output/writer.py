@@ -43,20 +43,19 @@ def _file_mode() -> int:
     return 0o666 & ~umask
 
 
-@contextlib.contextmanager
-def atomic_file(path: Path) -> Iterator[BinaryIO]:
-    """A file to write ``path``'s new content into; renamed into place when the block
-    ends without an error (readers see the old file or the whole new one), deleted
-    when it raises. Errors of the file system become OutputError / DiskFullError."""
+def _temp_beside(path: Path) -> tuple[int, str]:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=owned_prefix(), suffix=path.suffix, dir=path.parent)
+        return tempfile.mkstemp(prefix=owned_prefix(), suffix=path.suffix, dir=path.parent)
     except OSError as exc:
         raise OutputError(f"{path.parent}: cannot create files ({exc.strerror or exc})") from exc
+
+
+@contextlib.contextmanager
+def _renamed_into_place(tmp: str, path: Path) -> Iterator[None]:
+    """``tmp`` renamed to ``path`` when the block ends without an error, deleted when it
+    raises; errors of the file system become OutputError / DiskFullError."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield
         os.chmod(tmp, _file_mode())  # mkstemp makes 0600; outputs are ordinary files
         os.replace(tmp, path)
     except BaseException as exc:
@@ -67,6 +66,34 @@ def atomic_file(path: Path) -> Iterator[BinaryIO]:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise DiskFullError(f"{path}: no space left on device; free space and rerun") from exc
         raise OutputError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A file to write ``path``'s new content into; renamed into place when the block
+    ends without an error (readers see the old file or the whole new one), deleted
+    when it raises. Errors of the file system become OutputError / DiskFullError."""
+    fd, tmp = _temp_beside(path)
+    with _renamed_into_place(tmp, path), os.fdopen(fd, "wb") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """``atomic_file`` for writers that open their file by name (a muxer that goes back
+    to rewrite its file): a temporary name beside ``path``, synced and renamed into
+    place when the block ends without an error, deleted when it raises."""
+    fd, tmp = _temp_beside(path)
+    with _renamed_into_place(tmp, path):
+        os.close(fd)
+        yield Path(tmp)
+        descriptor = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

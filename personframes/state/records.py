@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -211,6 +211,55 @@ class WriteItem(SelectItem):
         return self.file if self.folder is None else f"{self.folder}/{self.file}"
 
 
+class ClipQuality(Record):
+    overall: Number  # the mean of the sightings' (0..1, ranked within the video)
+    sharpness_laplacian_var: Number  # the median of the sightings'
+
+
+class ClipItem(Record):
+    """A clip of one person (``extract --clips``), written with its caption."""
+
+    kind: Literal["clip"] = "clip"
+    file: FileName
+    folder: FileName | None = None  # --group-by-person
+    caption: FileName
+    seq: int
+    person_id: int
+    shot: int = Field(ge=0)  # the shot it lies in (0: before the first cut)
+    start_s: Number
+    end_s: Number  # the time of its last frame
+    frames: int = Field(ge=1)
+    fps: Number
+    size: tuple[int, int]
+    first_frame_index: int = Field(ge=0)  # the decoded frames shown first and last
+    last_frame_index: int = Field(ge=0)
+    crop: str  # frame, person or face
+    crop_box_xywh: tuple[int, int, int, int]  # in its first frame
+    crop_box_end_xywh: tuple[int, int, int, int]  # in its last frame
+    frames_bridged: int  # frames without the face found, its box interpolated
+    jitter_px: Number  # the person's box, frame to frame, before smoothing
+    smoothed_jitter_px: Number  # the crop's, after
+    pose: str
+    head_direction: str
+    shot_type: str
+    quality: ClipQuality
+    rank: int  # 1-based among the person's clips, by quality
+
+    @property
+    def path(self) -> str:
+        return self.file if self.folder is None else f"{self.folder}/{self.file}"
+
+
+class ClipsInfo(Record):
+    """The clips step's counts for one video."""
+
+    planned: int  # windows chosen before tracking
+    written: int
+    too_soft: int  # windows whose sightings were not sharp enough
+    lost: int  # tracked for fewer than the fewest frames
+    no_face: int  # windows with no face to follow
+
+
 class RestoredEntry(Record):
     key: str = _hex(32)
     record: dict[str, Any]
@@ -257,6 +306,7 @@ class RunSummary(Record):
     people_left_out: int = 0
     people_not_matching_reference: int = 0
     poses_carried: int = 0
+    clips: int | None = None  # extract --clips: clips written (None: not asked for)
 
 
 INFO_KEY = "~info"  # the scan's and the select step's summary record
@@ -274,6 +324,8 @@ def _model_for(step: str, key: str) -> type[Record] | None:
         return WriteItem
     if step == "restored":
         return EngineUsed if key.startswith(ENGINE_KEY) else RestoredEntry
+    if step == "clips":
+        return ClipsInfo if key == INFO_KEY else ClipItem
     if step == "manifest":
         return RunSummary
     return None
@@ -311,6 +363,7 @@ def check_video_records(rows: Iterable[tuple[str, str, str]], done_steps: set[st
             return f"record {step}/{key!r} refers to a person the scan did not find"
     summaries = {"scan": ("scan", INFO_KEY), "select": ("select", INFO_KEY)}
     summaries["manifest"] = ("manifest", SUMMARY_KEY)
+    summaries["clips"] = ("clips", INFO_KEY)
     for step, needed in summaries.items():
         if step in done_steps and needed not in keys:
             return f"step {step} is recorded as done but its {needed[1]!r} record is missing"

@@ -13,6 +13,7 @@ from ...output.writer import write_json
 from ...state.records import (
     INFO_KEY,
     SUMMARY_KEY,
+    ClipItem,
     RunSummary,
     ScanFrame,
     ScanInfo,
@@ -24,6 +25,7 @@ from ...state.review_manifest import annotate
 from ..context import RunContext
 from ..fallbacks import count_fallbacks
 from .base import Step
+from .clips import ClipStep
 from .scan import scan_results
 from .select import SelectStep
 from .write import WriteStep
@@ -45,8 +47,10 @@ MANIFEST_SECTIONS = (
 
 
 def manifest_config(config: Config) -> dict[str, Any]:
-    """The settings a manifest records (not where the work ran: PLACEMENT_SETTINGS)."""
-    recorded = {k: v for k, v in config.to_dict().items() if k in MANIFEST_SECTIONS}
+    """The settings a manifest records (not where the work ran: PLACEMENT_SETTINGS; the
+    clips section only when clips were asked for)."""
+    sections = (*MANIFEST_SECTIONS, "clips") if config.clips.enabled else MANIFEST_SECTIONS
+    recorded = {k: v for k, v in config.to_dict().items() if k in sections}
     recorded["pipeline"] = {
         k: v for k, v in recorded["pipeline"].items() if k not in PLACEMENT_SETTINGS
     }
@@ -66,6 +70,36 @@ def identity_summary(restorations: list[dict[str, Any]]) -> dict[str, Any]:
         "median": round(statistics.median(distances), 4) if distances else None,
         "max": distances[-1] if distances else None,
         "drift": sum(1 for r in restorations if r.get("identity_drift")),
+    }
+
+
+def clip_entry(clip: ClipItem) -> dict[str, Any]:
+    """A clip as info.json lists it among the outputs (kind ``clip``)."""
+    return {
+        "file": clip.path,
+        "kind": "clip",
+        "person_id": clip.person_id,
+        "start_s": clip.start_s,
+        "end_s": clip.end_s,
+        "frames": clip.frames,
+        "fps": clip.fps,
+        "size": list(clip.size),
+        "shot": clip.shot,
+        "frame_indices": [clip.first_frame_index, clip.last_frame_index],
+        "pose": clip.pose,
+        "head_direction": clip.head_direction,
+        "shot_type": clip.shot_type,
+        "crop": clip.crop,
+        "crop_box_xywh": list(clip.crop_box_xywh),
+        "crop_box_end_xywh": list(clip.crop_box_end_xywh),
+        "frames_bridged": clip.frames_bridged,
+        "jitter_px": {"raw": clip.jitter_px, "smoothed": clip.smoothed_jitter_px},
+        "quality": clip.quality.model_dump(),
+        "selection": {
+            "rank": clip.rank,
+            "reason": f"clip {clip.rank} of person {clip.person_id} by quality",
+        },
+        "caption": clip.caption if clip.folder is None else f"{clip.folder}/{clip.caption}",
     }
 
 
@@ -129,16 +163,22 @@ class ManifestStep(Step):
             }
             entry.update({k: v for k, v in optional.items() if v is not None})
             outputs.append(entry)
+        clips = ctx.store.load(ClipStep.NAME, ClipItem) if ctx.config.clips.enabled else []
+        outputs.extend(clip_entry(clip) for clip in clips)
         with ReviewStore(ctx.output_dir, reading=True) as review:
             annotate(outputs, ctx.stem, review)
         selection = ctx.store.load_one(SelectStep.NAME, INFO_KEY, SelectInfo)
-        summary = RunSummary(**self._stats(info, frames, written), **selection.model_dump())
+        summary = RunSummary(
+            **self._stats(info, frames, written),
+            **selection.model_dump(),
+            clips=len(clips) if ctx.config.clips.enabled else None,
+        )
         document = {
             "schema_version": SCHEMA_VERSION,
             "generator": f"personframes {__version__}",
             "video": {**info.video, "path": str(ctx.video_path), "content_hash": ctx.video_key},
             "config": manifest_config(ctx.config),
-            "summary": summary.model_dump(),
+            "summary": summary.model_dump(exclude={"clips"} if summary.clips is None else None),
             "outputs": outputs,
         }
         write_json(ctx.output_dir / manifest_name(ctx.stem), document)

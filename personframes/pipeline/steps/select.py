@@ -7,7 +7,7 @@ from collections import Counter
 
 from ...output.naming import OutputKind
 from ...state.records import INFO_KEY, Record, SelectInfo, SelectItem
-from ..analysis import NO_FACE, analyze_video
+from ..analysis import NO_FACE, VideoAnalysis, analyze_video
 from ..context import RunContext
 from ..reference import load_reference_faces, match_people, nearest_reference
 from ..selection import Candidate, name_outputs, select_frames
@@ -160,3 +160,18 @@ def faces_camera(candidate: Candidate, min_profile_score: float) -> bool:
     frames the backs of heads and faces hidden by hair that the detector finds score
     0.10-0.30, profiles 0.40-0.85."""
     return candidate.mesh_fit or candidate.face_score >= min_profile_score
+
+
+def people_kept(ctx: RunContext, video: VideoAnalysis) -> set[int]:
+    """The ids of the people the selection keeps: those matching --reference-face (if
+    given), of them the --people most seen."""
+    cfg = ctx.config.selection
+    references = load_reference_faces(ctx.config, ctx.models)
+    matches = match_people(video.identities(), references, cfg.reference_distance)
+    candidates = [
+        p.candidate
+        for p in video.people
+        if not references.active or matches[p.candidate.person_id].kept
+    ]
+    kept = most_seen(candidates, cfg.people)
+    return {c.person_id for c in candidates} if kept is None else kept
