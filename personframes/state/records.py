@@ -234,8 +234,7 @@ class ClipItem(Record):
     first_frame_index: int = Field(ge=0)  # the decoded frames shown first and last
     last_frame_index: int = Field(ge=0)
     crop: str  # frame, person or face
-    crop_box_xywh: tuple[int, int, int, int]  # in its first frame
-    crop_box_end_xywh: tuple[int, int, int, int]  # in its last frame
+    crop_boxes_xywh: list[tuple[int, int, int, int]]  # in each of its frames
     frames_bridged: int  # frames without the face found, its box interpolated
     jitter_px: Number  # the person's box, frame to frame, before smoothing
     smoothed_jitter_px: Number  # the crop's, after
@@ -244,6 +243,12 @@ class ClipItem(Record):
     shot_type: str
     quality: ClipQuality
     rank: int  # 1-based among the person's clips, by quality
+
+    @model_validator(mode="after")
+    def _a_box_per_frame(self) -> ClipItem:
+        if self.frames % 4 != 1 or len(self.crop_boxes_xywh) != self.frames:
+            raise ValueError(f"{self.frames} frames (4n+1) and {len(self.crop_boxes_xywh)} boxes")
+        return self
 
     @property
     def path(self) -> str:

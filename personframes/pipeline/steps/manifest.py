@@ -90,8 +90,7 @@ def clip_entry(clip: ClipItem) -> dict[str, Any]:
         "head_direction": clip.head_direction,
         "shot_type": clip.shot_type,
         "crop": clip.crop,
-        "crop_box_xywh": list(clip.crop_box_xywh),
-        "crop_box_end_xywh": list(clip.crop_box_end_xywh),
+        "crop_boxes_xywh": [list(box) for box in clip.crop_boxes_xywh],  # frame by frame
         "frames_bridged": clip.frames_bridged,
         "jitter_px": {"raw": clip.jitter_px, "smoothed": clip.smoothed_jitter_px},
         "quality": clip.quality.model_dump(),
