@@ -29,6 +29,8 @@ STAGES = (
     ("analyze", "analyze"),
     ("restore", "restore"),
     ("encode", "encode"),
+    ("clip_track", "clip tracking"),
+    ("clip_encode", "clip encoding"),
 )
 POSE_NOTE = "* body pose runs on a second thread, beside decode, detect and analyze"
 

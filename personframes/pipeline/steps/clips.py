@@ -15,6 +15,7 @@ import contextlib
 import logging
 import math
 import statistics
+import time
 from collections import Counter
 from dataclasses import dataclass
 from functools import partial
@@ -136,12 +137,16 @@ class ClipStep(Step):
             exclusive=settings.crop == "frame",
         )
         no_face = sum(1 for w in windows if all(s.face is None for s in w.sightings))
+        started = time.perf_counter()
         tracks, frame = self._track(ctx, [w for w in windows if any(s.face for s in w.sightings)])
+        ctx.timings["clip_track"] += time.perf_counter() - started
         clips = [c for t in tracks if (c := self._cut(ctx, t, cuts, frame)) is not None]
         lost = len(windows) - no_face - len(clips)
         items = self._name(ctx, clips)
         done = ctx.store.record_keys(self.NAME)
+        started = time.perf_counter()
         self._encode(ctx, [(c, i) for c, i in zip(clips, items, strict=True) if i.file not in done])
+        ctx.timings["clip_encode"] += time.perf_counter() - started
         summary = ClipsInfo(
             planned=len(windows), written=len(items), too_soft=soft, lost=lost, no_face=no_face
         )

@@ -1,0 +1,87 @@
+"""Clips for video-model LoRAs (``extract --clips``): how many per minute of video, the
+seconds each costs, and how much the person crop's box shakes before and after it is
+smoothed.
+
+Usage: python bench/clips.py [VIDEO ...]   (default: both shared videos)
+
+Prints one JSON object per video: its length; with ``--clip-crop person`` (wan preset,
+faces not restored): clips, clips per minute of video, seconds per clip of following the
+person (pass one) and of cutting and encoding (pass two); and the jitter (pixels per
+frame: each frame's box from the midpoint of its neighbours', mean over the box's
+edges) of the person's raw box, of the crop at ``--clip-smoothing 0`` (the raw box's
+centre, one size) and of the crop at the default smoothing.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from personframes.config import load_config
+from personframes.models.session import ModelSession
+from personframes.pipeline.context import StopFlag
+from personframes.pipeline.runner import process_video
+from personframes.video.decode import probe_video
+
+ROOT = Path(__file__).resolve().parents[1]
+VIDEOS = ROOT.parent / "shared" / "data" / "videos"
+
+
+def _run(video: Path, out: Path, session: ModelSession, smoothing: float | None) -> dict[str, Any]:
+    clips: dict[str, Any] = {"enabled": True, "crop": "person"}
+    if smoothing is not None:
+        clips["smoothing"] = smoothing
+    config = load_config(
+        cli={
+            "output": {"output_dir": out, "face_restoration": False},
+            "clips": clips,
+            "logging": {"quiet": True},
+        }
+    )
+    result = process_video(video, config, session, StopFlag())
+    info = json.loads(result.manifest.read_text()) if result.manifest else {}
+    entries = [e for e in info.get("outputs", []) if e["kind"] == "clip"]
+    return {"seconds": result.summary.get("stage_seconds", {}), "clips": entries}
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), 3) if values else None
+
+
+def measure(video: Path) -> dict[str, Any]:
+    session = ModelSession()
+    duration = probe_video(video).duration_s
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder)
+        smoothed = _run(video, out, session, None)
+        raw = _run(video, out, session, 0.0)  # only the clips are made again
+    clips = smoothed["clips"]
+    count = len(clips)
+    seconds = smoothed["seconds"]
+    return {
+        "video": video.name,
+        "duration_s": round(duration, 2),
+        "clips": count,
+        "clips_per_minute": round(count / duration * 60, 2),
+        "frames": [c["frames"] for c in clips],
+        "track_s_per_clip": round(seconds.get("clip_track", 0.0) / count, 3) if count else None,
+        "encode_s_per_clip": round(seconds.get("clip_encode", 0.0) / count, 3) if count else None,
+        "jitter_px_per_frame": {
+            "person_box_raw": _mean([c["jitter_px"]["raw"] for c in clips]),
+            "crop_without_smoothing": _mean([c["jitter_px"]["smoothed"] for c in raw["clips"]]),
+            "crop_smoothed": _mean([c["jitter_px"]["smoothed"] for c in clips]),
+        },
+    }
+
+
+def main() -> None:
+    videos = [Path(a) for a in sys.argv[1:]] or sorted(VIDEOS.glob("*.mp4"))
+    print(json.dumps([measure(v) for v in videos], indent=1))
+
+
+if __name__ == "__main__":
+    main()
