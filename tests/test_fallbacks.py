@@ -42,6 +42,44 @@ PERSON = {
 }
 FACE = {"box": [0, 0, 10, 10], "score": 0.9, "keypoints": {}, "detector": "centerface"}
 QUALITY = {"sharpness": 1.0, "brightness": 1.0, "contrast": 1.0, "noise": 1.0}
+VIDEO = {
+    "path": "clip.mp4",
+    "width": 640,
+    "height": 360,
+    "rotation": 0,
+    "duration_s": 1.0,
+    "frame_rate": 30.0,
+    "frame_count": 30,
+    "codec": "h264",
+}
+SCORES = {
+    "overall": 0.5,
+    "sharpness": 0.5,
+    "exposure": 0.5,
+    "contrast": 0.5,
+    "noise": 0.5,
+    "sharpness_laplacian_var": 100.0,
+}
+RESTORED = {  # a face the model restored (the record's every field)
+    "model": "realesrgan-x4plus-pth",
+    "restored": True,
+    "policy": "auto",
+    "decision": "restore",
+    "reason": "light touch",
+    "face_px": 74.0,
+    "face_px_estimated": False,
+    "factor": 3.5,
+    "blur": 0.66,
+    "strength": 0.25,
+    "model_input": [116, 148],
+    "departure_db": 44.4,
+    "device": "cpu",
+    "engine": "torch",
+    "precision": "fp32",
+    "fell_back": False,
+    "identity_distance": 0.09,
+    "identity_drift": False,
+}
 
 
 def _stored(model: type[R], data: dict[str, Any]) -> R:
@@ -59,7 +97,7 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
     info = _stored(
         ScanInfo,
         {
-            "video": {},
+            "video": VIDEO,
             "frames_decoded": 3,
             "sampled": 3,
             "candidates": 1,
@@ -94,7 +132,7 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
         "head_direction": "front",
         "shot_type": "closeup",
         "rank": 1,
-        "quality": {},
+        "quality": SCORES,
         "reason": "r",
         "seq": 0,
         "size": [1, 1],
@@ -104,7 +142,12 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
             WriteItem,
             {
                 **item,
-                "restoration": {"fell_back": True, "reason": "out of memory"},
+                "restoration": {
+                    **RESTORED,
+                    "restored": False,
+                    "fell_back": True,
+                    "reason": "out of memory",
+                },
                 "body_box_estimated": True,
                 "reread_from_start": True,
             },
@@ -115,8 +158,7 @@ def test_counts_come_from_the_stored_records_in_member_order() -> None:
                 **item,
                 "file": "b.jpg",
                 "restoration": {
-                    "model": "realesrgan-x4plus-pth",
-                    "fell_back": False,
+                    **RESTORED,
                     "device_fallback": "CUDA out of memory; the model moved to the CPU",
                 },
             },

@@ -70,8 +70,8 @@ CounterFn = Callable[[ScanInfo, list[ScanFrame], list[WriteItem]], Counted]
 
 def _restoration(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
     for r in written:
-        if r.restoration is not None and r.restoration.get("fell_back"):
-            yield str(r.restoration["reason"]), 1
+        if r.restoration is not None and r.restoration.fell_back:
+            yield str(r.restoration.reason), 1
 
 
 def _body(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
@@ -110,14 +110,14 @@ def _device(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -
     for reason in info.device_fallbacks:  # the face detector's, once per scan
         yield reason, 1
     for r in written:  # each restored crop that ran on the CPU instead of a GPU
-        if r.restoration is not None and r.restoration.get("device_fallback"):
-            yield f"{r.restoration['model']}: {r.restoration['device_fallback']}", 1
+        if r.restoration is not None and r.restoration.device_fallback:
+            yield f"{r.restoration.model}: {r.restoration.device_fallback}", 1
 
 
 def _precision(info: ScanInfo, frames: list[ScanFrame], written: list[WriteItem]) -> Counted:
     for r in written:  # each restored crop computed in fp32 although bf16 was asked for
-        if r.restoration is not None and r.restoration.get("precision_fallback"):
-            yield f"{r.restoration['model']}: {r.restoration['precision_fallback']}", 1
+        if r.restoration is not None and r.restoration.precision_fallback:
+            yield f"{r.restoration.model}: {r.restoration.precision_fallback}", 1
 
 
 COUNTERS: dict[Fallback, CounterFn] = {

@@ -23,7 +23,7 @@ from PIL import Image as PILImage
 
 from ..output.safe_paths import read_bytes
 from ..output.writer import write_image
-from ..state.records import ENGINE_KEY, EngineUsed, RestoredEntry
+from ..state.records import ENGINE_KEY, EngineUsed, RestorationRecord, RestoredEntry
 from ..state.video import STATE_DIRNAME
 from ..types import Image
 from .context import RunContext
@@ -69,14 +69,14 @@ class RestoredCrops:
             if key.startswith(ENGINE_KEY)
         }
 
-    def made_by_recorded_engine(self, record: dict[str, Any]) -> bool:
+    def made_by_recorded_engine(self, record: RestorationRecord) -> bool:
         """Whether a cached face's record says it was made by no model, or by an engine
         and precision this video records for that model: a cached face made otherwise
         (its video's record lost or replaced) is restored again, so that one video's
         faces never mix two engines' pixels."""
-        if not record.get("engine"):
+        if not record.engine:
             return True
-        made = (record.get("model"), record["engine"], record.get("precision"))
+        made = (record.model, record.engine, record.precision)
         return any((u.model, u.engine, u.precision) == made for u in self.engines_used.values())
 
     def record_engine(self, used: EngineUsed) -> None:
@@ -91,7 +91,7 @@ class RestoredCrops:
     def folder(self) -> Path:
         return self.ctx.own_folder(self.ctx.store.folder / FOLDER / self.ctx.video_key)
 
-    def get(self, key: str) -> tuple[Image, dict[str, Any]] | None:
+    def get(self, key: str) -> tuple[Image, RestorationRecord] | None:
         """The image and record stored under ``key``, or None (absent or unreadable)."""
         if key not in self._records:
             return None
@@ -103,9 +103,9 @@ class RestoredCrops:
                 pixels = np.asarray(image.convert("RGB"))
         except (OSError, ValueError):
             return None
-        return pixels, dict(self._records[key])
+        return pixels, self._records[key]
 
-    def put(self, key: str, image: Image, record: dict[str, Any]) -> None:
+    def put(self, key: str, image: Image, record: RestorationRecord) -> None:
         folder = self.ctx.make_own_folder(self.folder)
         write_image(folder / f"{key}.png", image, "png", 95)
         self.ctx.store.commit_progress(STEP, 0, [(key, 0, RestoredEntry(key=key, record=record))])

@@ -72,14 +72,17 @@ def _entry(output_dir: Path, stem: str, video_key: str, item: WriteItem) -> Entr
         candidate = before_path(video_key, item.file)
         if is_real_file(output_dir, candidate):
             before = candidate
-    restoration = item.restoration or {}
-    details: dict[str, Any] = {"quality": dict(item.quality)}
-    if restoration:
+    restoration = item.restoration
+    details: dict[str, Any] = {"quality": item.quality.model_dump()}
+    if restoration is not None:
         details["restoration"] = {
-            k: restoration.get(k)
-            for k in ("model", "decision", "reason", "engine", "precision", "identity_distance")
+            "model": restoration.model,
+            "decision": restoration.decision,
+            "reason": restoration.reason,
+            "engine": restoration.engine,
+            "precision": restoration.precision,
+            "identity_distance": restoration.identity_distance,
         }
-    overall = item.quality.get("overall")
     return Entry(
         path=item.path,
         video=stem,
@@ -89,7 +92,7 @@ def _entry(output_dir: Path, stem: str, video_key: str, item: WriteItem) -> Entr
         pose=item.pose,
         head=item.head_direction,
         shot=item.shot_type,
-        quality=None if overall is None else float(overall),
+        quality=float(item.quality.overall),
         size=(int(item.size[0]), int(item.size[1])),
         frame_index=item.frame_index,
         reason=item.reason,

@@ -14,7 +14,16 @@ import json
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from ..output.naming import OutputKind, is_plain_file_name
 from ..types import Box, FaceDetection
@@ -147,8 +156,21 @@ class ScanFrame(Record):
         return self
 
 
+class VideoRecord(Record):
+    """The scanned video as the decoder found it (``VideoInfo.to_dict``)."""
+
+    path: str
+    width: int  # upright (after rotation)
+    height: int
+    rotation: int  # counter-clockwise degrees applied to decoded frames
+    duration_s: Number
+    frame_rate: Number
+    frame_count: int  # from the container; 0 when unknown
+    codec: str
+
+
 class ScanInfo(Record):
-    video: dict[str, Any]
+    video: VideoRecord
     frames_decoded: int
     sampled: int
     candidates: int
@@ -174,6 +196,18 @@ class SelectInfo(Record):
     poses_carried: int = 0  # waist-up sightings given the same person's pose nearby
 
 
+class FaceScores(Record):
+    """A person's quality in one frame, 0 to 1 ranked within the video
+    (``pipeline/analysis.face_scores``), and the face region's raw sharpness."""
+
+    overall: Number
+    sharpness: Number
+    exposure: Number
+    contrast: Number
+    noise: Number
+    sharpness_laplacian_var: Number  # variance of the Laplacian (selection.min_face_sharpness)
+
+
 class SelectItem(Record):
     kind: OutputKind
     file: FileName
@@ -184,7 +218,7 @@ class SelectItem(Record):
     head_direction: str
     shot_type: str
     rank: int
-    quality: dict[str, Number]
+    quality: FaceScores
     reason: str
     seq: int
     person_ids: list[int] | None = None  # a full frame chosen for several people: all of them
@@ -194,12 +228,51 @@ class SelectItem(Record):
     person_reference_distance: Number | None = None
 
 
+_ABSENT_UNLESS_SET = ("device_fallback", "precision_fallback")
+
+
+class RestorationRecord(Record):
+    """What the restorer did to one face crop and why (``RestoreResult.record``): the
+    policy's decision, what ran, and the identity check. Not how long it took: a
+    manifest is the same whichever run, machine or shard wrote it."""
+
+    model: str
+    restored: bool  # the model's output is part of the image
+    policy: str | None  # None: strength 0, no policy asked
+    decision: str  # "restore", "lanczos" or "off"
+    reason: str | None
+    face_px: Number | None
+    face_px_estimated: bool | None
+    factor: Number | None
+    blur: Number | None
+    strength: Number  # what it restored at (0: Lanczos only)
+    model_input: list[int] | None  # (w, h) the model saw
+    departure_db: Number | None
+    device: str  # "none" when no model ran
+    engine: str | None
+    precision: str | None
+    fell_back: bool
+    identity_distance: Number | None
+    identity_drift: bool
+    # Stored, and shown in info.json, only when there is one.
+    device_fallback: str | None = None  # why the CPU ran it although a GPU was asked for
+    precision_fallback: str | None = None  # why bf16 was asked for but fp32 ran
+
+    @model_serializer(mode="wrap")
+    def _without_absent_fallbacks(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in _ABSENT_UNLESS_SET:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+
 class WriteItem(SelectItem):
     size: tuple[int, int]
     folder: FileName | None = None  # --group-by-person: the files are in OUT/folder/
     caption: FileName | None = None
     crop_box_xywh: tuple[int, int, int, int] | None = None
-    restoration: dict[str, Any] | None = None
+    restoration: RestorationRecord | None = None
     restored_key: str | None = _hex(32, None)
     before: FileName | None = None  # a restored face's crop before restoration (review)
     body_box_estimated: bool | None = None
@@ -267,7 +340,7 @@ class ClipsInfo(Record):
 
 class RestoredEntry(Record):
     key: str = _hex(32)
-    record: dict[str, Any]
+    record: RestorationRecord
 
 
 class EngineUsed(Record):
@@ -285,6 +358,15 @@ class EngineUsed(Record):
         return f"{ENGINE_KEY}:{self.model}@{self.strength:g}"
 
 
+class IdentitySummary(Record):
+    """How far the restored faces moved from their Lanczos resize in face identity."""
+
+    checked: int  # faces whose distance was measured
+    median: Number | None  # None: none checked
+    max: Number | None
+    drift: int  # refused for identity drift (the Lanczos face kept)
+
+
 class RunSummary(Record):
     """The manifest step's counts for one video (also the run summary's)."""
 
@@ -298,7 +380,7 @@ class RunSummary(Record):
     selected_by_category: dict[str, int]
     restorations: int
     restoration_decisions: dict[str, int]
-    restoration_identity: dict[str, Any] = {}  # identity distance of restored faces
+    restoration_identity: IdentitySummary | None = None  # None: not measured
     fallbacks: dict[str, int]
     shot_cuts: list[int]
     people: int
@@ -311,7 +393,16 @@ class RunSummary(Record):
     people_left_out: int = 0
     people_not_matching_reference: int = 0
     poses_carried: int = 0
+    restoration_engines: dict[str, int] = {}  # "ENGINE PRECISION" -> faces restored on it
     clips: int | None = None  # extract --clips: clips written (None: not asked for)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_clips(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """No ``clips`` key when clips were not asked for (a summary as before them)."""
+        data: dict[str, Any] = handler(self)
+        if data.get("clips") is None:
+            data.pop("clips", None)
+        return data
 
 
 INFO_KEY = "~info"  # the scan's and the select step's summary record

@@ -14,6 +14,8 @@ from ...state.records import (
     INFO_KEY,
     SUMMARY_KEY,
     ClipItem,
+    IdentitySummary,
+    RestorationRecord,
     RunSummary,
     ScanFrame,
     ScanInfo,
@@ -57,20 +59,18 @@ def manifest_config(config: Config) -> dict[str, Any]:
     return recorded
 
 
-def identity_summary(restorations: list[dict[str, Any]]) -> dict[str, Any]:
+def identity_summary(restorations: list[RestorationRecord]) -> IdentitySummary:
     """How far the restored faces moved from their Lanczos resize (face identity
     distance: count, median, max) and how many were refused for identity drift."""
     distances = sorted(
-        float(r["identity_distance"])
-        for r in restorations
-        if r.get("identity_distance") is not None
+        float(r.identity_distance) for r in restorations if r.identity_distance is not None
     )
-    return {
-        "checked": len(distances),
-        "median": round(statistics.median(distances), 4) if distances else None,
-        "max": distances[-1] if distances else None,
-        "drift": sum(1 for r in restorations if r.get("identity_drift")),
-    }
+    return IdentitySummary(
+        checked=len(distances),
+        median=round(statistics.median(distances), 4) if distances else None,
+        max=distances[-1] if distances else None,
+        drift=sum(1 for r in restorations if r.identity_drift),
+    )
 
 
 def clip_entry(clip: ClipItem) -> dict[str, Any]:
@@ -139,7 +139,7 @@ class ManifestStep(Step):
                     "head": head.reason,
                     "shot": person.shot.reason,
                 },
-                "quality": record.quality,
+                "quality": record.quality.model_dump(),
                 "frame_quality": frame.quality.model_dump(),
                 "selection": {"rank": record.rank, "reason": record.reason},
                 # None: a person found by their body alone (seen from behind)
@@ -154,7 +154,9 @@ class ManifestStep(Step):
                 "caption": record.caption
                 if record.caption is None or record.folder is None
                 else f"{record.folder}/{record.caption}",
-                "restoration": record.restoration,
+                "restoration": None
+                if record.restoration is None
+                else record.restoration.model_dump(),
                 "body_box_estimated": record.body_box_estimated,
                 "person_ids": record.person_ids,  # a full frame chosen for several people
                 "reference_distance": record.reference_distance,  # --reference-face
@@ -175,9 +177,13 @@ class ManifestStep(Step):
         document = {
             "schema_version": SCHEMA_VERSION,
             "generator": f"personframes {__version__}",
-            "video": {**info.video, "path": str(ctx.video_path), "content_hash": ctx.video_key},
+            "video": {
+                **info.video.model_dump(),
+                "path": str(ctx.video_path),
+                "content_hash": ctx.video_key,
+            },
             "config": manifest_config(ctx.config),
-            "summary": summary.model_dump(exclude={"clips"} if summary.clips is None else None),
+            "summary": summary.model_dump(),
             "outputs": outputs,
         }
         write_json(ctx.output_dir / manifest_name(ctx.stem), document)
@@ -200,14 +206,12 @@ class ManifestStep(Step):
             "files_written": len(written),
             "outputs_by_kind": dict(kinds),
             "selected_by_category": dict(sorted(categories.items())),  # not set order
-            "restorations": sum(1 for r in restorations if r.get("restored")),
-            "restoration_decisions": dict(Counter(r["decision"] for r in restorations)),
+            "restorations": sum(1 for r in restorations if r.restored),
+            "restoration_decisions": dict(Counter(r.decision for r in restorations)),
             "restoration_identity": identity_summary(restorations),
             "restoration_engines": dict(
                 Counter(
-                    f"{r['engine']} {r['precision']}"
-                    for r in restorations
-                    if r.get("restored") and r.get("engine")
+                    f"{r.engine} {r.precision}" for r in restorations if r.restored and r.engine
                 )
             ),
             "fallbacks": count_fallbacks(info, list(frames.values()), written),

@@ -7,7 +7,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from ...detect import configured_face_detector
-from ...state.records import INFO_KEY, FaceRecord, Record, ScanFrame, ScanInfo
+from ...state.records import INFO_KEY, FaceRecord, Record, ScanFrame, ScanInfo, VideoRecord
 from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
 from ...video.sampling import SampledFrame, SamplingStats, sample_candidates
@@ -128,7 +128,7 @@ class ScanStep(Step):
                 settle(POSE_QUEUE)
             settle(0)
             info = ScanInfo(
-                video=reader.info.to_dict(),
+                video=VideoRecord.model_validate(reader.info.to_dict()),
                 frames_decoded=stats.frames_decoded,
                 sampled=stats.sampled,
                 duplicates_removed=stats.duplicates,

@@ -22,7 +22,7 @@ from ...restore.align import face_points
 from ...restore.engine_choice import Candidate
 from ...restore.loading import recorded as recorded_engines
 from ...restore.settings import RestorationSettings
-from ...state.records import EngineUsed, ScanFrame, SelectItem, WriteItem
+from ...state.records import EngineUsed, RestorationRecord, ScanFrame, SelectItem, WriteItem
 from ...types import Box, Image
 from ...video.decode import VideoReader
 from ...video.revisit import FrameRef, Revisit
@@ -182,10 +182,9 @@ class WriteStep(Step):
                 ctx.keep_intermediate(self.TEMP, item.file.rsplit(".", 1)[0], result)
                 x1, y1 = round(box.x1), round(box.y1)  # the crop's origin, as ``cut`` has it
                 points = face_points(face) - np.array([x1, y1], np.float64)
-                restored, extra["restoration"], key = self._restore(
-                    ctx, cache, result, face.box.height, points
-                )
-                if extra["restoration"].get("restored"):
+                restored, record, key = self._restore(ctx, cache, result, face.box.height, points)
+                extra["restoration"] = record
+                if record.restored:
                     extra["before"] = self._keep_before(ctx, item.file, result)
                 result = restored
                 if key is not None:
@@ -217,7 +216,7 @@ class WriteStep(Step):
         crop: Image,
         face_px: float,
         points: np.ndarray,
-    ) -> tuple[Image, dict[str, Any], str | None]:
+    ) -> tuple[Image, RestorationRecord, str | None]:
         """Face restoration per the plan: target max(512, --resize); the policy decides
         per face whether the model runs and at which strength (at most the given one).
         A crop restored by an earlier run with the same settings is taken from the
@@ -263,8 +262,8 @@ class WriteStep(Step):
                 Fallback.FACE_RESTORATION, str(result.reason), f"{result.model} -> Lanczos"
             )
             if not result.identity_drift:  # not kept: the next run tries the model again
-                return result.image, result.record(), None
-        record = result.record()
+                return result.image, RestorationRecord.model_validate(result.record()), None
+        record = RestorationRecord.model_validate(result.record())
         cache.put(key, result.image, record)
         return result.image, record, key
 
