@@ -420,7 +420,7 @@ class ReviewConfig(_Section):
     browser: bool = Field(True, description="open the gallery in the web browser")
 
 
-ExportFormat = Literal["kohya", "imagefolder", "jsonl"]
+ExportFormat = Literal["kohya", "imagefolder", "jsonl", "musubi", "aitoolkit"]
 # A trigger or class word: one word (letters, digits, _ . ' -), usable in a folder name.
 # Checked in Python, not by a pydantic ``pattern``: its compilation at import runs where
 # a signal's exit (SIGTERM while starting) would be swallowed.
@@ -428,30 +428,41 @@ TOKEN_WORD = re.compile(r"[\w][\w.'-]{0,62}")
 
 
 class ExportConfig(_Section):
-    """`personframes export` (trainer layouts of the reviewed images)."""
+    """`personframes export` (trainer layouts of the reviewed images and clips)."""
 
     format: ExportFormat = Field(
         "kohya",
-        description="kohya: REPEATS_TOKEN CLASS/ folders with .txt captions; imagefolder: "
-        "images and metadata.jsonl (Hugging Face datasets); jsonl: images and dataset.jsonl",
+        description="kohya: REPEATS_TOKEN CLASS/ folders with .txt captions and "
+        "dataset_config.toml; imagefolder: images and metadata.jsonl (Hugging Face "
+        "datasets); jsonl: images, clips and dataset.jsonl; musubi: videos/ (clips) with "
+        ".txt captions and musubi-tuner's dataset_config.toml; aitoolkit: clips_NNf/ "
+        "folders with .txt captions and ai-toolkit's datasets YAML",
     )
     include: Literal["accepted", "unreviewed"] = Field(
         "accepted",
         description="accepted: only the accepted images; unreviewed: all but the rejected",
     )
-    kind: Literal["all", "face", "frame", "body"] = Field(
-        "all", description="which outputs: face crops, full frames, body crops, or all"
+    kind: Literal["all", "face", "frame", "body", "clip"] = Field(
+        "all", description="which outputs: face crops, full frames, body crops, clips, or all"
+    )
+    images: bool = Field(
+        False,
+        description="musubi, aitoolkit: the images too, in an image dataset of their own "
+        "beside the clips' (without it they take only clips)",
     )
     group_by: Literal["person", "none"] = Field(
-        "person", description="kohya: a folder per person (merged, named in review) or one"
+        "person",
+        description="kohya: a folder per person (merged, named in review) or one; none: "
+        "every caption of kohya, musubi and aitoolkit starts with the trigger",
     )
     repeats: int = Field(
         10, ge=1, le=10000, description="kohya: the folder's repeat count (steps per image)"
     )
     trigger: str | None = Field(
         None,
-        description="the token of the one folder with --group-by none (default: subject); "
-        "per person it is the person's name from review, else VIDEO_personID",
+        description="the token with --group-by none (kohya's one folder, every caption's "
+        "first word; default: subject); per person it is the person's name from review, "
+        "else VIDEO_personID",
     )
     class_word: str = Field("person", description="kohya: the class word in folder names")
     bucket: int | None = Field(

@@ -63,7 +63,7 @@ def test_an_edited_caption_survives_with_a_warning_and_overwrite_edited_replaces
     assert edited.read_text() == "ada, my own words"
     # Every file export wrote is in the record with its hash and size; not the edited.
     files = record(dest)
-    assert len(files) == 2 * len(paths)
+    assert len(files) == 2 * len(paths) + 1  # and kohya's dataset_config.toml
     for name, entry in files.items():
         data = (dest / name).read_bytes()
         same = entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}

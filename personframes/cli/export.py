@@ -1,4 +1,4 @@
-"""`personframes export OUT DEST --format kohya|imagefolder|jsonl`."""
+"""`personframes export OUT DEST --format kohya|imagefolder|jsonl|musubi|aitoolkit`."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ FLAGS = (
     flag("export.format", "--format"),
     flag("export.include", "--include"),
     flag("export.kind", "--kind"),
+    flag("export.images", "--with-images/--clips-only"),
     flag("export.group_by", "--group-by"),
     flag("export.repeats", "--repeats"),
     flag("export.trigger", "--trigger"),
@@ -45,9 +46,10 @@ def export(
     config_file: Path | None,
     **params: Any,
 ) -> None:
-    """Write the reviewed images of OUTPUT_DIR into DEST in a trainer's layout (the
-    accepted ones; --include unreviewed: all but the rejected). OUTPUT_DIR is not changed;
-    a rerun into the same DEST brings it up to date, leaving files edited there alone."""
+    """Write the reviewed images and clips of OUTPUT_DIR into DEST in a trainer's layout
+    (the accepted ones; --include unreviewed: all but the rejected). OUTPUT_DIR is not
+    changed; a rerun into the same DEST brings it up to date, leaving files edited there
+    alone."""
     config = load_config(config_file, overrides(params))
     setup_logging(config.logging)
     from ..state.review import check_output_folder
@@ -61,8 +63,13 @@ def export(
         for key, what in (("edited_kept", "left alone"), ("edited_replaced", "replaced"))
         if counts[key]
     )
+    taken = [
+        f"{n} {what}{'s' * (n != 1)}"
+        for n, what in ((result.images, "image"), (result.clips, "clip"))
+        if n or (what == "image" and not result.clips)
+    ]
     click.echo(
-        f"{dest}: {result.images} image{'s' * (result.images != 1)} of {result.people} "
+        f"{dest}: {' and '.join(taken)} of {result.people} "
         f"{'person' if result.people == 1 else 'people'} as {config.export.format} "
         f"({counts['written']} files written, {counts['unchanged']} unchanged, "
         f"{counts['removed']} removed{edited})" + (f"; left out: {left_out}" if left_out else ""),

@@ -16,7 +16,7 @@ from ..errors import InputError
 from ..output.crops import snap_to_bucket
 from ..output.writer import encode_image
 from .destination import Destination
-from .layouts import Placed, metadata, place
+from .layouts import IMAGE_LAYOUTS, VIDEO_LAYOUTS, Placed, for_layout, metadata, place
 from .sources import pick
 
 BUCKET_LOG = "buckets.csv"
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 class ExportResult:
     dest: Path
     images: int
+    clips: int
     people: int
     skipped: Counter[str]
     counts: dict[str, int] = field(default_factory=dict)
@@ -46,7 +47,9 @@ def _snapped(placed: Placed, bucket: int) -> tuple[bytes, tuple[int, int], tuple
     return data, size, (snapped.shape[1], snapped.shape[0])
 
 
-def _nothing_to_export(settings: ExportConfig, skipped: Counter[str]) -> str:
+def _nothing_to_export(
+    settings: ExportConfig, skipped: Counter[str], left_out: Counter[str]
+) -> str:
     """Why an export found nothing to take, in the words a user can act on."""
     unfinished = skipped.get("videos not finished", 0)
     if unfinished and sum(skipped.values()) == unfinished:
@@ -54,23 +57,34 @@ def _nothing_to_export(settings: ExportConfig, skipped: Counter[str]) -> str:
             f"finished video to export yet ({unfinished} still being extracted or "
             "interrupted: let extract finish, or run it again)"
         )
+    if settings.format in IMAGE_LAYOUTS:
+        what = "images"
+    elif settings.format in VIDEO_LAYOUTS and not settings.images:
+        what = "clips"
+    else:
+        what = "images or clips"
+    if left_out:
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(left_out.items()))
+        return f"{what} for --format {settings.format} to export (left out: {reasons})"
     if settings.include == "accepted":
         return (
-            "accepted images to export (accept some in personframes review, or pass "
+            f"accepted {what} to export (accept some in personframes review, or pass "
             "--include unreviewed)"
         )
-    return "images to export (nothing but rejected images)"
+    return f"{what} to export (nothing but rejected ones)"
 
 
 def export_dataset(
     output_dir: Path, dest: Path, settings: ExportConfig, overwrite_edited: bool = False
 ) -> ExportResult:
-    """Write the chosen images of ``output_dir`` into ``dest`` in ``settings.format``.
-    A file changed by hand since the last export wrote it is left as it is (a WARNING,
-    counted) unless ``overwrite_edited``."""
-    sources, skipped = pick(output_dir, settings)
+    """Write the chosen images and clips of ``output_dir`` into ``dest`` in
+    ``settings.format``. A file changed by hand since the last export wrote it is left
+    as it is (a WARNING, counted) unless ``overwrite_edited``."""
+    picked, skipped = pick(output_dir, settings)
+    sources, left_out = for_layout(picked, settings)
+    skipped += left_out
     if not sources:
-        raise InputError(f"{output_dir}: no {_nothing_to_export(settings, skipped)}")
+        raise InputError(f"{output_dir}: no {_nothing_to_export(settings, skipped, left_out)}")
     placed = place(sources, settings)
     target = Destination(dest, output_dir, overwrite_edited)
     if settings.bucket and settings.link:
@@ -80,9 +94,11 @@ def export_dataset(
     except BaseException:
         target.abandon()
         raise
+    clips = sum(s.clip is not None for s in sources)
     return ExportResult(
         dest=dest,
-        images=len(placed),
+        images=len(placed) - clips,
+        clips=clips,
         people=len({s.group for s in sources}),
         skipped=skipped,
         counts=dict(target.counts),
@@ -90,19 +106,21 @@ def export_dataset(
 
 
 def _write(target: Destination, placed: list[Placed], settings: ExportConfig) -> None:
+    # The metadata first: a destination its config cannot name fails before any file.
+    extra = metadata(placed, settings, target.dest.resolve())
     buckets = io.StringIO()
     if settings.bucket:
         buckets.write("file,width,height,bucket_width,bucket_height\n")
     for item in placed:
-        if settings.bucket:
+        # A clip is never cut: its sides are multiples of 16 already (the clips step).
+        if settings.bucket and item.source.clip is None:
             data, (w, h), (bw, bh) = _snapped(item, settings.bucket)
-            target.put_bytes(item.image, data)
-            buckets.write(f'"{item.image}",{w},{h},{bw},{bh}\n')
+            target.put_bytes(item.file, data)
+            buckets.write(f'"{item.file}",{w},{h},{bw},{bh}\n')
         else:
-            target.put_file(item.image, item.source.path, settings.link)
+            target.put_file(item.file, item.source.path, settings.link)
         if item.caption_file is not None:
             target.put_bytes(item.caption_file, item.caption.encode("utf-8"))
-    extra = metadata(placed, settings)
     if extra is not None:
         target.put_bytes(*extra)
     if settings.bucket:
