@@ -209,3 +209,20 @@ def test_smoothing_removes_shake_not_motion() -> None:
     smoothed = smooth(shaky, 1.6)
     assert jitter(smoothed) < jitter(shaky) / 4
     assert np.abs(smoothed - moving).max() < 8  # it still follows the pan, without lag
+
+
+def test_real_clips_export_for_musubi(stage: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    import tomllib
+
+    out, info = stage
+    dest = tmp_path / "musubi"
+    result = run_cli("export", str(out), str(dest), "--format", "musubi", "--include", "unreviewed")
+    assert result.returncode == 0, result.stderr
+    config = tomllib.loads((dest / "dataset_config.toml").read_text())
+    (videos,) = [d for d in config["datasets"] if "video_directory" in d]
+    folder = Path(videos["video_directory"])
+    clips = sorted(p.name for p in folder.glob("*.mp4"))
+    assert clips == sorted(Path(c["file"]).name for c in _clips(info))
+    assert sorted(videos["target_frames"]) == sorted({c["frames"] for c in _clips(info)})
+    for name in clips:
+        assert (folder / name).with_suffix(".txt").is_file()
