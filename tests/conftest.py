@@ -22,6 +22,7 @@ PIPELINE_MODULES = frozenset(
     {
         "test_accuracy_labels.py",
         "test_batch.py",
+        "test_clips.py",
         "test_crop_semantics.py",
         "test_extract_e2e.py",
         "test_extract_restoration.py",
