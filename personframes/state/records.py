@@ -336,6 +336,7 @@ class ClipsInfo(Record):
     too_soft: int  # windows whose sightings were not sharp enough
     lost: int  # tracked for fewer than the fewest frames
     no_face: int  # windows with no face to follow
+    too_small: int = 0  # --clip-crop face: faces under --min-face-size
 
 
 class RestoredEntry(Record):

@@ -140,15 +140,21 @@ class ClipStep(Step):
         started = time.perf_counter()
         tracks, frame = self._track(ctx, [w for w in windows if any(s.face for s in w.sightings)])
         ctx.timings["clip_track"] += time.perf_counter() - started
-        clips = [c for t in tracks if (c := self._cut(ctx, t, cuts, frame)) is not None]
-        lost = len(windows) - no_face - len(clips)
+        cut = [c for t in tracks if (c := self._cut(ctx, t, cuts, frame)) is not None]
+        lost = len(windows) - no_face - len(cut)
+        clips = [c for c in cut if not _too_small(ctx.config, c)]
         items = self._name(ctx, clips)
         done = ctx.store.record_keys(self.NAME)
         started = time.perf_counter()
         self._encode(ctx, [(c, i) for c, i in zip(clips, items, strict=True) if i.file not in done])
         ctx.timings["clip_encode"] += time.perf_counter() - started
         summary = ClipsInfo(
-            planned=len(windows), written=len(items), too_soft=soft, lost=lost, no_face=no_face
+            planned=len(windows),
+            written=len(items),
+            too_soft=soft,
+            lost=lost,
+            no_face=no_face,
+            too_small=len(cut) - len(clips),
         )
         if lost or no_face:
             log.info(
@@ -332,6 +338,15 @@ class ClipStep(Step):
                 [trigger] if trigger else [], item.pose, item.head_direction, item.shot_type
             ),
         )
+
+
+def _too_small(config: Config, clip: Cut) -> bool:
+    """A face clip of a face under --min-face-size (as face crops: too small to be a
+    training picture of a face)."""
+    if config.clips.crop != "face":
+        return False
+    sizes = [max(s.face.width, s.face.height) for s in clip.window.sightings if s.face]
+    return bool(sizes) and statistics.median(sizes) < config.selection.min_face_size
 
 
 def _xywh(box: Box) -> tuple[int, int, int, int]:
