@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from ...output.naming import OutputKind
+from ...output.naming import NO_FACE, OutputKind
 from ...state.records import INFO_KEY, Record, SelectInfo, SelectItem
-from ..analysis import NO_FACE, analyze_video
 from ..context import RunContext
 from ..reference import load_reference_faces, match_people, nearest_reference
 from ..selection import Candidate, name_outputs, select_frames
+from ..video_analysis import analyze_video
 from .base import Step
 from .scan import scan_results
 
