@@ -233,7 +233,7 @@ def run(
                         float(row["time_s"]),
                         dets,
                         [appearance_signature(image, d.box) for d in dets],
-                        [  # as the pipeline gives them (pipeline/analysis.py: person_ids)
+                        [  # as the pipeline gives them (pipeline/people.py: person_ids)
                             embedder.embed(image, d.box)
                             if measure_quality(image, d.box).sharpness
                             >= kept_cfg.min_face_sharpness

@@ -1,8 +1,9 @@
-"""Ids of people found by their body alone (pipeline.analysis.person_ids), on records."""
+"""Ids of people found by their body alone (pipeline.people.person_ids), on records."""
 
 from __future__ import annotations
 
-from personframes.pipeline.analysis import NO_FACE, person_ids
+from personframes.output.naming import NO_FACE
+from personframes.pipeline.people import person_ids
 from personframes.state.records import (
     FaceRecord,
     HeadRecord,

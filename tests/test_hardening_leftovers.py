@@ -18,7 +18,7 @@ def test_a_damaged_identity_model_stops_instead_of_changing_person_ids(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from personframes.detect.face_identity import RECOGNITION_FILE
-    from personframes.pipeline.analysis import FrameAnalyzer
+    from personframes.pipeline.frame_analysis import FrameAnalyzer
 
     _bundled_copy(tmp_path, RECOGNITION_FILE, monkeypatch)
     with pytest.raises(ModelError, match=f"{RECOGNITION_FILE}.*damaged") as raised:

@@ -24,7 +24,7 @@ from rich.console import Console
 from personframes.cli.summary import print_summary
 from personframes.config import Config
 from personframes.errors import ConfigError
-from personframes.pipeline import ray_pool
+from personframes.pipeline import ray_dispatch, ray_pool
 from personframes.pipeline.batch import BatchResult, run_batch
 
 from .util import VIDEOS, run_cli
@@ -276,7 +276,7 @@ def test_sigint_stops_the_workers_and_a_rerun_resumes(
 def test_without_ray_installed_the_error_says_how_to_install_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ray_pool.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(ray_dispatch.importlib.util, "find_spec", lambda name: None)
     config = Config.model_validate(
         {"output": {"output_dir": str(tmp_path / "out")}, "pipeline": {"executor": "ray"}}
     )
@@ -295,7 +295,7 @@ def test_a_worker_running_another_version_is_refused() -> None:
     with pytest.raises(
         ConfigError, match=r"personframes \S+ runs here but 0\.0\.1 on .*10\.0\.0\.7"
     ):
-        ray_pool._check(hello, Config())
+        ray_pool.check_hello(hello, Config())
 
 
 def test_the_cli_says_an_unreachable_cluster_in_one_line(tmp_path: Path) -> None:

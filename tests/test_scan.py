@@ -10,8 +10,8 @@ import pytest
 from personframes.config import load_config
 from personframes.detect import configured_face_detector, create_face_detector
 from personframes.models.session import ModelSession
-from personframes.pipeline.analysis import frame_analyzer
 from personframes.pipeline.context import RunContext, StopFlag
+from personframes.pipeline.frame_analysis import frame_analyzer
 from personframes.pipeline.steps.scan import ScanStep, scan_results
 from personframes.state.records import FaceRecord
 from personframes.state.video import VideoState

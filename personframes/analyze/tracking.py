@@ -168,98 +168,173 @@ def track_people(
     for position in order:
         obs = observations[position]
         shot = sum(1 for c in cut_list if c <= obs.frame_index)
-        sigs: list[Signature | None] = list(obs.signatures) + [None] * (
-            len(obs.detections) - len(obs.signatures)
-        )
-        embs: list[Embedding | None] = list(obs.embeddings) + [None] * (
-            len(obs.detections) - len(obs.embeddings)
-        )
-        # Candidate (score, detection, person) links within the shot.
-        links: list[tuple[float, int, int]] = []
-        for j, det in enumerate(obs.detections):
-            for k, person in enumerate(people):
-                if person.shot != shot:
-                    continue
-                score = _continues(person, det.box, obs.time_s, p)
-                if score <= 0:
-                    continue
-                sig = sigs[j]
-                if (
-                    sig is not None
-                    and person.signature is not None
-                    and similarity(sig, person.signature) < p.min_track_similarity
-                ):
-                    continue
-                distance = _distance(embs[j], person.embedding)
-                if distance is not None and distance > p.split_distance:
-                    continue  # another face where the box continues: a new person
-                links.append((score, j, k))
-        assigned: dict[int, int] = {}
-        used: set[int] = set()
-        for _score, j, k in sorted(links, reverse=True):
-            if j in assigned or k in used:
-                continue
-            assigned[j] = k
-            used.add(k)
-        # Re-identify the rest by appearance among people not in this frame.
-        for j in range(len(obs.detections)):
-            if j in assigned:
-                continue
-            sig, emb = sigs[j], embs[j]
-            free = [
-                k
-                for k, person in enumerate(people)
-                if k not in used
-                # still tracked in this shot, and the box did not match:
-                and not (person.shot == shot and obs.time_s - person.last_time <= p.max_gap_s)
-            ]
-            best_k, best_distance = -1, p.same_distance
-            for k in free:  # face identity first
-                distance = _distance(emb, people[k].embedding)
-                if distance is not None and distance <= best_distance:
-                    best_k, best_distance = k, distance
-            best_sim = p.min_similarity
-            for k in free if best_k < 0 else ():
-                person = people[k]
-                if sig is None or person.signature is None:
-                    continue
-                distance = _distance(emb, person.embedding)
-                if distance is not None and distance > p.differ_distance:
-                    continue  # both faces known: their identities differ
-                s = similarity(sig, person.signature)
-                if s >= best_sim:
-                    best_k, best_sim = k, s
-            if best_k < 0:
-                people.append(
-                    _Person(len(people) + 1, sig, emb, obs.detections[j].box, obs.time_s, shot)
-                )
-                best_k = len(people) - 1
-            assigned[j] = best_k
-            used.add(best_k)
-        ids: list[int] = []
-        for j, det in enumerate(obs.detections):
-            person = people[assigned[j]]
-            sig = sigs[j]
-            if sig is not None:
-                person.signature = (
-                    sig.copy()
-                    if person.signature is None
-                    else (0.8 * person.signature + 0.2 * sig).astype(np.float32)
-                )
-            emb = embs[j]
-            if emb is not None:  # the mean of the person's embeddings so far
-                n = person.identities
-                person.embedding = (
-                    emb.astype(np.float32)
-                    if person.embedding is None
-                    else ((person.embedding * n + emb) / (n + 1)).astype(np.float32)
-                )
-                person.identities += 1
-            person.last_box = det.box
-            person.last_time = obs.time_s
-            person.last_frame = obs.frame_index
-            person.shot = shot
-            person.count += 1
-            ids.append(person.person_id)
-        result[position] = ids
+        result[position] = _track_frame(_Frame.of(obs, shot), people, p)
     return result
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """One observation in its shot, with a signature and an embedding (maybe None) for
+    every detection."""
+
+    obs: Observation
+    shot: int
+    sigs: list[Signature | None]
+    embs: list[Embedding | None]
+
+    @staticmethod
+    def of(obs: Observation, shot: int) -> _Frame:
+        n = len(obs.detections)
+        sigs = list(obs.signatures) + [None] * (n - len(obs.signatures))
+        embs = list(obs.embeddings) + [None] * (n - len(obs.embeddings))
+        return _Frame(obs, shot, sigs, embs)
+
+
+def _track_frame(frame: _Frame, people: list[_Person], p: TrackingParams) -> list[int]:
+    """The ids of one frame's detections: tracks continued where the boxes allow, then
+    the rest re-identified among the people not in this frame, else new people (added
+    to ``people``); every person seen is updated."""
+    assigned, used = _match(_links(frame, people, p))
+    obs = frame.obs
+    for j in range(len(obs.detections)):
+        if j in assigned:
+            continue
+        k = _reidentify(frame, j, people, used, p)
+        if k < 0:
+            sig, emb = frame.sigs[j], frame.embs[j]
+            people.append(
+                _Person(len(people) + 1, sig, emb, obs.detections[j].box, obs.time_s, frame.shot)
+            )
+            k = len(people) - 1
+        assigned[j] = k
+        used.add(k)
+    return [_update(people[assigned[j]], frame, j) for j in range(len(obs.detections))]
+
+
+def _links(frame: _Frame, people: list[_Person], p: TrackingParams) -> list[tuple[float, int, int]]:
+    """Candidate (score, detection, person) links within the shot."""
+    links: list[tuple[float, int, int]] = []
+    for j, det in enumerate(frame.obs.detections):
+        for k, person in enumerate(people):
+            if person.shot != frame.shot:
+                continue
+            score = _link_score(person, det.box, frame, j, p)
+            if score is not None:
+                links.append((score, j, k))
+    return links
+
+
+def _link_score(
+    person: _Person, box: Box, frame: _Frame, j: int, p: TrackingParams
+) -> float | None:
+    """How well detection ``j`` continues ``person``'s track: None where the box does
+    not, or the appearance or the identity says another person."""
+    score = _continues(person, box, frame.obs.time_s, p)
+    if score <= 0:
+        return None
+    sig = frame.sigs[j]
+    if (
+        sig is not None
+        and person.signature is not None
+        and similarity(sig, person.signature) < p.min_track_similarity
+    ):
+        return None
+    distance = _distance(frame.embs[j], person.embedding)
+    if distance is not None and distance > p.split_distance:
+        return None  # another face where the box continues: a new person
+    return score
+
+
+def _match(links: list[tuple[float, int, int]]) -> tuple[dict[int, int], set[int]]:
+    """The best links first, each detection and person used once: detection -> person,
+    and the people used."""
+    assigned: dict[int, int] = {}
+    used: set[int] = set()
+    for _score, j, k in sorted(links, reverse=True):
+        if j in assigned or k in used:
+            continue
+        assigned[j] = k
+        used.add(k)
+    return assigned, used
+
+
+def _reidentify(
+    frame: _Frame, j: int, people: list[_Person], used: set[int], p: TrackingParams
+) -> int:
+    """The person (index into ``people``) detection ``j`` is by identity, else by
+    appearance, among the people not in this frame; -1 for none."""
+    time_s = frame.obs.time_s
+    free = [
+        k
+        for k, person in enumerate(people)
+        if k not in used
+        # still tracked in this shot, and the box did not match:
+        and not (person.shot == frame.shot and time_s - person.last_time <= p.max_gap_s)
+    ]
+    best_k = _same_identity(frame.embs[j], people, free, p)
+    if best_k < 0:
+        best_k = _same_looks(frame.sigs[j], frame.embs[j], people, free, p)
+    return best_k
+
+
+def _same_identity(
+    emb: Embedding | None, people: list[_Person], free: list[int], p: TrackingParams
+) -> int:
+    """The free person whose identity lies nearest ``emb``, within ``same_distance``."""
+    best_k, best_distance = -1, p.same_distance
+    for k in free:
+        distance = _distance(emb, people[k].embedding)
+        if distance is not None and distance <= best_distance:
+            best_k, best_distance = k, distance
+    return best_k
+
+
+def _same_looks(
+    sig: Signature | None,
+    emb: Embedding | None,
+    people: list[_Person],
+    free: list[int],
+    p: TrackingParams,
+) -> int:
+    """The free person who looks most like ``sig``, at least ``min_similarity``, and
+    whose identity does not differ from ``emb``."""
+    best_k, best_sim = -1, p.min_similarity
+    for k in free:
+        person = people[k]
+        if sig is None or person.signature is None:
+            continue
+        distance = _distance(emb, person.embedding)
+        if distance is not None and distance > p.differ_distance:
+            continue  # both faces known: their identities differ
+        s = similarity(sig, person.signature)
+        if s >= best_sim:
+            best_k, best_sim = k, s
+    return best_k
+
+
+def _update(person: _Person, frame: _Frame, j: int) -> int:
+    """Update ``person`` with detection ``j`` of ``frame`` (running looks, mean
+    identity, last place and time); their id."""
+    obs = frame.obs
+    sig = frame.sigs[j]
+    if sig is not None:
+        person.signature = (
+            sig.copy()
+            if person.signature is None
+            else (0.8 * person.signature + 0.2 * sig).astype(np.float32)
+        )
+    emb = frame.embs[j]
+    if emb is not None:  # the mean of the person's embeddings so far
+        n = person.identities
+        person.embedding = (
+            emb.astype(np.float32)
+            if person.embedding is None
+            else ((person.embedding * n + emb) / (n + 1)).astype(np.float32)
+        )
+        person.identities += 1
+    person.last_box = obs.detections[j].box
+    person.last_time = obs.time_s
+    person.last_frame = obs.frame_index
+    person.shot = frame.shot
+    person.count += 1
+    return person.person_id

@@ -6,6 +6,7 @@ and the seconds per stage are a line per video that wraps between stages."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,21 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
         console = Console(stderr=True, highlight=False)
         if not console.is_terminal:
             console.width = 200
+    _print_tables(result, console)
+    for item in result.results:
+        if item.status == "duplicate":
+            outputs = f"; its outputs: {item.manifest}" if item.manifest else ""
+            original = item.same_as or item.path
+            line = f"{item.path}: the same video as {original} (processed once{outputs})"
+            console.print(printable(line), markup=False)
+        else:
+            _print_notes(item, console)
+    _print_ending(result, console)
+
+
+def _print_tables(result: BatchResult, console: Console) -> None:
+    """The counts, then the fallbacks, categories and seconds per stage where any video
+    has them."""
     console.print(_counts(result))
     if any(item.summary.get("fallbacks") for item in result.results):
         console.print(_fallbacks(result))
@@ -146,71 +162,99 @@ def print_summary(result: BatchResult, console: Console | None = None) -> None:
             if item.status != "duplicate":
                 console.print(_stages(item), markup=False)
         console.print(POSE_NOTE)
-    for item in result.results:
-        if item.status == "duplicate":
-            outputs = f"; its outputs: {item.manifest}" if item.manifest else ""
-            original = item.same_as or item.path
-            line = f"{item.path}: the same video as {original} (processed once{outputs})"
-            console.print(printable(line), markup=False)
-            continue
-        if item.summary.get("faces", 0) == 0 and not item.summary.get("faceless_sightings"):
-            console.print(f"{_name(item.path)}: no people found")
-        if "output_stem" in item.summary:
-            console.print(
-                f"{_name(item.path)}: outputs named {item.summary['output_stem']}_* "
-                "(another video in the output folder has its name)",
-                markup=False,
-            )
-        keys = (
-            "face_crops_too_small",
-            "face_crops_blurred",
-            "face_crops_turned_away",
-            "poses_carried",
-            "faceless_sightings",
-        )
-        small, dull, away, carried, faceless = (item.summary.get(k, 0) for k in keys)
-        if small or dull or away:
-            console.print(
-                f"{_name(item.path)}: no face crop for {small} small, {dull} defocused or "
-                f"dark and {away} turned-away faces (--min-face-size, "
-                "selection.min_face_sharpness, selection.min_profile_score)",
-                markup=False,
-            )
-        if faceless:
-            console.print(
-                f"{_name(item.path)}: {faceless} sightings of people whose face was not "
-                "found (seen from behind or turned away): frames and body crops, no face crops",
-                markup=False,
-            )
-        if carried:
-            console.print(
-                f"{_name(item.path)}: {carried} waist-up sightings took the pose the same "
-                "person has within 10 s where the legs are seen",
-                markup=False,
-            )
-        identity = item.summary.get("restoration_identity") or {}
-        if identity.get("checked"):
-            console.print(
-                f"{_name(item.path)}: restored faces moved {identity['median']:.2f} (median; "
-                f"max {identity['max']:.2f}) in face identity from their Lanczos resize; "
-                f"{identity['drift']} replaced by it for identity drift",
-                markup=False,
-            )
-        engines = item.summary.get("restoration_engines") or {}
-        if engines:
-            ran = ", ".join(f"{count} on {name}" for name, count in engines.items())
-            console.print(f"{_name(item.path)}: faces restored {ran}", markup=False)
-        unmatched = item.summary.get("people_not_matching_reference", 0)
-        if unmatched:
-            console.print(
-                f"{_name(item.path)}: {unmatched} people left out: their faces do not match "
-                "the --reference-face photos, or match an --exclude-face photo",
-                markup=False,
-            )
-        for reason, count in item.summary.get("fallbacks", {}).items():
-            console.print(f"{_name(item.path)}: fallback x{count}: {reason}", markup=False)
-        if item.manifest is not None:
-            console.print(f"{_name(item.path)}: wrote {item.manifest}")
+
+
+def _print_notes(item: VideoResult, console: Console) -> None:
+    """One video's lines below the tables: what it found, left out, fell back on, wrote."""
+    name, summary = _name(item.path), item.summary
+    if summary.get("faces", 0) == 0 and not summary.get("faceless_sightings"):
+        console.print(f"{name}: no people found")
+    for note in NOTES:
+        line = note(name, summary)
+        if line:
+            console.print(line, markup=False)
+    for reason, count in summary.get("fallbacks", {}).items():
+        console.print(f"{name}: fallback x{count}: {reason}", markup=False)
+    if item.manifest is not None:
+        console.print(f"{name}: wrote {item.manifest}")
+
+
+Note = Callable[[str, dict[str, Any]], str]  # (video name, its summary) -> a line, or ""
+
+
+def _stem_note(name: str, summary: dict[str, Any]) -> str:
+    if "output_stem" not in summary:
+        return ""
+    return (
+        f"{name}: outputs named {summary['output_stem']}_* "
+        "(another video in the output folder has its name)"
+    )
+
+
+def _no_crop_note(name: str, summary: dict[str, Any]) -> str:
+    keys = ("face_crops_too_small", "face_crops_blurred", "face_crops_turned_away")
+    small, dull, away = (summary.get(k, 0) for k in keys)
+    if not (small or dull or away):
+        return ""
+    return (
+        f"{name}: no face crop for {small} small, {dull} defocused or "
+        f"dark and {away} turned-away faces (--min-face-size, "
+        "selection.min_face_sharpness, selection.min_profile_score)"
+    )
+
+
+def _identity_note(name: str, summary: dict[str, Any]) -> str:
+    identity = summary.get("restoration_identity") or {}
+    if not identity.get("checked"):
+        return ""
+    return (
+        f"{name}: restored faces moved {identity['median']:.2f} (median; "
+        f"max {identity['max']:.2f}) in face identity from their Lanczos resize; "
+        f"{identity['drift']} replaced by it for identity drift"
+    )
+
+
+def _engines_note(name: str, summary: dict[str, Any]) -> str:
+    engines = summary.get("restoration_engines") or {}
+    ran = ", ".join(f"{count} on {engine}" for engine, count in engines.items())
+    return f"{name}: faces restored {ran}" if engines else ""
+
+
+def _count_note(key: str, text: str) -> Note:
+    """The note for a count that has something to say where it is not 0."""
+
+    def note(name: str, summary: dict[str, Any]) -> str:
+        count = summary.get(key, 0)
+        return f"{name}: {count} {text}" if count else ""
+
+    return note
+
+
+# A video's notes in the order they print.
+NOTES: tuple[Note, ...] = (
+    _stem_note,
+    _no_crop_note,
+    _count_note(
+        "faceless_sightings",
+        "sightings of people whose face was not found (seen from behind or turned away): "
+        "frames and body crops, no face crops",
+    ),
+    _count_note(
+        "poses_carried",
+        "waist-up sightings took the pose the same person has within 10 s where the legs are seen",
+    ),
+    _identity_note,
+    _engines_note,
+    _count_note(
+        "people_not_matching_reference",
+        "people left out: their faces do not match the --reference-face photos, or match "
+        "an --exclude-face photo",
+    ),
+)
+
+
+def _print_ending(result: BatchResult, console: Console) -> None:
+    """The failures, retries and interruption, then the totals."""
     for path, reason, _code in result.failures:
         line = f"failed: {reason}" if str(path) in reason else f"failed: {path}: {reason}"
         console.print(printable(line), markup=False)

@@ -5,7 +5,7 @@ frame analyzer's pose and head models) is made once per session by
 ``session.cached(key, factory)``, keyed by what configures it (what it is, the model
 and the device first), and handed to whoever needs it. The factories live beside what
 they make (``restore.loading.engine``, ``detect.face_detector``,
-``detect.face_identity.face_embedder``, ``pipeline.analysis.frame_analyzer``, ...): the
+``detect.face_identity.face_embedder``, ``pipeline.frame_analysis.frame_analyzer``, ...): the
 session knows nothing of them. A session is created by its user (the batch,
 ``personframes restore``, a library caller) and passed in, never kept in a module
 global, so its lifetime is the caller's.

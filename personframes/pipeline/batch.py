@@ -181,7 +181,7 @@ def executor(config: Config, videos: int) -> Executor:
     """The executor a run takes: Ray when asked, worker processes for several videos with
     ``--workers``, else one video after another here."""
     if config.pipeline.executor == "ray":
-        from .ray_pool import run_on_ray  # the ray extra; imported only when asked
+        from .ray_dispatch import run_on_ray  # the ray extra; imported only when asked
 
         return run_on_ray
     return run_parallel if config.pipeline.workers > 1 and videos > 1 else run_serial

@@ -1,5 +1,5 @@
 """What one video's run comes to, and how executors report it: the serial, process-pool
-(:mod:`.batch`) and Ray (:mod:`.ray_pool`) executors all run videos through
+(:mod:`.batch`) and Ray (:mod:`.ray_dispatch`) executors all run videos through
 :func:`process_or_fail` and keep the outcomes in a :class:`BatchResult` with
 :func:`record`; each is an :class:`Executor`."""
 

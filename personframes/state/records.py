@@ -198,7 +198,7 @@ class SelectInfo(Record):
 
 class FaceScores(Record):
     """A person's quality in one frame, 0 to 1 ranked within the video
-    (``pipeline/analysis.face_scores``), and the face region's raw sharpness."""
+    (``pipeline/video_analysis.face_scores``), and the face region's raw sharpness."""
 
     overall: Number
     sharpness: Number

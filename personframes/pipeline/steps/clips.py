@@ -38,9 +38,9 @@ from ...types import Box, Image
 from ...video.decode import VideoReader, upright_rgb
 from ...video.encode import ClipEncoder, clip_file
 from ...video.resample import frames_at
-from ..analysis import analyze_video
 from ..clip_tracking import Track, bridged, find_face, follow, tracked_span
 from ..context import RunContext
+from ..video_analysis import analyze_video
 from .base import Step
 from .scan import scan_results
 from .select import people_kept

@@ -11,9 +11,9 @@ from ...state.records import INFO_KEY, FaceRecord, Record, ScanFrame, ScanInfo, 
 from ...types import FaceDetection, Image
 from ...video.decode import VideoReader
 from ...video.sampling import SampledFrame, SamplingStats, sample_candidates
-from ..analysis import Described, FramePoses, frame_analyzer
 from ..context import RunContext
 from ..fallbacks import Fallback
+from ..frame_analysis import Described, FramePoses, frame_analyzer
 from .base import Step
 
 TimedPoses = tuple[FramePoses, float]  # the poses and the seconds they took

@@ -7,9 +7,8 @@ from collections import Counter
 from typing import Literal
 
 from ...config import OutputConfig, SelectionConfig
-from ...output.naming import OutputKind
+from ...output.naming import NO_FACE, OutputKind
 from ...state.records import INFO_KEY, FaceScores, Number, ScanInfo, SelectInfo, SelectItem
-from ..analysis import NO_FACE, VideoAnalysis, analyze_video
 from ..context import RunContext
 from ..reference import (
     PersonMatch,
@@ -19,6 +18,7 @@ from ..reference import (
     nearest_reference,
 )
 from ..selection import Candidate, Selected, name_outputs, select_frames
+from ..video_analysis import VideoAnalysis, analyze_video
 from .base import Step
 from .scan import scan_results
 
