@@ -110,7 +110,7 @@ class ModelsConfig(_Section):
         "on this machine that needs the model measures the installed engines (a few "
         "seconds) and saves the choice in the model cache for every later run "
         "(`personframes models tune` measures again); a resumed video keeps the engine it "
-        "started with; or one of ncnn, onnxruntime, torch, openvino",
+        "started with; or the engine to use",
     )
     precision: PrecisionMode = Field(
         "auto",
