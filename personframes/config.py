@@ -38,7 +38,7 @@ PolicyName = Literal["auto", "always"]
 # engine, detector or catalogue model adds its id here too; tests/test_config.py).
 RestoreEngineName = Literal["auto", "ncnn", "torch", "onnxruntime", "openvino"]
 FaceDetectorName = Literal[
-    "centerface", "mediapipe-full", "mediapipe-short", "centerface+mediapipe"
+    "centerface", "mediapipe-full", "mediapipe-short", "dlib-hog", "centerface+mediapipe"
 ]
 ModelId = Literal[
     "realesrgan-x4plus",
