@@ -36,7 +36,7 @@ PrecisionMode = Literal["fp32", "bf16", "auto"]
 PolicyName = Literal["auto", "always"]
 # The ids of the registries' entries (the registries are checked against these: a new
 # engine, detector or catalogue model adds its id here too; tests/test_config.py).
-RestoreEngineName = Literal["auto", "ncnn", "torch", "onnxruntime", "openvino"]
+RestoreEngineName = Literal["auto", "ncnn", "torch", "onnxruntime", "openvino", "opencv"]
 FaceDetectorName = Literal[
     "centerface", "mediapipe-full", "mediapipe-short", "dlib-hog", "centerface+mediapipe"
 ]
