@@ -37,9 +37,9 @@ PrecisionMode = Literal["fp32", "bf16", "auto"]
 PolicyName = Literal["auto", "always"]
 # The ids of the registries' entries (the registries are checked against these: a new
 # engine, detector or catalogue model adds its id here too; tests/test_config.py).
-RestoreEngineName = Literal["auto", "ncnn", "torch", "onnxruntime", "openvino"]
+RestoreEngineName = Literal["auto", "ncnn", "torch", "onnxruntime", "openvino", "opencv"]
 FaceDetectorName = Literal[
-    "centerface", "mediapipe-full", "mediapipe-short", "centerface+mediapipe"
+    "centerface", "mediapipe-full", "mediapipe-short", "dlib-hog", "centerface+mediapipe"
 ]
 ModelId = Literal[
     "realesrgan-x4plus",
@@ -111,7 +111,7 @@ class ModelsConfig(_Section):
         "on this machine that needs the model measures the installed engines (a few "
         "seconds) and saves the choice in the model cache for every later run "
         "(`personframes models tune` measures again); a resumed video keeps the engine it "
-        "started with; or one of ncnn, onnxruntime, torch, openvino",
+        "started with; or the engine to use",
     )
     precision: PrecisionMode = Field(
         "auto",

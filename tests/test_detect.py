@@ -34,6 +34,7 @@ LABELS: dict[tuple[str, int], tuple[int, int, int, int]] = {
     ("stage_performer", 35): (290, 118, 170, 242),  # left profile close-up
 }
 MEDIAPIPE_KEYPOINTS = {"left_eye", "right_eye", "nose", "mouth", "left_ear", "right_ear"}
+DLIB_KEYPOINTS = {"left_eye", "right_eye", "nose_base"}  # dlib's 5 points: no mouth
 
 # Known results at the defaults (confidence 0.4, max_side 640), from bench/detect_recall.py.
 EXPECTED_HITS: list[tuple[str, str, int]] = [
@@ -127,6 +128,8 @@ def test_keypoint_names_and_viewer_sides(
     names = set(face.keypoints)
     if name.startswith("mediapipe"):
         assert names == MEDIAPIPE_KEYPOINTS
+    elif name == "dlib-hog":
+        assert names == DLIB_KEYPOINTS
     else:
         assert set(FIVE_POINT_NAMES) <= names
         points = face.five_points()
@@ -134,7 +137,8 @@ def test_keypoint_names_and_viewer_sides(
         assert face.keypoints["mouth_left"][0] < face.keypoints["mouth_right"][0]
     # "left" is as seen by the viewer: nearer the image's left edge.
     assert face.keypoints["left_eye"][0] < face.keypoints["right_eye"][0]
-    assert face.keypoints["left_eye"][1] < face.keypoints["nose"][1]
+    nose = face.keypoints["nose" if "nose" in names else "nose_base"]
+    assert face.keypoints["left_eye"][1] < nose[1]
     for x, _y in face.keypoints.values():
         assert face.box.x1 - face.box.width < x < face.box.x2 + face.box.width
 
@@ -208,6 +212,7 @@ def test_face_detectors_lists_the_registered_ids() -> None:
         "centerface",
         "mediapipe-full",
         "mediapipe-short",
+        "dlib-hog",
         "centerface+mediapipe",
     )
 

@@ -115,8 +115,8 @@ def verify(model_ids: tuple[str, ...], config_file: Path | None, **params: Any) 
 @add_options((flag("models.precision", "--precision"),))
 @_cache_option
 def tune(model_id: str, config_file: Path | None, **params: Any) -> None:
-    """Measure which engine restores faces fastest here and save the choice (and the
-    ONNX graph the ONNX Runtime and OpenVINO engines run) in the model cache."""
+    """Measure which engine restores faces fastest here and save the choice (and
+    Real-ESRGAN's ONNX graph, for the engines that run it) in the model cache."""
     config = load_config(config_file, overrides(params))
     setup_logging(config.logging)
     session = ModelSession(config.models.cache_dir)

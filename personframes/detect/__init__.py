@@ -61,6 +61,12 @@ def _mediapipe_short(**settings: Any) -> FaceDetector:
     return MediaPipeShortRange(**settings)
 
 
+def _dlib_hog(**settings: Any) -> FaceDetector:
+    from .dlib_hog import DlibHogDetector
+
+    return DlibHogDetector(**settings)
+
+
 def _centerface_mediapipe(**settings: Any) -> FaceDetector:
     from .combined import CombinedFaceDetector
 
@@ -80,6 +86,10 @@ def _build_registry() -> Registry[DetectorEntry]:
     registry.register(
         "mediapipe-short",
         DetectorEntry(_mediapipe_short, "MediaPipe short-range (LiteRT, CPU), large faces only"),
+    )
+    registry.register(
+        "dlib-hog",
+        DetectorEntry(_dlib_hog, "dlib's HOG frontal faces (CPU), eyes and base of the nose"),
     )
     registry.register(
         "centerface+mediapipe",

@@ -71,6 +71,7 @@ DISTRIBUTIONS = {
     "torch": "torch",
     "onnxruntime": "onnxruntime",
     "openvino": "openvino",
+    "opencv": "opencv-python-headless",
 }
 
 

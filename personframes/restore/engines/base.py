@@ -155,6 +155,15 @@ ENGINES.register(
         "pip install 'personframes[openvino]'",
     ),
 )
+ENGINES.register(
+    "opencv",
+    EngineEntry(
+        "personframes.restore.engines.opencv_engine",
+        "OpenCvEngine",
+        ("cv2",),
+        "pip install opencv-python-headless",
+    ),
+)
 
 
 def engine_available(name: str) -> bool:
