@@ -94,7 +94,8 @@ def _write(target: Destination, placed: list[Placed], settings: ExportConfig) ->
     if settings.bucket:
         buckets.write("file,width,height,bucket_width,bucket_height\n")
     for item in placed:
-        if settings.bucket:
+        # A clip (.mp4) is copied as it is: its sides are multiples of 16 already.
+        if settings.bucket and item.source.entry.get("kind") != "clip":
             data, (w, h), (bw, bh) = _snapped(item, settings.bucket)
             target.put_bytes(item.image, data)
             buckets.write(f'"{item.image}",{w},{h},{bw},{bh}\n')
