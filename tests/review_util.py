@@ -17,6 +17,17 @@ from .util import VIDEOS
 VIDEO = "stage_performer"  # several people: merges; small faces: restored ones
 # Enough frames for several people, restored faces and a live view of the write step.
 EXTRACT_ARGS = ("--max-frames", "24")
+# The browser tests' Chromium (Debian's: it plays H.264) and its flags.
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class BackgroundExtract:

@@ -14,19 +14,8 @@ import pytest
 
 from personframes.state.review import ReviewStore
 
-from .review_util import BackgroundExtract, Server
+from .review_util import ARGS, CHROMIUM, BackgroundExtract, Server
 from .util import run_cli
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 playwright_api = pytest.importorskip(
     "playwright.sync_api", reason="playwright is in the test extra: pip install -e '.[test]'"

@@ -1,5 +1,6 @@
 """Contact sheets: every image of the folder as a thumbnail, grouped by person, in one
-self-contained HTML file (thumbnails embedded, no server) or one PNG."""
+self-contained HTML file (thumbnails embedded, no server) or one PNG. A clip shows its
+first frame, marked as a clip."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PIL import ImageDraw, ImageOps
 from ..errors import InputError
 from ..output.writer import atomic_write_bytes
 from ..state.review import UNREVIEWED, Decision, ReviewStore
+from ..video.decode import VideoReader
 from .catalog import Catalog, Entry
 from .snapshot import people_of
 
@@ -22,10 +24,22 @@ THUMB = 160  # px, the longest side
 COLOURS = {"accepted": (47, 191, 113), "rejected": (229, 72, 77), UNREVIEWED: (52, 56, 69)}
 
 
+def _first_frame(path: Path) -> PILImage.Image:
+    """A clip's first frame (a clip without one: InputError from the reader)."""
+    with VideoReader(path) as reader:
+        _, _, _, image = next(reader.frames())
+        return PILImage.fromarray(image())
+
+
 def _thumbnail(entry: Entry, output_dir: Path) -> PILImage.Image:
-    with PILImage.open(output_dir / entry.path) as image:
-        thumb = ImageOps.exif_transpose(image).convert("RGB")
+    if entry.is_clip:
+        thumb = _first_frame(output_dir / entry.path)
+    else:
+        with PILImage.open(output_dir / entry.path) as image:
+            thumb = ImageOps.exif_transpose(image).convert("RGB")
     thumb.thumbnail((THUMB, THUMB))
+    if entry.is_clip:  # a play mark in the corner: this is the first frame of a clip
+        ImageDraw.Draw(thumb).polygon([(6, 6), (6, 24), (21, 15)], fill=(245, 184, 61))
     return thumb
 
 

@@ -19,7 +19,8 @@ def person_label(person: str, several_videos: bool) -> str:
 
 
 def people_of(entries: list[Entry], store: ReviewStore) -> dict[str, dict[str, Any]]:
-    """Person groups (root -> label, name, members, count, sample images), by root."""
+    """Person groups (root -> label, name, members, count of images, of clips, sample
+    images), by root."""
     several = len({e.video for e in entries}) > 1
     groups = store.groups({e.person for e in entries})
     names = store.names()
@@ -31,7 +32,7 @@ def people_of(entries: list[Entry], store: ReviewStore) -> dict[str, dict[str, A
         images[root].append(entry)
     people = {}
     for root in sorted(members, key=lambda r: (r.rpartition(":")[0], int(r.rpartition(":")[2]))):
-        shown = images[root]
+        shown = [e for e in images[root] if not e.is_clip]  # clips: counted, not samples
         best = sorted(shown, key=lambda e: (e.kind != "face", -(e.quality or 0.0), e.path))
         people[root] = {
             "id": root,
@@ -39,6 +40,7 @@ def people_of(entries: list[Entry], store: ReviewStore) -> dict[str, dict[str, A
             "name": names.get(root),
             "members": sorted(members[root]),
             "count": len(shown),
+            "clips": len(images[root]) - len(shown),
             "samples": [e.path for e in best[:SAMPLES]],
         }
     return people

@@ -5,11 +5,14 @@ const FIELDS = ["group", "kind", "pose", "head", "shot", "decision"];
 const $ = (id) => document.getElementById(id);
 
 let state = { items: [], people: [], progress: [] };
-let selected = null; // the selected image's path
+let selected = null; // the selected image's (or clip's) path
 let view = "images";
 const drafts = new Map(); // names typed in the person view, kept across updates
 let peopleShown = null; // the people the person view shows now (JSON)
 const filters = { quality: 0 };
+// A clip's video in the grid, kept across renders (a new element would load it again
+// and start it over on every update of a running extract).
+const clipVideos = new Map();
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -83,16 +86,42 @@ function fillFilters() {
   }
 }
 
+// -- clips ---------------------------------------------------------------
+// A clip (extract --clips) is an .mp4: silent, looped, shown by its first frame in the
+// grid and played while the pointer is on it; played with controls in the side panel.
+function clipVideo(item, attrs) {
+  const video = el("video", { src: fileUrl(item.path), loop: "", playsinline: "", "aria-label": item.path, ...attrs });
+  video.muted = true; // the attribute alone does not mute an element made by script
+  return video;
+}
+
+function gridVideo(item) {
+  let video = clipVideos.get(item.path);
+  if (!video) {
+    video = clipVideo(item, { preload: "metadata" });
+    video.addEventListener("mouseenter", () => video.play().catch(() => {}));
+    video.addEventListener("mouseleave", () => video.pause());
+    clipVideos.set(item.path, video);
+  }
+  return video;
+}
+
+function seconds(clip) {
+  return `${(clip.frames / clip.fps).toFixed(1)} s`;
+}
+
 // -- the grid ------------------------------------------------------------
 function cardFor(item) {
+  const clip = item.kind === "clip";
   const card = el(
     "figure",
-    { class: "card " + item.decision, dataset: { path: item.path }, title: item.path },
-    el("img", { src: fileUrl(item.path), loading: "lazy", alt: item.path }),
+    { class: "card " + item.decision, dataset: { path: item.path, kind: item.kind }, title: item.path },
+    clip ? gridVideo(item) : el("img", { src: fileUrl(item.path), loading: "lazy", alt: item.path }),
     el("figcaption", {}, `${item.kind} · ${item.head} · ${item.shot}`),
     el("span", { class: "badge" }, item.decision === "unreviewed" ? "" : item.decision)
   );
   if (item.restored) card.append(el("span", { class: "restored-mark" }, "restored"));
+  if (clip) card.append(el("span", { class: "clip-mark" }, `\u25B6 ${seconds(item.details.clip)}`));
   if (item.path === selected) card.classList.add("selected");
   card.addEventListener("click", () => select(item.path));
   return card;
@@ -110,6 +139,8 @@ function renderGrid() {
     categories.get(category).push(item);
   }
   const order = state.people.map((p) => p.id);
+  const paths = new Set(state.items.map((i) => i.path));
+  for (const path of [...clipVideos.keys()]) if (!paths.has(path)) clipVideos.delete(path);
   const sections = [...groups.keys()].sort((a, b) => order.indexOf(a) - order.indexOf(b));
   grid.replaceChildren(
     ...sections.map((group) => {
@@ -141,9 +172,17 @@ function renderPanel() {
   const item = state.items.find((i) => i.path === selected);
   const panel = $("panel");
   panel.hidden = !item || view !== "images";
-  if (!item) return;
   const viewer = $("viewer");
-  if (item.before) {
+  if (panel.hidden) for (const video of viewer.querySelectorAll("video")) video.pause();
+  if (!item) return;
+  if (item.kind === "clip") {
+    if (viewer.dataset.clip !== item.path) {
+      // Kept while the same clip stays selected: an update does not start it over.
+      viewer.replaceChildren(clipVideo(item, { class: "single", controls: "", autoplay: "", preload: "auto" }));
+      viewer.dataset.clip = item.path;
+    }
+  } else if (item.before) {
+    delete viewer.dataset.clip;
     const compare = el(
       "div",
       { class: "compare", style: `--ratio: ${item.size[0]} / ${item.size[1]}` },
@@ -158,6 +197,7 @@ function renderPanel() {
     compare.append(slider);
     viewer.replaceChildren(compare);
   } else {
+    delete viewer.dataset.clip;
     viewer.replaceChildren(el("img", { class: "single", src: fileUrl(item.path), alt: item.path }));
   }
   const rows = [
@@ -170,9 +210,19 @@ function renderPanel() {
     ["shot", item.shot],
     ["quality", item.quality === null ? "—" : item.quality.toFixed(3)],
     ["size", `${item.size[0]} × ${item.size[1]}`],
-    ["frame", String(item.frame_index)],
+    [item.kind === "clip" ? "first frame" : "frame", String(item.frame_index)],
     ["selection", item.reason],
   ];
+  const clip = item.details.clip;
+  if (clip) {
+    rows.push(
+      ["time", `${clip.start_s.toFixed(2)} – ${clip.end_s.toFixed(2)} s (${seconds(clip)})`],
+      ["frames", `${clip.frames} at ${clip.fps} fps`],
+      ["crop", clip.crop],
+      ["shot number", `${clip.shot} (0: before the first cut)`],
+      ["frames bridged", String(clip.frames_bridged)]
+    );
+  }
   const restoration = item.details.restoration;
   if (restoration) {
     rows.push(["restoration", `${restoration.decision}: ${restoration.reason || ""}`]);
@@ -282,7 +332,8 @@ function renderPeople() {
     };
     save.addEventListener("click", rename);
     name.addEventListener("keydown", (event) => event.key === "Enter" && rename());
-    const members = el("div", { class: "members" }, `${person.count} image${person.count === 1 ? "" : "s"} · ${person.members.join(", ")}`);
+    const clips = person.clips ? ` · ${person.clips} clip${person.clips === 1 ? "" : "s"}` : "";
+    const members = el("div", { class: "members" }, `${person.count} image${person.count === 1 ? "" : "s"}${clips} · ${person.members.join(", ")}`);
     if (person.members.length > 1) {
       for (const member of person.members.filter((m) => m !== person.id)) {
         const split = el("button", { type: "button", title: `separate ${member} again` }, `split ${member}`);
@@ -319,6 +370,7 @@ function renderProgress() {
   const parts = state.progress.map((p) => {
     if (p.step === "done") return `${p.video}: done`;
     if (p.step === "write") return `${p.video}: writing ${p.written}/${p.planned}`;
+    if (p.step === "clips") return `${p.video}: cutting clips (${p.clips} so far)`;
     return `${p.video}: ${p.step === "scan" ? "scanning" : p.step === "select" ? "selecting" : "finishing"}`;
   });
   const running = state.progress.some((p) => p.step !== "done");
