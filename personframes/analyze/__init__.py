@@ -5,6 +5,7 @@
 - :mod:`.shot_type`: extreme_closeup .. wide_shot
 - :mod:`.quality`: sharpness, exposure, noise; video-relative sharpness
 - :mod:`.tracking`: person ids over time, shot cuts
+- :mod:`.framing`: how much of a head is inside the frame
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .body_pose import (
     carry_poses,
     classify_angles,
 )
+from .framing import head_in_frame
 from .head_pose import (
     HEAD_DIRECTIONS,
     HeadDirection,
@@ -58,6 +60,7 @@ __all__ = [
     "classify_angles",
     "classify_direction",
     "classify_shot_type",
+    "head_in_frame",
     "measure_quality",
     "percentile_ranks",
     "score_quality",

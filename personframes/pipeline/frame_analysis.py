@@ -19,6 +19,7 @@ from ..analyze import (
     appearance_signature,
     body_signature,
     classify_shot_type,
+    head_in_frame,
     measure_quality,
 )
 from ..config import Config
@@ -54,6 +55,7 @@ class Looks:
     face_quality: QualityRecord
     signature: list[float]
     identity: list[float] | None = None
+    head_in_frame: float | None = None  # the share of the head box inside the frame
 
 
 Described = tuple[QualityRecord, list[Looks]]  # ``describe``'s half of a frame's analysis
@@ -137,6 +139,7 @@ class FrameAnalyzer:
                         round(float(v), 5) for v in appearance_signature(image, face.box).ravel()
                     ],
                     identity=identity,
+                    head_in_frame=head_in_frame(face, image.shape[1], image.shape[0]),
                 )
             )
         return _metrics(image), people
@@ -161,6 +164,7 @@ class FrameAnalyzer:
                 person.face_quality,
                 person.signature,
                 person.identity,
+                person.head_in_frame,
             )
             for face, pose, person in zip(faces, poses.per_face, looks, strict=True)
         ]
@@ -188,6 +192,7 @@ class FrameAnalyzer:
         region_quality: QualityRecord,
         signature: list[float],
         identity: list[float] | None = None,
+        in_frame: float | None = None,
     ) -> PersonRecord:
         width, height = size
         visibility = self.config.pose.min_visibility
@@ -209,6 +214,7 @@ class FrameAnalyzer:
             face_quality=region_quality,
             signature=signature,
             identity=identity,
+            head_in_frame=in_frame,
         )
 
 

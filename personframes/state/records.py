@@ -133,6 +133,9 @@ class PersonRecord(Record):
     # Face identity embedding (128 numbers) of a face turned toward the camera; None
     # for profiles, people found by their body alone, or without the identity model.
     identity: list[Number] | None = None
+    # The share of the head box (as face crops frame it) inside the frame; None for a
+    # person found by their body alone, and in scans before version 6.
+    head_in_frame: Number | None = None
 
 
 class ScanFrame(Record):

@@ -161,6 +161,7 @@ class ManifestStep(Step):
                 "person_ids": record.person_ids,  # a full frame chosen for several people
                 "reference_distance": record.reference_distance,  # --reference-face
                 "person_reference_distance": record.person_reference_distance,
+                "head_in_frame": person.head_in_frame,  # None: no face
             }
             entry.update({k: v for k, v in optional.items() if v is not None})
             outputs.append(entry)

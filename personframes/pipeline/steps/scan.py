@@ -32,7 +32,8 @@ def scan_results(ctx: RunContext) -> tuple[ScanInfo, list[ScanFrame]]:
 
 class ScanStep(Step):
     NAME = "scan"
-    VERSION = 5  # 2: thumbnail dHash; 3: people by body alone; 4: closeup by chin; 5: identity
+    VERSION = 6  # 2: thumbnail dHash; 3: people by body alone; 4: closeup by chin; 5: identity;
+    # 6: head in frame
     TEMP = "candidates"
     # selection.min_face_sharpness: which faces get an identity embedding
     SECTIONS = ("sampling", "models", "pose", "head_angle", "selection.min_face_sharpness")
