@@ -214,7 +214,8 @@ def test_smoothing_removes_shake_not_motion() -> None:
 def test_real_clips_export_for_musubi(stage: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     import tomllib
 
-    out, info = stage
+    out, _ = stage
+    info = json.loads((out / "stage_performer_info.json").read_text())  # as a test left it
     dest = tmp_path / "musubi"
     result = run_cli("export", str(out), str(dest), "--format", "musubi", "--include", "unreviewed")
     assert result.returncode == 0, result.stderr
