@@ -132,7 +132,7 @@ def _clip_entry(stem: str, item: ClipItem) -> Entry:
         quality=float(item.quality.overall),
         size=(int(item.size[0]), int(item.size[1])),
         frame_index=item.first_frame_index,
-        reason=f"clip {item.rank} of person {item.person_id} by quality",
+        reason=item.reason,
         details={"quality": item.quality.model_dump(), "clip": clip},
     )
 

@@ -330,6 +330,11 @@ class ClipItem(Record):
     def path(self) -> str:
         return self.file if self.folder is None else f"{self.folder}/{self.file}"
 
+    @property
+    def reason(self) -> str:
+        """Why it was chosen, as info.json and the gallery say it."""
+        return f"clip {self.rank} of person {self.person_id} by quality"
+
 
 class ClipsInfo(Record):
     """The clips step's counts for one video."""
