@@ -94,10 +94,7 @@ def clip_entry(clip: ClipItem) -> dict[str, Any]:
         "frames_bridged": clip.frames_bridged,
         "jitter_px": {"raw": clip.jitter_px, "smoothed": clip.smoothed_jitter_px},
         "quality": clip.quality.model_dump(),
-        "selection": {
-            "rank": clip.rank,
-            "reason": f"clip {clip.rank} of person {clip.person_id} by quality",
-        },
+        "selection": {"rank": clip.rank, "reason": clip.reason},
         "caption": clip.caption if clip.folder is None else f"{clip.folder}/{clip.caption}",
     }
 
