@@ -4,8 +4,8 @@ Each case builds its inputs in a fresh folder, runs ``python -m personframes ...
 subprocess (``tests/util.py`` ``run_cli``; the working directory is an empty folder of the
 case and ``XDG_CACHE_HOME`` points into the case, so a stray write shows up) and asserts
 what follows. The cases written ``refused(...)`` end at validation (exit 2 before any
-video, image or model is opened, file names in ASCII): they run the same entry point in
-this process instead (``run_cli_in_process``: click's runner around
+video, image or model is opened; file names of printable ASCII): they run the same entry
+point in this process instead (``run_cli_in_process``: click's runner around
 ``personframes.cli.main``, the console script's own error mapping), which saves starting
 an interpreter per case; a spy fails such a case if it opens a video, an image or a
 model (then it belongs in a subprocess, where what native libraries print is seen).
@@ -670,6 +670,8 @@ CASES = [
     ),
     refused("empty-folder", build_empty_folder, "empty", "no video"),
     refused("folder-named-mp4", build_folder_named_mp4, "clip.mp4"),
+    # Refused at validation, yet a subprocess: its timeout ends a run that would block
+    # reading the pipe, which in this process would hang the session.
     case("fifo-named-mp4", build_fifo, 2, "pipe.mp4", "not a regular file", timeout=30),
     refused("dev-null-as-video", lambda ws: extract(ws, "/dev/null"), "/dev/null"),
     # -- where the output goes -------------------------------------------------------------
