@@ -2,7 +2,13 @@
 
 Each case builds its inputs in a fresh folder, runs ``python -m personframes ...`` in a
 subprocess (``tests/util.py`` ``run_cli``; the working directory is an empty folder of the
-case and ``XDG_CACHE_HOME`` points into the case, so a stray write shows up) and asserts:
+case and ``XDG_CACHE_HOME`` points into the case, so a stray write shows up) and asserts
+what follows. The cases written ``refused(...)`` end at validation (exit 2 before any
+video, image or model is opened; file names of printable ASCII): they run the same entry
+point in this process instead (``run_cli_in_process``: click's runner around
+``personframes.cli.main``, the console script's own error mapping), which saves starting
+an interpreter per case; a spy fails such a case if it opens a video, an image or a
+model (then it belongs in a subprocess, where what native libraries print is seen).
 
 1. **Exit code**: 2 for bad input, usage or configuration; 1 for processing, state or
    model failures (a full disk, a state database that is not one); 130 for SIGINT
@@ -78,7 +84,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .util import IMAGES, VIDEOS, make_audio_only, make_video, moving_square_frames, run_cli
+from .util import (
+    IMAGES,
+    VIDEOS,
+    make_audio_only,
+    make_video,
+    moving_square_frames,
+    run_cli,
+    run_cli_in_process,
+)
 
 USAGE_ERROR = re.compile(r"^Error: ")
 LOG_LINE = re.compile(r"^personframes: (DEBUG|INFO|WARNING): ")
@@ -249,10 +263,16 @@ class Case:
     send: tuple[float, int] | None = None  # (seconds after spawn, signal)
     timeout: float = 120
     set_aside: str | None = None  # an entry of OUT the run must rename aside, intact
+    in_process: bool = False  # ends at validation: run in this process (see the docstring)
 
 
 def case(id: str, build: Build, code: int, *mentions: str, **kw: Any) -> Any:
     return pytest.param(Case(build, code, tuple(mentions), **kw), id=id)
+
+
+def refused(id: str, build: Build, *mentions: str, **kw: Any) -> Any:
+    """A case refused at validation (exit 2) before any video, image or model is opened."""
+    return case(id, build, 2, *mentions, in_process=True, **kw)
 
 
 # -- builders ------------------------------------------------------------------------------
@@ -571,10 +591,15 @@ READ_ONLY = TMPFS.format(size="1m") + ' && mount -o remount,ro "$PF_OUT"'
 
 CASES = [
     # -- the video files -------------------------------------------------------------------
-    case("missing-file", build_missing, 2, "nope.mp4", "no such file"),
-    case("missing-file-new-out", build_missing, 2, "nope.mp4", seed=False, out_exists=False),
-    case("zero-byte-video", data_file("empty.mp4", b""), 2, "empty.mp4", "empty"),
-    case("text-file-named-mp4", data_file("notes.mp4", "not a video\n" * 20), 2, "notes.mp4"),
+    refused("missing-file", build_missing, "nope.mp4: no such file"),
+    refused("missing-file-new-out", build_missing, "nope.mp4", seed=False, out_exists=False),
+    refused("zero-byte-video", data_file("empty.mp4", b""), "empty.mp4: file is empty"),
+    case(
+        "text-file-named-mp4",
+        data_file("notes.mp4", "not a video\n" * 20),
+        2,
+        "notes.mp4: not a readable video",
+    ),
     case("truncated-moov-at-end-30pct", cut("noise", 30, "cut.mp4"), 2, "cut.mp4"),
     case("truncated-moov-at-end-70pct", cut("noise", 70, "cut.mp4"), 2, "cut.mp4"),
     case(
@@ -599,7 +624,12 @@ CASES = [
         "damaged.mp4",
     ),
     case("random-bytes-in-index", scribble("noise", 0.997, 1.0, "index.mp4"), 2, "index.mp4"),
-    case("audio-only", video_file("audio", "voice.mp4"), 2, "voice.mp4", "audio"),
+    case(
+        "audio-only",
+        video_file("audio", "voice.mp4"),
+        2,
+        "voice.mp4: no video stream (contains audio)",
+    ),
     case(
         "video-stream-without-frames",
         video_file("no_frames"),
@@ -621,11 +651,11 @@ CASES = [
         check=one_manifest_no_outputs("my holiday  clip "),
     ),
     case("unicode-name-zero-byte", data_file("vidéo 名前.mp4", b""), 2, "vidéo 名前.mp4"),
-    case("newline-in-file-name", data_file("two\nlines.mp4", "text\n"), 2, "lines.mp4"),
+    case("newline-in-file-name", data_file("two\nlines.mp4", "text\n"), 2, "two\\nlines.mp4"),
     case("newline-in-missing-name", lambda ws: extract(ws, ws.inp / "a\nb.mp4"), 2, "b.mp4"),
     case("non-utf8-file-name", build_non_utf8_name, 2, "clip"),
-    case("symlink-loop", build_symlink_loop, 2, "a.mp4", "link|loop"),
-    case("dangling-symlink", build_dangling_symlink, 2, "gone.mp4", "no such file|link"),
+    refused("symlink-loop", build_symlink_loop, "a.mp4", "link|loop"),
+    refused("dangling-symlink", build_dangling_symlink, "gone.mp4", "no such file|link"),
     case(
         "folder-with-symlink-loop",
         build_folder_with_loop,
@@ -633,14 +663,20 @@ CASES = [
         check=one_manifest_no_outputs("clip"),
         timeout=60,
     ),
-    case("folder-without-videos", build_folder_without_videos, 2, "holiday", "no video"),
-    case("empty-folder", build_empty_folder, 2, "empty", "no video"),
-    case("folder-named-mp4", build_folder_named_mp4, 2, "clip.mp4"),
+    refused(
+        "folder-without-videos",
+        build_folder_without_videos,
+        "holiday: directory contains no video files",
+    ),
+    refused("empty-folder", build_empty_folder, "empty", "no video"),
+    refused("folder-named-mp4", build_folder_named_mp4, "clip.mp4"),
+    # Refused at validation, yet a subprocess: its timeout ends a run that would block
+    # reading the pipe, which in this process would hang the session.
     case("fifo-named-mp4", build_fifo, 2, "pipe.mp4", "not a regular file", timeout=30),
-    case("dev-null-as-video", lambda ws: extract(ws, "/dev/null"), 2, "/dev/null"),
+    refused("dev-null-as-video", lambda ws: extract(ws, "/dev/null"), "/dev/null"),
     # -- where the output goes -------------------------------------------------------------
-    case("output-is-a-file", build_output_is_file, 2, "{out}", seed=False, out_exists=False),
-    case("output-under-a-file", build_output_under_file, 2, "{out}", seed=False, out_exists=False),
+    refused("output-is-a-file", build_output_is_file, "{out}", seed=False, out_exists=False),
+    refused("output-under-a-file", build_output_under_file, "{out}", seed=False, out_exists=False),
     case(
         "output-cannot-be-created",
         build_output_in_proc,
@@ -649,8 +685,15 @@ CASES = [
         seed=False,
         out_exists=False,
     ),
-    case("output-empty-path", build_output_empty_string, 2, "output", seed=False),
-    case("output-read-only", video_file("no_people"), 2, "{out}", "writ", mount=READ_ONLY),
+    refused("output-empty-path", build_output_empty_string, "output", seed=False),
+    case(
+        "output-read-only",
+        video_file("no_people"),
+        2,
+        "{out}",
+        "output directory is not writable",
+        mount=READ_ONLY,
+    ),
     case(
         "output-full",
         build_full_disk,
@@ -659,7 +702,7 @@ CASES = [
         mount=TMPFS.format(size="200k"),
         timeout=180,
     ),
-    case("state-folder-is-a-file", build_state_is_file, 2, ".personframes"),
+    refused("state-folder-is-a-file", build_state_is_file, ".personframes"),
     case(
         "state-database-garbage",
         build_state_garbage,
@@ -667,192 +710,170 @@ CASES = [
         set_aside=".personframes/state.sqlite",
         check=one_manifest_no_outputs("no_people"),
     ),
-    case("log-file-under-a-file", build_log_under_file, 2, "run.log"),
+    refused("log-file-under-a-file", build_log_under_file, "run.log"),
     # -- configuration files ---------------------------------------------------------------
-    case("config-not-yaml", with_config("sampling: [unclosed\n  - {\n"), 2, "config.yaml"),
-    case("config-yaml-list", with_config("- sampling\n- output\n"), 2, "config.yaml", "mapping"),
-    case("config-yaml-scalar", with_config("42\n"), 2, "config.yaml"),
-    case("config-unknown-section", with_config("colour:\n  hue: 3\n"), 2, "config.yaml", "colour"),
-    case(
+    refused("config-not-yaml", with_config("sampling: [unclosed\n  - {\n"), "config.yaml"),
+    refused("config-yaml-list", with_config("- sampling\n- output\n"), "config.yaml", "mapping"),
+    refused("config-yaml-scalar", with_config("42\n"), "config.yaml"),
+    refused("config-unknown-section", with_config("colour:\n  hue: 3\n"), "config.yaml", "colour"),
+    refused(
         "config-unknown-key",
         with_config("sampling:\n  sample_intervall: 1\n"),
-        2,
         "config.yaml",
         "sample_intervall",
     ),
-    case(
+    refused(
         "config-wrong-type",
         with_config("output:\n  jpg_quality: high\n"),
-        2,
         "config.yaml",
         "jpg_quality",
     ),
-    case(
+    refused(
         "config-out-of-range",
         with_config("output:\n  jpg_quality: 500\n"),
-        2,
         "config.yaml",
         "jpg_quality",
     ),
-    case(
+    refused(
         "config-nan",
         with_config("sampling:\n  sample_interval: .nan\n"),
-        2,
         "config.yaml",
         "sample_interval",
     ),
-    case(
+    refused(
         "config-inf",
         with_config("sampling:\n  sample_interval: .inf\n"),
-        2,
         "config.yaml",
         "sample_interval",
     ),
-    case(
+    refused(
         "config-negative-interval",
         with_config("sampling:\n  sample_interval: -1\n"),
-        2,
         "config.yaml",
         "sample_interval",
     ),
-    case("config-bad-enum", with_config("output:\n  format: gif\n"), 2, "config.yaml", "format"),
-    case(
+    refused("config-bad-enum", with_config("output:\n  format: gif\n"), "config.yaml", "format"),
+    refused(
         "config-bool-garbage",
         with_config("output:\n  face_crops: maybe\n"),
-        2,
         "config.yaml",
         "face_crops",
     ),
-    case("config-section-not-mapping", with_config("sampling: 5\n"), 2, "config.yaml", "sampling"),
-    case(
+    refused("config-section-not-mapping", with_config("sampling: 5\n"), "config.yaml", "sampling"),
+    refused(
         "config-min-above-max",
         with_config("selection:\n  min_frames_per_category: 9\n  max_frames_per_category: 2\n"),
-        2,
         "config.yaml",
         "min_frames_per_category",
     ),
     case("config-empty-file", with_config(""), 0, check=one_manifest_no_outputs("no_people")),
-    case(
+    refused(
         "config-nan-unbounded-field",
         with_config("pose:\n  standing_min_angle: .nan\n"),
-        2,
         "config.yaml",
         "standing_min_angle",
     ),
-    case(
+    refused(
         "config-key-with-newline",
         with_config('sampling:\n  "max\\nframes": 3\n'),
-        2,
         "config.yaml",
         "frames",
     ),
-    case(
+    refused(
         "config-output-dir-nul",
         build_config_output_dir_nul,
-        2,
         "config.yaml|output_dir|null",
     ),
-    case(
+    refused(
         "config-binary-garbage",
         with_config(bytes(range(256)) * 4 + b"\xff\xfe\x00"),
-        2,
         "config.yaml",
     ),
-    case("config-json-invalid", with_config('{"output": {,}}', "config.json"), 2, "config.json"),
-    case("config-json-list", with_config("[1, 2]", "config.json"), 2, "config.json", "mapping"),
-    case("config-directory", build_config_directory, 2, "conf.d", "director"),
-    case("config-missing", build_config_missing, 2, "missing.yaml", "not found|no such"),
+    refused("config-json-invalid", with_config('{"output": {,}}', "config.json"), "config.json"),
+    refused("config-json-list", with_config("[1, 2]", "config.json"), "config.json", "mapping"),
+    refused("config-directory", build_config_directory, "conf.d", "director"),
+    refused("config-missing", build_config_missing, "missing.yaml", "not found|no such"),
     # -- environment variables -------------------------------------------------------------
-    case(
-        "env-wrong-type", with_env(PERSONFRAMES_OUTPUT__JPG_QUALITY="high"), 2, "jpg_quality", ENV
+    refused(
+        "env-wrong-type", with_env(PERSONFRAMES_OUTPUT__JPG_QUALITY="high"), "jpg_quality", ENV
     ),
-    case("env-out-of-range", with_env(PERSONFRAMES_OUTPUT__JPG_QUALITY="0"), 2, "jpg_quality", ENV),
-    case(
+    refused("env-out-of-range", with_env(PERSONFRAMES_OUTPUT__JPG_QUALITY="0"), "jpg_quality", ENV),
+    refused(
         "env-unknown-section",
         with_env(PERSONFRAMES_COLOUR__HUE="3"),
-        2,
         "PERSONFRAMES_COLOUR__HUE",
     ),
-    case("env-unknown-field", with_env(PERSONFRAMES_SAMPLING__NOPE="1"), 2, "nope", ENV),
-    case("env-bad-bool", with_env(PERSONFRAMES_OUTPUT__FACE_CROPS="maybe"), 2, "face_crops", ENV),
-    case(
+    refused("env-unknown-field", with_env(PERSONFRAMES_SAMPLING__NOPE="1"), "nope", ENV),
+    refused("env-bad-bool", with_env(PERSONFRAMES_OUTPUT__FACE_CROPS="maybe"), "face_crops", ENV),
+    refused(
         "env-nan-interval",
         with_env(PERSONFRAMES_SAMPLING__SAMPLE_INTERVAL="nan"),
-        2,
         "sample_interval",
         ENV,
     ),
-    case(
+    refused(
         "env-inf-interval",
         with_env(PERSONFRAMES_SAMPLING__SAMPLE_INTERVAL="inf"),
-        2,
         "sample_interval",
         ENV,
     ),
-    case("env-bad-enum", with_env(PERSONFRAMES_MODELS__DEVICE="tpu"), 2, "device", ENV),
-    case("env-workers-zero", with_env(PERSONFRAMES_PIPELINE__WORKERS="0"), 2, "workers", ENV),
+    refused("env-bad-enum", with_env(PERSONFRAMES_MODELS__DEVICE="tpu"), "device", ENV),
+    refused("env-workers-zero", with_env(PERSONFRAMES_PIPELINE__WORKERS="0"), "workers", ENV),
     # -- command-line values ---------------------------------------------------------------
-    case(
-        "cli-sample-interval-inf", with_options("--sample-interval", "inf"), 2, SAMPLE, usage=True
+    refused(
+        "cli-sample-interval-inf", with_options("--sample-interval", "inf"), SAMPLE, usage=True
     ),
-    case(
-        "cli-sample-interval-nan", with_options("--sample-interval", "nan"), 2, SAMPLE, usage=True
+    refused(
+        "cli-sample-interval-nan", with_options("--sample-interval", "nan"), SAMPLE, usage=True
     ),
-    case("cli-sample-interval-0", with_options("--sample-interval", "0"), 2, SAMPLE, usage=True),
-    case(
+    refused("cli-sample-interval-0", with_options("--sample-interval", "0"), SAMPLE, usage=True),
+    refused(
         "cli-sample-interval-negative",
         with_options("--sample-interval", "-1"),
-        2,
         SAMPLE,
         usage=True,
     ),
-    case(
+    refused(
         "cli-sample-interval-word",
         with_options("--sample-interval", "often"),
-        2,
         SAMPLE,
         usage=True,
     ),
-    case("cli-max-frames-0", with_options("--max-frames", "0"), 2, "max-frames", usage=True),
-    case(
+    refused("cli-max-frames-0", with_options("--max-frames", "0"), "max-frames", usage=True),
+    refused(
         "cli-jpg-quality-500",
         with_options("--output-jpg-quality", "500"),
-        2,
         "jpg-quality|jpg_quality",
         usage=True,
     ),
-    case(
+    refused(
         "cli-crop-padding-nan",
         with_options("--output-face-crop-padding", "nan"),
-        2,
         "crop-padding|crop_padding",
         usage=True,
     ),
-    case(
+    refused(
         "cli-min-seconds-apart-nan",
         with_options("--min-seconds-apart", "nan"),
-        2,
         "seconds-apart|seconds_apart",
         usage=True,
     ),
-    case(
+    refused(
         "cli-strength-nan",
         with_options("--face-restoration-strength", "nan"),
-        2,
         "strength",
         usage=True,
     ),
-    case("cli-confidence-2", with_options("--confidence", "2"), 2, "confidence", usage=True),
-    case(
+    refused("cli-confidence-2", with_options("--confidence", "2"), "confidence", usage=True),
+    refused(
         "cli-unknown-face-detector",
         with_options("--face-detector", "nope-detector"),
-        2,
         "nope-detector",
         usage=True,
     ),
-    case("cli-bad-crop-ratio", with_options("--crop-ratio", "5:4"), 2, "crop-ratio", usage=True),
-    case("cli-unknown-option", with_options("--frobnicate"), 2, "frobnicate", usage=True),
-    case("cli-no-inputs", build_no_inputs, 2, "INPUTS", usage=True),
+    refused("cli-bad-crop-ratio", with_options("--crop-ratio", "5:4"), "crop-ratio", usage=True),
+    refused("cli-unknown-option", with_options("--frobnicate"), "frobnicate", usage=True),
+    refused("cli-no-inputs", build_no_inputs, "INPUTS", usage=True),
     # -- restore ---------------------------------------------------------------------------
     case(
         "restore-1x1",
@@ -907,17 +928,31 @@ CASES = [
     ),
     case("restore-zero-width-png", restore("zero_width.png", *LANCZOS), 2, "zero_width.png"),
     case("restore-png-bad-chunk-type", restore("bad_chunk.png", *LANCZOS), 2, "bad_chunk.png"),
-    case("restore-truncated-jpeg", restore("truncated.jpg", *LANCZOS), 2, "truncated.jpg"),
+    case(
+        "restore-truncated-jpeg",
+        restore("truncated.jpg", *LANCZOS),
+        2,
+        "truncated.jpg: cannot decode image (image file is truncated",
+    ),
     case("restore-truncated-png", restore("truncated.png", *LANCZOS), 2, "truncated.png"),
-    case("restore-zero-byte", restore_data("empty.jpg", b""), 2, "empty.jpg"),
-    case("restore-text-named-jpg", restore_data("notes.jpg", "just text\n"), 2, "notes.jpg"),
-    case("restore-missing-file", build_restore_missing, 2, "nope.jpg"),
-    case("restore-folder-without-images", build_restore_folder_without_images, 2, "image"),
+    refused("restore-zero-byte", restore_data("empty.jpg", b""), "empty.jpg: file is empty"),
+    case(
+        "restore-text-named-jpg",
+        restore_data("notes.jpg", "just text\n"),
+        2,
+        "notes.jpg: not an image",
+    ),
+    refused("restore-missing-file", build_restore_missing, "nope.jpg: no such file or folder"),
+    refused(
+        "restore-folder-without-images",
+        build_restore_folder_without_images,
+        "docs: folder contains no images",
+    ),
     case(
         "restore-output-under-a-file",
         build_restore_out_under_file,
         2,
-        "blocker",
+        "blocker/restored: cannot create output directory",
         seed=False,
         out_exists=False,
     ),
@@ -934,40 +969,37 @@ CASES = [
         "restore-output-cannot-be-created",
         build_restore_out_in_proc,
         2,
-        "/proc/personframes-cannot-write-here",
+        "/proc/personframes-cannot-write-here: cannot create output directory",
         seed=False,
         out_exists=False,
     ),
     case(
         "restore-output-read-only", restore("portrait.png", *LANCZOS), 2, "{out}", mount=READ_ONLY
     ),
-    case("restore-into-its-own-folder", build_restore_into_own_folder, 2, "portrait.png"),
-    case("restore-config-not-yaml", build_restore_bad_config, 2, "config.yaml"),
-    case("restore-env-strength-2", build_restore_env, 2, "strength", ENV),
+    refused("restore-into-its-own-folder", build_restore_into_own_folder, "portrait.png"),
+    refused("restore-config-not-yaml", build_restore_bad_config, "config.yaml"),
+    refused("restore-env-strength-2", build_restore_env, "strength", ENV),
     # -- models ----------------------------------------------------------------------------
-    case(
+    refused(
         "models-fetch-cache-option-is-a-file",
         models_cmd("fetch", "gfpgan-v1.4", cache="file"),
-        2,
         "{out}",
         usage=True,
         seed=False,
         out_exists=False,
         timeout=60,
     ),
-    case(
+    refused(
         "models-fetch-env-cache-is-a-file",
         env_cache_file("fetch", "gfpgan-v1.4"),
-        2,
         "{out}",
         seed=False,
         out_exists=False,
         timeout=60,
     ),
-    case(
+    refused(
         "models-fetch-cache-under-a-file",
         models_cmd("fetch", "gfpgan-v1.4", cache="under-file"),
-        2,
         "{out}",
         seed=False,
         out_exists=False,
@@ -988,10 +1020,9 @@ CASES = [
         seed=False,
         out_exists=False,
     ),
-    case(
+    refused(
         "models-fetch-unknown-id",
         models_cmd("fetch", "no-such-model"),
-        2,
         "no-such-model",
         usage=True,
     ),
@@ -1120,6 +1151,34 @@ def run_in_mount_namespace(
     )
 
 
+def spy_on_native_work(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What a run in this process opens of videos, images and models (each call goes on
+    to the real function): a ``refused`` case must open none."""
+    import onnxruntime
+
+    opened: list[str] = []
+
+    def spy(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            opened.append(name)
+            return real(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(av, "open", spy("a video", av.open))
+    monkeypatch.setattr(Image, "open", spy("an image", Image.open))
+    monkeypatch.setattr(
+        onnxruntime, "InferenceSession", spy("a model", onnxruntime.InferenceSession)
+    )
+    try:
+        import ncnn
+    except ImportError:
+        pass
+    else:
+        monkeypatch.setattr(ncnn, "Net", spy("a model", ncnn.Net))
+    return opened
+
+
 # -- the checks ----------------------------------------------------------------------------
 def _matches(line: str, mention: str) -> bool:
     """Whether the error line holds ``mention`` ("a|b": either; "re:...": a regex)."""
@@ -1232,10 +1291,15 @@ def test_bad_input(
         result = run_with_signal(argv, ws.env, *spec.send, timeout=spec.timeout)
         out_after = snapshot(ws.out)
     else:
+        opened = spy_on_native_work(monkeypatch) if spec.in_process else []
         try:
-            result = run_cli(*argv, env=ws.env, timeout=spec.timeout)
+            if spec.in_process:
+                result = run_cli_in_process(*argv, env=ws.env)
+            else:
+                result = run_cli(*argv, env=ws.env, timeout=spec.timeout)
         except UnicodeDecodeError as exc:
             pytest.fail(f"stderr or stdout is not valid UTF-8: {exc}")
+        assert not opened, f"run in this process, yet it opened {opened}: make it a case(...)"
         out_after = snapshot(ws.out)
     outside_after = snapshot(tmp_path, skip=(ws.out, ws.harness))
     problems = []
@@ -1259,3 +1323,20 @@ def test_table_is_complete() -> None:
     """The issue asks for at least 65 cases, each with a readable id."""
     ids = [param.id for param in CASES]
     assert len(ids) >= 65 and len(set(ids)) == len(ids)
+
+
+def test_debug_env_shows_the_traceback_and_keeps_the_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PERSONFRAMES_DEBUG=1: the traceback, and still the error's own exit code."""
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    result = run_cli_in_process(
+        "extract", str(empty), "-o", str(out), env={"PERSONFRAMES_DEBUG": "1"}
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" in result.stderr
+    assert "empty.mp4: file is empty" in result.stderr.splitlines()[-1]
+    assert not out.exists()

@@ -12,7 +12,7 @@ from personframes.cli.options import overrides as cli_overrides
 from personframes.config import Config, load_config
 from personframes.errors import ConfigError
 
-from .util import run_cli
+from .util import run_cli_in_process
 
 
 def test_defaults_match_person_from_vid() -> None:
@@ -78,7 +78,7 @@ def test_cache_dir_shortcut() -> None:
 def test_config_show_prints_merged_yaml(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("output:\n  jpg_quality: 88\n")
-    result = run_cli(
+    result = run_cli_in_process(
         "config",
         "show",
         "--config",
@@ -93,7 +93,7 @@ def test_config_show_prints_merged_yaml(tmp_path: Path) -> None:
 
 
 def test_config_show_bad_value_is_one_line(tmp_path: Path) -> None:
-    result = run_cli("config", "show", env={"PERSONFRAMES_OUTPUT__FORMAT": "gif"})
+    result = run_cli_in_process("config", "show", env={"PERSONFRAMES_OUTPUT__FORMAT": "gif"})
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "output.format" in result.stderr
 

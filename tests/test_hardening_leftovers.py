@@ -1,6 +1,6 @@
 """Issue 28's smaller hardening items: a damaged identity model stops the run instead of
 changing person ids, the repair hint of a damaged packaged model reinstalls it, and
-PERSONFRAMES_DEBUG keeps the error's exit code (tests/test_cli_errors.py)."""
+PERSONFRAMES_DEBUG keeps the error's exit code (tests/test_bad_inputs.py)."""
 
 from __future__ import annotations
 
@@ -67,14 +67,16 @@ def test_a_damaged_bundled_model_stops_the_run_before_the_output_folder_is_touch
 def test_export_of_a_folder_still_being_extracted_says_so(tmp_path: Path) -> None:
     """While the first video extracts, its manifest is not written yet: the export said
     "nothing but rejected images"."""
-    from .util import VIDEOS, run_cli
+    from .util import VIDEOS, run_cli, run_cli_in_process
 
     out = tmp_path / "out"
     args = ["--max-frames", "2", "--no-face-restoration", "--no-full-frames"]
     done = run_cli("extract", str(VIDEOS / "stage_performer.mp4"), "-o", str(out), *args)
     assert done.returncode == 0, done.stderr
     (out / "stage_performer_info.json").unlink()  # as while the extract still runs
-    export = run_cli("export", str(out), str(tmp_path / "dest"), "--include", "unreviewed")
+    export = run_cli_in_process(
+        "export", str(out), str(tmp_path / "dest"), "--include", "unreviewed"
+    )
     assert export.returncode == 2
     assert "no finished video to export yet" in export.stderr, export.stderr
     assert "rejected" not in export.stderr

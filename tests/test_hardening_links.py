@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .util import VIDEOS, run_cli, state_db
+from .util import VIDEOS, run_cli, run_cli_in_process, state_db
 
 STAGE = VIDEOS / "stage_performer.mp4"
 FAST = ["--max-frames", "6", "--no-face-restoration"]
@@ -146,7 +146,7 @@ def test_dangling_state_journal_creates_nothing_outside(out: Path, outside: Path
 def test_dangling_review_database_creates_nothing_outside(out: Path, outside: Path) -> None:
     review = out / ".personframes" / "review.sqlite"
     _replace_by_link(review, outside / "review.sqlite")
-    _refused(run_cli("review", str(out), "--write-manifest"), review)
+    _refused(run_cli_in_process("review", str(out), "--write-manifest"), review)
     assert list(outside.iterdir()) == []
 
 

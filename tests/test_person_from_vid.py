@@ -13,7 +13,7 @@ from personframes.compat import PFV_FIELDS
 from personframes.config import load_config
 from personframes.errors import ConfigError
 
-from .util import VIDEOS, run_cli
+from .util import VIDEOS, run_cli, run_cli_in_process
 
 CONFIGURATION = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -159,7 +159,7 @@ def test_png_optimize_and_webp(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("command", ["extract", "restore"])
 def test_version_after_a_command(command: str) -> None:
-    result = run_cli(command, "--version")
+    result = run_cli_in_process(command, "--version")
     assert result.returncode == 0 and __version__ in result.stdout
 
 

@@ -17,7 +17,7 @@ from PIL import Image
 from personframes.state.review import ReviewStore
 
 from .review_util import BackgroundExtract, Server
-from .util import run_cli
+from .util import run_cli, run_cli_in_process
 
 # Each needs the session's extract (about a minute): run on the full pass only.
 pytestmark = pytest.mark.slow
@@ -179,15 +179,15 @@ def test_export_refuses_to_overwrite_foreign_files_or_write_into_out(
     done = run_cli("export", str(out), str(dest), "--repeats", "5")
     assert done.returncode == 2 and "was not written by personframes export" in done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
-    inside = run_cli("export", str(out), str(out / "dataset"))
+    inside = run_cli_in_process("export", str(out), str(out / "dataset"))
     assert inside.returncode == 2 and "inside the output folder" in inside.stderr
     assert not (out / "dataset").exists()
-    nothing = run_cli("export", str(tmp_path / "nowhere"), str(tmp_path / "d"))
+    nothing = run_cli_in_process("export", str(tmp_path / "nowhere"), str(tmp_path / "d"))
     assert nothing.returncode == 2 and "no such folder" in nothing.stderr
 
 
 def test_nothing_accepted_is_a_clear_error(out: Path, tmp_path: Path) -> None:
-    done = run_cli("export", str(out), str(tmp_path / "d"))
+    done = run_cli_in_process("export", str(out), str(tmp_path / "d"))
     assert done.returncode == 2
     assert "no accepted images" in done.stderr and "--include unreviewed" in done.stderr
     assert not (tmp_path / "d").exists()
@@ -261,5 +261,5 @@ def test_review_in_manifests_and_contact_sheets(out: Path, tmp_path: Path) -> No
     assert run_cli("review", str(out), "--sheet", str(png_sheet)).returncode == 0
     with Image.open(png_sheet) as sheet:
         assert sheet.width > 800 and sheet.height > 160
-    bad = run_cli("review", str(tmp_path), "--sheet", str(tmp_path / "s.html"))
+    bad = run_cli_in_process("review", str(tmp_path), "--sheet", str(tmp_path / "s.html"))
     assert bad.returncode == 2 and "not a personframes output folder" in bad.stderr

@@ -19,7 +19,7 @@ import pytest
 
 from personframes.state.index import in_shard
 
-from .util import VIDEOS, make_video, moving_square_frames, run_cli
+from .util import VIDEOS, make_video, moving_square_frames, run_cli, run_cli_in_process
 
 ARGS = ["--max-frames", "6", "--no-face-restoration"]
 
@@ -123,7 +123,9 @@ def test_restored_faces_are_the_same_bytes_from_a_shard(tmp_path: Path) -> None:
 
 def test_bad_shard_is_one_line(tmp_path: Path) -> None:
     for shard in ("2/2", "a/b", "1/0", "-1/2"):
-        result = run_cli("extract", str(VIDEOS), "-o", str(tmp_path / "out"), "--shard", shard)
+        result = run_cli_in_process(
+            "extract", str(VIDEOS), "-o", str(tmp_path / "out"), "--shard", shard
+        )
         assert result.returncode == 2, result.stderr
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and "shard" in lines[0] and "0 <= K < N" in lines[0], lines
@@ -131,7 +133,7 @@ def test_bad_shard_is_one_line(tmp_path: Path) -> None:
 
 
 def test_summary_of_a_folder_extract_did_not_write_is_one_line(tmp_path: Path) -> None:
-    result = run_cli("summary", str(tmp_path))
+    result = run_cli_in_process("summary", str(tmp_path))
     assert result.returncode == 2
     assert (
         result.stderr.startswith("personframes: error:") and "not a personframes" in result.stderr
