@@ -420,7 +420,7 @@ class ReviewConfig(_Section):
     browser: bool = Field(True, description="open the gallery in the web browser")
 
 
-ExportFormat = Literal["kohya", "imagefolder", "jsonl", "musubi", "aitoolkit"]
+ExportFormat = Literal["kohya", "imagefolder", "jsonl", "musubi", "aitoolkit", "diffusion-pipe"]
 # A trigger or class word: one word (letters, digits, _ . ' -), usable in a folder name.
 # Checked in Python, not by a pydantic ``pattern``: its compilation at import runs where
 # a signal's exit (SIGTERM while starting) would be swallowed.
@@ -436,7 +436,8 @@ class ExportConfig(_Section):
         "dataset_config.toml; imagefolder: images and metadata.jsonl (Hugging Face "
         "datasets); jsonl: images, clips and dataset.jsonl; musubi: videos/ (clips) with "
         ".txt captions and musubi-tuner's dataset_config.toml; aitoolkit: clips_NNf/ "
-        "folders with .txt captions and ai-toolkit's datasets YAML",
+        "folders with .txt captions and ai-toolkit's datasets YAML; diffusion-pipe: "
+        "videos/ (clips) with .txt captions and diffusion-pipe's dataset.toml",
     )
     include: Literal["accepted", "unreviewed"] = Field(
         "accepted",

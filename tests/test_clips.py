@@ -227,3 +227,33 @@ def test_real_clips_export_for_musubi(stage: tuple[Path, dict[str, Any]], tmp_pa
     assert sorted(videos["target_frames"]) == sorted({c["frames"] for c in _clips(info)})
     for name in clips:
         assert (folder / name).with_suffix(".txt").is_file()
+
+
+def test_real_clips_export_for_diffusion_pipe(
+    sitting: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Held to diffusion-pipe's examples/dataset.toml (commit 5145971): its top-level
+    keys, frame buckets that every clip fills exactly, a [[directory]] per folder."""
+    import tomllib
+
+    out, info = sitting
+    dest = tmp_path / "dp"
+    result = run_cli(
+        "export", str(out), str(dest), "--format", "diffusion-pipe", "--include",
+        "unreviewed", "--with-images",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    config = tomllib.loads((dest / "dataset.toml").read_text())
+    known = {"resolutions", "enable_ar_bucket", "min_ar", "max_ar", "num_ar_buckets"}
+    assert set(config) == known | {"frame_buckets", "directory"}
+    clips = _clips(info)
+    assert config["frame_buckets"] == sorted({1, *(c["frames"] for c in clips)})
+    ratios = [c["size"][0] / c["size"][1] for c in clips]
+    assert config["min_ar"] <= min(ratios) and config["max_ar"] >= max(ratios)
+    folders = {Path(d["path"]).name: Path(d["path"]) for d in config["directory"]}
+    assert set(folders) == {"images", "videos"}
+    assert all(d["num_repeats"] == 1 for d in config["directory"])
+    videos = sorted(p.name for p in folders["videos"].glob("*.mp4"))
+    assert videos == sorted(Path(c["file"]).name for c in clips)
+    for media in [*folders["videos"].glob("*.mp4"), *folders["images"].glob("*.jpg")]:
+        assert media.with_suffix(".txt").is_file()

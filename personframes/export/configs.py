@@ -10,7 +10,10 @@
   ``resolution``) and images (``image_directory``), each its own ``cache_directory``;
 - ai-toolkit (the ``datasets:`` list of a job, config/examples/*.yaml, keys of
   ``DatasetConfig`` in toolkit/config_modules.py): an entry per folder, ``num_frames``
-  for a folder of clips.
+  for a folder of clips;
+- diffusion-pipe (the ``dataset`` file of a training config; examples/dataset.toml,
+  read by utils/dataset.py): top-level ``resolutions``, aspect-ratio buckets and
+  ``frame_buckets``, then a ``[[directory]]`` per folder (``path``, ``num_repeats``).
 
 Every folder is named by its absolute path: the trainers open a relative path from their
 own working directory, not from the config's folder, so an absolute one works wherever
@@ -32,12 +35,15 @@ from .sources import Clip
 KOHYA_CONFIG = "dataset_config.toml"
 MUSUBI_CONFIG = "dataset_config.toml"
 AITOOLKIT_CONFIG = "ai-toolkit-datasets.yaml"
+DIFFUSION_PIPE_CONFIG = "dataset.toml"
+DIFFUSION_PIPE_AR = (0.5, 2.0)  # its example's aspect-ratio range, widened to the clips'
+DIFFUSION_PIPE_IMAGE_SIDE = 512  # its example's resolution, for images alone
 CACHE_FOLDER = "cache"  # musubi: cache/FOLDER per dataset (musubi makes it)
 CAPTION_EXTENSION = ".txt"
 MUSUBI_DEFAULT_RESOLUTION = (960, 544)  # musubi-tuner's own default, for images alone
 AITOOLKIT_IMAGE_RESOLUTIONS = (512, 768, 1024)  # its FLUX example's, for images alone
 
-TomlValue = str | int | bool | list[int]
+TomlValue = str | int | float | bool | list[int]
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,8 @@ def _toml_value(value: TomlValue) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, float):
+        return repr(round(value, 3))
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     # A TOML basic string: JSON's escapes are TOML's (\" \\ \b \t \n \f \r \uXXXX), and
@@ -169,3 +177,26 @@ def aitoolkit_yaml(root: Path, folders: list[Folder]) -> bytes:
         {"datasets": datasets}, sort_keys=False, allow_unicode=True, default_flow_style=None
     )
     return (header + body).encode("utf-8")
+
+
+def diffusion_pipe_toml(root: Path, folders: list[Folder]) -> bytes:
+    """diffusion-pipe's dataset config: the training area of the largest clip, aspect
+    ratio buckets over the clips' shapes, a frame bucket per clip length (a video goes
+    to the longest bucket it fills: its own length, so no frame is dropped; 1 is the
+    images'), and a ``[[directory]]`` per folder."""
+    all_clips = tuple(c for f in folders for c in f.clips)
+    ratios = [c.width / c.height for c in all_clips]
+    side = _side(_largest(all_clips)) if all_clips else DIFFUSION_PIPE_IMAGE_SIDE
+    lines = _header("diffusion-pipe", "name it as the training config's dataset = '...'")
+    lines += [
+        f"resolutions = {_toml_value([side])}",
+        f"enable_ar_bucket = {_toml_value(True)}",
+        f"min_ar = {_toml_value(math.floor(min([DIFFUSION_PIPE_AR[0], *ratios]) * 1000) / 1000)}",
+        f"max_ar = {_toml_value(math.ceil(max([DIFFUSION_PIPE_AR[1], *ratios]) * 1000) / 1000)}",
+        "num_ar_buckets = 7",
+        f"frame_buckets = {_toml_value(sorted({1, *(c.frames for c in all_clips)}))}",
+        "",
+    ]
+    for folder in folders:
+        lines += _table("[[directory]]", {"path": str(root / folder.name), "num_repeats": 1})
+    return "\n".join(lines).encode("utf-8")

@@ -11,9 +11,13 @@
   ``STEM.txt``, and musubi-tuner's ``dataset_config.toml`` (a dataset per folder);
 - aitoolkit: ``clips_NNf/CLIP.mp4``, a folder per frame count (and ``images/IMAGE`` with
   ``--with-images``), each with ``STEM.txt``, and ``ai-toolkit-datasets.yaml`` (the
-  ``datasets:`` block of an ai-toolkit job, a dataset per folder).
+  ``datasets:`` block of an ai-toolkit job, a dataset per folder);
+- diffusion-pipe: ``videos/CLIP.mp4`` (and ``images/IMAGE`` with ``--with-images``), each
+  with ``STEM.txt``, and diffusion-pipe's ``dataset.toml`` (a ``[[directory]]`` per
+  folder, a frame bucket per clip length).
 
-kohya and imagefolder take no clips; musubi and aitoolkit take images only when asked.
+kohya and imagefolder take no clips; musubi, aitoolkit and diffusion-pipe take images only
+when asked.
 The trainers' config files are written by ``configs``, from the folders placed here.
 """
 
@@ -33,9 +37,9 @@ from .sources import Clip, Source
 
 DEFAULT_TRIGGER = "subject"
 KOHYA_FOLDER = r"^\d+_.+"  # kohya's rule for a training folder's name
-CAPTION_FILES = ("kohya", "musubi", "aitoolkit")  # a STEM.txt beside each file
+CAPTION_FILES = ("kohya", "musubi", "aitoolkit", "diffusion-pipe")  # a STEM.txt beside each
 IMAGE_LAYOUTS = ("kohya", "imagefolder")  # no clips
-VIDEO_LAYOUTS = ("musubi", "aitoolkit")  # images only with ExportConfig.images
+VIDEO_LAYOUTS = ("musubi", "aitoolkit", "diffusion-pipe")  # images with ExportConfig.images
 CLIPS_LEFT_OUT = "clips (not for this layout)"
 IMAGES_LEFT_OUT = "images (--with-images takes them)"
 IMAGES_FOLDER = "images"
@@ -86,7 +90,7 @@ def _folder(source: Source, token: str, settings: ExportConfig) -> str | None:
     """The folder the layout puts ``source`` in; None: the export folder itself."""
     if settings.format == "kohya":
         return f"{settings.repeats}_{token} {settings.class_word}"
-    if settings.format == "musubi":
+    if settings.format in ("musubi", "diffusion-pipe"):
         return IMAGES_FOLDER if source.clip is None else MUSUBI_VIDEOS
     if settings.format == "aitoolkit":
         # ai-toolkit reads one num_frames per dataset: a folder per frame count.
@@ -126,7 +130,7 @@ def _folders(placed: list[Placed]) -> list[configs.Folder]:
 def metadata(placed: list[Placed], settings: ExportConfig, root: Path) -> tuple[str, bytes] | None:
     """The layout's one metadata file (name, content), if it has one. ``root``: the
     export folder, absolute (the trainers' configs name their folders by it)."""
-    if settings.format in ("kohya", "musubi", "aitoolkit"):
+    if settings.format in ("kohya", "musubi", "aitoolkit", "diffusion-pipe"):
         try:
             str(root).encode("utf-8")
         except UnicodeEncodeError as exc:
@@ -140,6 +144,8 @@ def metadata(placed: list[Placed], settings: ExportConfig, root: Path) -> tuple[
         return configs.MUSUBI_CONFIG, configs.musubi_toml(root, _folders(placed))
     if settings.format == "aitoolkit":
         return configs.AITOOLKIT_CONFIG, configs.aitoolkit_yaml(root, _folders(placed))
+    if settings.format == "diffusion-pipe":
+        return configs.DIFFUSION_PIPE_CONFIG, configs.diffusion_pipe_toml(root, _folders(placed))
     if settings.format == "imagefolder":
         lines = []
         for p in placed:
