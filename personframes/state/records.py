@@ -467,8 +467,7 @@ def check_video_records(rows: Iterable[tuple[str, str, str]], done_steps: set[st
         if (faces if item.kind == "face" else people) <= item.face:
             return f"record {step}/{key!r} refers to a person the scan did not find"
     summaries = {"scan": ("scan", INFO_KEY), "select": ("select", INFO_KEY)}
-    summaries["manifest"] = ("manifest", SUMMARY_KEY)
-    summaries["clips"] = ("clips", INFO_KEY)
+    summaries["manifest"] = ("manifest", SUMMARY_KEY)  # clips: none when not asked for
     for step, needed in summaries.items():
         if step in done_steps and needed not in keys:
             return f"step {step} is recorded as done but its {needed[1]!r} record is missing"
