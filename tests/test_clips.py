@@ -84,6 +84,9 @@ def _check_clips(out: Path, info: dict[str, Any]) -> list[dict[str, Any]]:
 def test_stage_performer_clips_never_span_a_cut(stage: tuple[Path, dict[str, Any]]) -> None:
     out, info = stage
     clips = _check_clips(out, info)
+    # the people of the clips are the images' people, by the same ids
+    images = {e["person_id"] for e in info["outputs"] if e["kind"] != "clip"}
+    assert {c["person_id"] for c in clips} <= images
     for clip in clips:
         first, last = clip["frame_indices"]
         assert not [c for c in STAGE_CUTS if first < c <= last], (clip["file"], first, last)

@@ -13,11 +13,12 @@ from ..output.naming import clip_name, person_folder
 from ..state.records import ClipItem, ClipQuality, ScanFrame
 from ..types import Box
 from .clip_framing import Cut
-from .video_analysis import analyze_video
+from .video_analysis import VideoAnalysis
 
 
-def sightings(frames: list[ScanFrame], cuts: list[int], config: Config) -> list[Sighting]:
-    video = analyze_video(frames, cuts, config.selection.min_face_sharpness)
+def sightings(video: VideoAnalysis, frames: list[ScanFrame], cuts: list[int]) -> list[Sighting]:
+    """Every person of every scanned frame, with the person ids of ``video`` (the
+    select step's analysis of the same frames)."""
     by_index = {f.index: f for f in frames}
     out = []
     for p in video.people:

@@ -100,10 +100,12 @@ class ClipStep(Step):
     ) -> tuple[list[ClipWindow], int]:
         """The windows of the kept people (and how many were too soft)."""
         settings = ctx.config.clips
-        kept = people_kept(ctx, analyze_video(frames, cuts))
+        # the select step's analysis, so the person ids are the images' ids
+        video = analyze_video(frames, cuts, ctx.config.selection.min_face_sharpness)
+        kept = people_kept(ctx, video)
         shape = settings.format()
         return plan_clips(
-            [s for s in sightings(frames, cuts, ctx.config) if s.person_id in kept],
+            [s for s in sightings(video, frames, cuts) if s.person_id in kept],
             [(f.time_s, bisect.bisect_right(cuts, f.index)) for f in frames],
             fps=shape.fps,
             most=shape.frames,
