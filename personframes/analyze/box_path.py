@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..output.crops import padded_size
 from ..types import Box
 
 
@@ -62,16 +63,9 @@ def crop_size(
     """One crop size for the clip: the largest padded box of any frame (so the person
     always fits), widened to ``ratio`` (width / height; a taller-than-wide crop gets the
     inverse) and cut to the frame."""
-    width = float(rows[:, 2].max()) * (1 + 2 * padding)
-    height = float(rows[:, 3].max()) * (1 + 2 * padding)
-    if ratio is not None:
-        r = ratio if width >= height else 1 / ratio
-        if width / height < r:
-            width = height * r
-        else:
-            height = width / r
-        scale = min(1.0, frame[0] / width, frame[1] / height)
-        return width * scale, height * scale
+    width, height = padded_size(
+        float(rows[:, 2].max()), float(rows[:, 3].max()), padding, ratio, frame
+    )
     return min(width, frame[0]), min(height, frame[1])
 
 

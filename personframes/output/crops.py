@@ -179,6 +179,25 @@ def head_box(face: FaceDetection) -> Box:
     return _ellipse_box(center, unit * half_u, unit * half_v, across)
 
 
+def padded_size(
+    width: float, height: float, padding: float, ratio: float | None, frame: tuple[int, int]
+) -> tuple[float, float]:
+    """A box's size padded by ``padding`` x its size on every side and, with ``ratio``
+    (width / height; a portrait box gets the inverse), widened to it and then reduced
+    evenly to fit the frame (``frame``: width, height)."""
+    w = width * (1 + 2 * padding)
+    h = height * (1 + 2 * padding)
+    if ratio is not None:
+        r = ratio if w >= h else 1 / ratio
+        if w / h < r:
+            w = h * r
+        else:
+            h = w / r
+        scale = min(1.0, frame[0] / w, frame[1] / h)
+        w, h = w * scale, h * scale
+    return w, h
+
+
 def crop_box(
     box: Box, frame_width: int, frame_height: int, padding: float, ratio: float | None = None
 ) -> Box:
@@ -191,16 +210,7 @@ def crop_box(
     ratio. Padding never invents pixels.
     """
     cx, cy = box.center
-    w = box.width * (1 + 2 * padding)
-    h = box.height * (1 + 2 * padding)
-    if ratio is not None:
-        r = ratio if w >= h else 1 / ratio
-        if w / h < r:
-            w = h * r
-        else:
-            h = w / r
-        scale = min(1.0, frame_width / w, frame_height / h)
-        w, h = w * scale, h * scale
+    w, h = padded_size(box.width, box.height, padding, ratio, (frame_width, frame_height))
     x1, x2 = _fit_axis(cx - w / 2, w, frame_width)
     y1, y2 = _fit_axis(cy - h / 2, h, frame_height)
     return Box(round(x1), round(y1), round(x2), round(y2))

@@ -74,6 +74,23 @@ class VideoProgress:
         return asdict(self)
 
 
+def _described(stem: str, item: WriteItem | ClipItem) -> dict[str, Any]:
+    """What an image's and a clip's gallery entries say alike."""
+    return {
+        "path": item.path,
+        "video": stem,
+        "kind": item.kind,
+        "person": person_key(stem, item.person_id),
+        "person_id": item.person_id,
+        "pose": item.pose,
+        "head": item.head_direction,
+        "shot": item.shot_type,
+        "quality": float(item.quality.overall),
+        "size": (int(item.size[0]), int(item.size[1])),
+        "reason": item.reason,
+    }
+
+
 def _entry(output_dir: Path, stem: str, video_key: str, item: WriteItem) -> Entry:
     before = None
     if item.before is not None:
@@ -92,18 +109,8 @@ def _entry(output_dir: Path, stem: str, video_key: str, item: WriteItem) -> Entr
             "identity_distance": restoration.identity_distance,
         }
     return Entry(
-        path=item.path,
-        video=stem,
-        kind=item.kind,
-        person=person_key(stem, item.person_id),
-        person_id=item.person_id,
-        pose=item.pose,
-        head=item.head_direction,
-        shot=item.shot_type,
-        quality=float(item.quality.overall),
-        size=(int(item.size[0]), int(item.size[1])),
+        **_described(stem, item),
         frame_index=item.frame_index,
-        reason=item.reason,
         details=details,
         before=before,
     )
@@ -121,18 +128,8 @@ def _clip_entry(stem: str, item: ClipItem) -> Entry:
         "smoothed_jitter_px": item.smoothed_jitter_px,
     }
     return Entry(
-        path=item.path,
-        video=stem,
-        kind=item.kind,
-        person=person_key(stem, item.person_id),
-        person_id=item.person_id,
-        pose=item.pose,
-        head=item.head_direction,
-        shot=item.shot_type,
-        quality=float(item.quality.overall),
-        size=(int(item.size[0]), int(item.size[1])),
+        **_described(stem, item),
         frame_index=item.first_frame_index,
-        reason=item.reason,
         details={"quality": item.quality.model_dump(), "clip": clip},
     )
 
