@@ -128,7 +128,9 @@ def candidates(
     wanted, fallback = precisions(precision, bf16_native)
     if engine == AUTO:
         engines = {
-            n: c for n, c in available_engines().items() if c is not None and c.supports(spec)
+            n: c
+            for n, c in available_engines().items()
+            if c is not None and c.supports(spec) and ENGINES.lookup(n).measured
         }
     else:
         ENGINES.lookup(engine)  # UnknownIdError lists the known ones

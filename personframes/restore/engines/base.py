@@ -119,6 +119,9 @@ class EngineEntry:
     attr: str
     requires: tuple[str, ...]  # top-level imports the engine needs
     hint: str  # how to install them
+    # Tried by the once-per-machine choice (``--restore-engine auto``); False: run only
+    # when named, for an engine that is a fallback, not a contender.
+    measured: bool = True
 
 
 ENGINES: Registry[EngineEntry] = Registry("engine")
@@ -162,6 +165,11 @@ ENGINES.register(
         "OpenCvEngine",
         ("cv2",),
         "pip install opencv-python-headless",
+        # Slower than ncnn here when the machine is idle (x4plus, 64 px: 0.86 s against
+        # 0.58; 128 px: 3.05 s against 2.37), yet a busy moment of the measurement made
+        # it win once; measuring it would also cost every machine's first restoration
+        # about 4 s. Run when named: --restore-engine opencv.
+        measured=False,
     ),
 )
 
