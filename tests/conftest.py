@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from .review_util import BackgroundExtract
-from .util import SHARED
+from .util import SHARED, VIDEOS, run_cli
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -95,3 +96,16 @@ def stage_extract(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backgrou
     if extract.process.poll() is None:
         extract.process.kill()
         extract.process.wait()
+
+
+@pytest.fixture(scope="session")
+def stage_clips_extract(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """stage_performer extracted once with ``--clips`` (faces not restored: the clips are
+    what is tested), for test_clips and test_review_clips; copy it before changing it."""
+    out = tmp_path_factory.mktemp("stage_clips") / "out"
+    done = run_cli(
+        "extract", str(VIDEOS / "stage_performer.mp4"), "-o", str(out), "--clips",
+        "--no-face-restoration", "-q", timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,14 @@ def _clips(info: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def stage(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    out = tmp_path_factory.mktemp("clips_stage")
-    return out, _extract("stage_performer.mp4", out)
+def stage(
+    stage_clips_extract: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, dict[str, Any]]:
+    """A copy of the session's extract of stage_performer with clips (conftest): the
+    tests here extract into it again."""
+    out = tmp_path_factory.mktemp("clips_stage") / "out"
+    shutil.copytree(stage_clips_extract, out, symlinks=True)
+    return out, json.loads((out / "stage_performer_info.json").read_text())
 
 
 @pytest.fixture(scope="module")

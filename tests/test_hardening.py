@@ -195,7 +195,7 @@ def test_output_folder_spelling_and_cache_dir_do_not_rerun(tmp_path: Path) -> No
 @pytest.mark.slow
 def test_encoding_options_do_not_restore_faces_again(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    args = ["--max-frames", "4", "--face-restoration-policy", "always", "--people", "1"]
+    args = ["--max-frames", "2", "--face-restoration-policy", "always", "--people", "1"]
     first = run_cli("extract", str(STAGE), "-o", str(out), *args)
     assert first.returncode == 0, first.stderr
     first_info = _manifests(out)["stage_performer_info.json"]

@@ -21,7 +21,7 @@ from personframes.review.snapshot import snapshot
 from personframes.state.review import ReviewStore
 
 from .review_util import ARGS, CHROMIUM, Server
-from .util import VIDEOS, run_cli
+from .util import run_cli
 
 # The extract with clips takes about a minute: the full pass only, like the other
 # review tests.
@@ -31,21 +31,9 @@ VIDEO = "stage_performer"
 
 
 @pytest.fixture(scope="module")
-def extracted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One extract with clips (no restoration: the clips are what is tested)."""
-    out = tmp_path_factory.mktemp("clips") / "out"
-    done = run_cli(
-        "extract",
-        str(VIDEOS / f"{VIDEO}.mp4"),
-        "-o",
-        str(out),
-        "--clips",
-        "--no-face-restoration",
-        "-q",
-        timeout=900,
-    )
-    assert done.returncode == 0, done.stderr
-    return out
+def extracted(stage_clips_extract: Path) -> Path:
+    """The session's extract of stage_performer with clips (conftest)."""
+    return stage_clips_extract
 
 
 @pytest.fixture
