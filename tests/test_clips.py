@@ -83,6 +83,8 @@ def _check_clips(out: Path, info: dict[str, Any]) -> list[dict[str, Any]]:
         assert caption.endswith("\n") and clip["shot_type"].replace("_", " ") in caption
         assert clip["end_s"] == pytest.approx(clip["start_s"] + (frames - 1) / 16, abs=1e-5)
     assert info["summary"]["clips"] == len(clips)
+    left_out = info["summary"]["clips_left_out"]  # planned clips not made, counted by why
+    assert set(left_out) == {"too_soft", "lost", "no_face", "too_small"}
     assert info["config"]["clips"]["enabled"] is True
     return clips
 

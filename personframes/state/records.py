@@ -404,13 +404,17 @@ class RunSummary(Record):
     poses_carried: int = 0
     restoration_engines: dict[str, int] = {}  # "ENGINE PRECISION" -> faces restored on it
     clips: int | None = None  # extract --clips: clips written (None: not asked for)
+    # Planned clips not made, by why: too_soft, lost (the face lost for too long), no_face
+    # (seen from behind), too_small (--clip-crop face under --min-face-size)
+    clips_left_out: dict[str, int] | None = None
 
     @model_serializer(mode="wrap")
     def _without_absent_clips(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """No ``clips`` key when clips were not asked for (a summary as before them)."""
+        """No clip keys when clips were not asked for (a summary as before them)."""
         data: dict[str, Any] = handler(self)
-        if data.get("clips") is None:
-            data.pop("clips", None)
+        for name in ("clips", "clips_left_out"):
+            if data.get(name) is None:
+                data.pop(name, None)
         return data
 
 

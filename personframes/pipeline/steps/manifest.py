@@ -14,6 +14,7 @@ from ...state.records import (
     INFO_KEY,
     SUMMARY_KEY,
     ClipItem,
+    ClipsInfo,
     IdentitySummary,
     RestorationRecord,
     RunSummary,
@@ -171,6 +172,7 @@ class ManifestStep(Step):
             **self._stats(info, frames, written),
             **selection.model_dump(),
             clips=len(clips) if ctx.config.clips.enabled else None,
+            clips_left_out=self._clips_left_out(ctx),
         )
         document = {
             "schema_version": SCHEMA_VERSION,
@@ -186,6 +188,18 @@ class ManifestStep(Step):
         }
         write_json(ctx.output_dir / manifest_name(ctx.stem), document)
         ctx.store.commit_progress(self.NAME, 0, [(SUMMARY_KEY, 0, summary)], done=True)
+
+    @staticmethod
+    def _clips_left_out(ctx: RunContext) -> dict[str, int] | None:
+        if not ctx.config.clips.enabled:
+            return None
+        info = ctx.store.load_one(ClipStep.NAME, INFO_KEY, ClipsInfo)
+        return {
+            "too_soft": info.too_soft,
+            "lost": info.lost,
+            "no_face": info.no_face,
+            "too_small": info.too_small,
+        }
 
     @staticmethod
     def _stats(
